@@ -1,0 +1,34 @@
+// attnscope — capture and analyze attention in transformer language models.
+//
+//   #include <attnscope/attnscope.h>
+//   using namespace attnscope;
+//
+//   auto model = Model::load("path/to/gpt2");            // HF directory: config.json + model.safetensors
+//   Batch batch = Batch::from_sequences({{464, 3290, 318, 257}});
+//
+//   HookSet hooks;                                         // what to see, by TransformerLens name
+//   hooks.add(HookFilter::parse("blocks.*.attn.hook_pattern", "", ""),
+//             [](const HookContext& ctx, TensorView pattern) {   // F32 [H, T, T]
+//                 printf("%s: head 0 attends %.3f to token 0 from the last row\n", ctx.name.c_str(),
+//                        pattern.at(0, pattern.ne[1] - 1, 0));
+//             });
+//   RunState state;
+//   forward(*model, batch, hooks, state);
+//
+// Everything throws attnscope::Error with a message that names the file, tensor or argument.
+// The Runner / prepare_data / run_with_hooks API of DESIGN.md §7 arrives with the capture layer.
+#pragma once
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "core/threads.h"
+#include "engine/forward.h"
+#include "engine/hooks.h"
+#include "model/model.h"
+
+namespace attnscope {
+
+// The library's version, "MAJOR.MINOR.PATCH".
+inline const char* version() { return ATTNSCOPE_VERSION; }
+
+} // namespace attnscope

@@ -1,0 +1,32 @@
+// Read-only memory-mapped files.
+//
+//   MappedFile f("model.safetensors");      // throws Error naming the file if it cannot be mapped
+//   const uint8_t* p = f.data(); size_t n = f.size();
+//
+// The mapping lives as long as the object; an empty file maps to size 0 and data() == nullptr.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace attnscope {
+
+class MappedFile {
+public:
+    explicit MappedFile(const std::string& path);
+    ~MappedFile();
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+
+    const uint8_t* data() const { return data_; }
+    size_t size() const { return size_; }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+    const uint8_t* data_ = nullptr;
+    size_t size_ = 0;
+};
+
+} // namespace attnscope

@@ -1,0 +1,15 @@
+// The thread pool: OpenMP's, shared with OpenBLAS (linked to its OpenMP build), so the
+// program has one pool and the two never fight over the cores.
+//
+//   set_num_threads(opts.threads);   // 0 = all cores
+//   int n = num_threads();
+#pragma once
+
+namespace attnscope {
+
+// Number of threads used by parallel loops and matrix products; 0 selects all cores.
+void set_num_threads(int n);
+int num_threads();
+int hardware_threads();
+
+} // namespace attnscope

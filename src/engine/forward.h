@@ -1,0 +1,73 @@
+// The forward pass: a batch of token sequences through a model, hooks offered every value.
+//
+//   auto model = Model::load("tests/fixtures/gpt2-tiny");
+//   Batch batch = Batch::from_sequences({{464, 3290, 318}, {40, 1101}});   // ragged, no padding
+//   HookSet hooks;                                  // empty: nothing captured, LM head skipped
+//   RunState state;                                 // buffers, reused by later calls
+//   ForwardStats st = forward(*model, batch, hooks, state, {.logits = true});
+//   TensorView lg = state.logits_of(batch, 1);      // F32 [2, V] for the second sequence
+//
+// Sequences are packed one after another (no padding), each with positions from its own start,
+// so a sequence gives the same result alone or in any batch. The model is never modified; all
+// activations live in the RunState.
+#pragma once
+
+#include "core/tensor.h"
+#include "engine/hooks.h"
+#include "model/model.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace attnscope {
+
+struct Batch {
+    std::vector<std::vector<int32_t>> tokens; // one entry per sequence, at its true length
+
+    static Batch from_sequences(std::vector<std::vector<int32_t>> seqs) { return Batch{std::move(seqs)}; }
+    // From a padded [n_seq, T] id matrix and its 0/1 attention mask (left or right padding):
+    // each sequence keeps the ids whose mask is 1, which must form one contiguous run.
+    static Batch from_padded(const int32_t* ids, const int32_t* mask, int64_t n_seq, int64_t T);
+
+    int64_t n_seq() const { return int64_t(tokens.size()); }
+    int64_t n_tokens() const;
+    int64_t max_length() const;
+    // Row of the first token of sequence s in the packed layout.
+    int64_t offset(int64_t s) const;
+};
+
+struct ForwardOptions {
+    bool logits = false; // compute logits into RunState::logits even if no hook asks for them
+};
+
+// What a forward did, for callers and for tests of the "nobody asked, nothing done" rule.
+struct ForwardStats {
+    int64_t n_tokens = 0;
+    bool computed_logits = false;
+    size_t attention_matrix_floats = 0; // size of the largest [H, T, T] buffer used (0 if none)
+};
+
+// Activations of one run. Buffers grow to the largest batch seen and are then reused.
+struct RunState {
+    Buffer x;        // F32 [N, D] residual stream (N = tokens in the batch)
+    Buffer pos;      // F32 [N, D] position embeddings
+    Buffer ln;       // F32 [N, D] layer-norm output
+    Buffer qkv;      // F32 [N, 3D]
+    Buffer z;        // F32 [N, D]  per-head attention outputs, heads side by side
+    Buffer attn_out; // F32 [N, D]
+    Buffer mlp_h;    // F32 [N, F]
+    Buffer mlp_out;  // F32 [N, D]
+    Buffer att;      // F32 [H, T, T] scores/pattern of one sequence, only when a hook wants them
+    Buffer logits;   // F32 [N, V]  only when asked for
+    std::vector<Buffer> row_scratch; // per thread, F32 [T]
+
+    // Logits of sequence s after a forward with logits computed: F32 [T_s, V].
+    TensorView logits_of(const Batch& batch, int64_t s, int64_t vocab);
+};
+
+// Validate the batch against the model (non-empty sequences, ids < vocab_size, length <=
+// n_positions), then run it. Throws Error naming the sequence and position at fault.
+ForwardStats forward(const Model& model, const Batch& batch, const HookSet& hooks, RunState& state,
+                     const ForwardOptions& options = {});
+
+} // namespace attnscope

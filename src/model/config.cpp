@@ -1,0 +1,42 @@
+// config.json reading: find model_type, hand the JSON to the registered architecture's parser.
+#include "model/config.h"
+
+#include "core/error.h"
+#include "io/json.h"
+#include "model/model.h"
+
+namespace attnscope {
+
+const char* activation_name(Activation a) {
+    switch (a) {
+    case Activation::gelu_tanh: return "gelu_new";
+    case Activation::gelu_erf: return "gelu";
+    case Activation::relu: return "relu";
+    }
+    return "?";
+}
+
+int64_t ModelConfig::n_params() const {
+    const int64_t D = n_embd, F = n_inner;
+    const int64_t per_layer = 2 * D + (D * 3 * D + 3 * D) + (D * D + D) + 2 * D + (D * F + F) + (F * D + D);
+    return int64_t(vocab_size) * D + int64_t(n_positions) * D + n_layer * per_layer + 2 * D;
+}
+
+ModelConfig read_model_config(const std::string& path) {
+    const nlohmann::json j = read_json_file(path);
+    if (!j.is_object()) throw Error(cat(path, ": expected a JSON object, found ", j.type_name()));
+    const std::string type = json_string_or(j, "model_type", path, "");
+    if (type.empty())
+        throw Error(cat(path, ": missing required field 'model_type'"),
+                    "a Hugging Face config.json names its architecture, e.g. \"model_type\": \"gpt2\"");
+    const Architecture* arch = find_architecture(type);
+    if (!arch)
+        throw Error(cat(path, ": model_type '", type, "' is not supported; supported: ", supported_architectures()));
+    ModelConfig cfg = arch->parse_config(j, path);
+    cfg.model_type = type;
+    if (auto a = j.find("architectures"); a != j.end() && a->is_array() && !a->empty() && (*a)[0].is_string())
+        cfg.architecture = (*a)[0].get<std::string>();
+    return cfg;
+}
+
+} // namespace attnscope

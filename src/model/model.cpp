@@ -1,0 +1,149 @@
+// Model loading: the directory layout of a Hugging Face checkpoint, the registry of
+// architectures, and the weight loader that checks every tensor's shape before binding it.
+// What the weights mean is each architecture's business (gpt2.cpp); this file only finds them.
+#include "model/model.h"
+
+#include "core/error.h"
+#include "io/json.h"
+
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+namespace attnscope {
+
+namespace fs = std::filesystem;
+
+const Architecture& gpt2_architecture(); // gpt2.cpp
+
+namespace {
+const std::vector<const Architecture*>& registry() {
+    static const std::vector<const Architecture*> archs = {&gpt2_architecture()};
+    return archs;
+}
+} // namespace
+
+const Architecture* find_architecture(const std::string& model_type) {
+    for (const Architecture* a : registry())
+        if (a->model_type == model_type) return a;
+    return nullptr;
+}
+
+std::string supported_architectures() {
+    std::string s;
+    for (const Architecture* a : registry()) s += (s.empty() ? "" : ", ") + a->model_type;
+    return s;
+}
+
+WeightLoader::WeightLoader(Model& model, std::vector<std::shared_ptr<SafetensorsFile>> files)
+    : model_(model), files_(std::move(files)) {}
+
+const SafetensorsFile* WeightLoader::file_of(const std::string& name, const TensorInfo** info) const {
+    for (const auto& f : files_)
+        if (const TensorInfo* t = f->find(name)) {
+            *info = t;
+            return f.get();
+        }
+    return nullptr;
+}
+
+bool WeightLoader::has(const std::string& name) const {
+    const TensorInfo* t;
+    return file_of(name, &t) != nullptr;
+}
+
+std::vector<std::string> WeightLoader::names() const {
+    std::vector<std::string> out;
+    for (const auto& f : files_)
+        for (const auto& t : f->tensors()) out.push_back(t.name);
+    return out;
+}
+
+const float* WeightLoader::get(const std::string& name, const std::vector<int64_t>& shape) {
+    const TensorInfo* t = nullptr;
+    const SafetensorsFile* f = file_of(name, &t);
+    if (!f)
+        throw Error(cat(model_.dir_, ": tensor '", name, "' (expected shape ", shape_str(shape),
+                        ") is missing from the checkpoint"),
+                    "the weights do not match config.json, or the file is incomplete");
+    if (t->shape != shape)
+        throw Error(cat(f->path(), ": tensor '", name, "' has shape ", shape_str(t->shape), ", expected ",
+                        shape_str(shape), " from config.json"),
+                    "the weights do not match config.json");
+    std::vector<float> storage;
+    const float* p = f->as_f32(*t, storage);
+    const std::string dt = dtype_name(t->dtype);
+    if (model_.weights_dtype_.empty()) model_.weights_dtype_ = dt;
+    else if (model_.weights_dtype_ != dt) model_.weights_dtype_ = "mixed";
+    if (!storage.empty()) {
+        model_.converted_.push_back(std::move(storage));
+        return model_.converted_.back().data(); // moving a vector keeps its heap buffer
+    }
+    return p;
+}
+
+std::shared_ptr<const Model> Model::load(const std::string& dir) {
+    if (!fs::is_directory(dir))
+        throw Error(cat(dir, ": not a directory"), "pass a Hugging Face model directory holding config.json");
+    auto model = std::make_shared<Model>();
+    model->dir_ = dir;
+    const std::string cfg_path = (fs::path(dir) / "config.json").string();
+    if (!fs::exists(cfg_path))
+        throw Error(cat(dir, ": no config.json"), "a Hugging Face model directory holds config.json and model.safetensors");
+    model->config_ = read_model_config(cfg_path);
+
+    // Weight files: one model.safetensors, or the shards of model.safetensors.index.json.
+    std::vector<std::string> paths;
+    const fs::path single = fs::path(dir) / "model.safetensors", index = fs::path(dir) / "model.safetensors.index.json";
+    if (fs::exists(single)) {
+        paths.push_back(single.string());
+    } else if (fs::exists(index)) {
+        const nlohmann::json j = read_json_file(index.string());
+        auto wm = j.find("weight_map");
+        if (!j.is_object() || wm == j.end() || !wm->is_object())
+            throw Error(cat(index.string(), ": missing object 'weight_map'"));
+        std::set<std::string> shards;
+        for (const auto& [tensor, file] : wm->items()) {
+            if (!file.is_string()) throw Error(cat(index.string(), ": weight_map['", tensor, "'] must be a file name"));
+            const std::string f = file.get<std::string>();
+            if (f.find('/') != std::string::npos || f == "..")
+                throw Error(cat(index.string(), ": shard name '", f, "' must be a plain file name in the model directory"));
+            shards.insert(f);
+        }
+        for (const auto& s : shards) paths.push_back((fs::path(dir) / s).string());
+    } else {
+        const bool has_bin = fs::exists(fs::path(dir) / "pytorch_model.bin");
+        throw Error(cat(dir, ": no model.safetensors (or model.safetensors.index.json)"),
+                    has_bin ? "only pytorch_model.bin is present; attnscope reads safetensors only (pickle files can run "
+                              "code): convert it with safetensors.torch.save_file"
+                            : "download the model's safetensors weights into this directory");
+    }
+    std::vector<std::shared_ptr<SafetensorsFile>> files;
+    for (const auto& p : paths) files.push_back(std::make_shared<SafetensorsFile>(p));
+    model->weight_files_ = paths;
+    model->files_ = files;
+
+    WeightLoader loader(*model, files);
+    const Architecture* arch = find_architecture(model->config_.model_type);
+    arch->bind_weights(*model, loader);
+    return model;
+}
+
+std::string Model::summary() const {
+    const ModelConfig& c = config_;
+    std::ostringstream os;
+    os << "model:        " << dir_ << "\n"
+       << "architecture: " << c.model_type << (c.architecture.empty() ? "" : " (" + c.architecture + ")") << "\n"
+       << "layers:       " << c.n_layer << "\n"
+       << "heads:        " << c.n_head << " x " << c.d_head << " (head width)\n"
+       << "width:        " << c.n_embd << " (MLP " << c.n_inner << ", " << activation_name(c.activation) << ")\n"
+       << "vocabulary:   " << c.vocab_size << "\n"
+       << "context:      " << c.n_positions << " positions\n"
+       << "layer norm:   eps " << c.ln_eps << "\n"
+       << "parameters:   " << c.n_params() + (lm_head_tied() ? 0 : int64_t(c.vocab_size) * c.n_embd)
+       << (lm_head_tied() ? " (lm_head tied to wte)" : " (with a separate lm_head)") << "\n"
+       << "weights:      " << weights_dtype_ << " in " << weight_files_.size() << " file(s)\n";
+    return os.str();
+}
+
+} // namespace attnscope

@@ -1,0 +1,107 @@
+// Model: config + weights, immutable after loading, safe to share between threads and runs.
+//
+//   auto model = Model::load("path/to/gpt2");      // config.json + model.safetensors
+//   const ModelConfig& c = model->config();
+//   const LayerWeights& l0 = model->layer(0);       // l0.attn_qkv_w is F32 [D, 3D]
+//   std::cout << model->summary();
+//
+// Architectures register a config parser and a weight binder by Hugging Face model_type; adding
+// one is one file (gpt2.cpp). Weights are f32: memory-mapped without a copy when the checkpoint
+// stores aligned F32, converted once at load otherwise.
+#pragma once
+
+#include "io/safetensors.h"
+#include "model/config.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace attnscope {
+
+// One transformer block. Matrices are stored [in, out] (GPT-2's Conv1D layout), row-major.
+struct LayerWeights {
+    const float* ln1_w = nullptr;     // F32 [D]
+    const float* ln1_b = nullptr;     // F32 [D]
+    const float* attn_qkv_w = nullptr; // F32 [D, 3D]  fused Q|K|V
+    const float* attn_qkv_b = nullptr; // F32 [3D]
+    const float* attn_out_w = nullptr; // F32 [D, D]
+    const float* attn_out_b = nullptr; // F32 [D]
+    const float* ln2_w = nullptr;     // F32 [D]
+    const float* ln2_b = nullptr;     // F32 [D]
+    const float* mlp_in_w = nullptr;  // F32 [D, F]
+    const float* mlp_in_b = nullptr;  // F32 [F]
+    const float* mlp_out_w = nullptr; // F32 [F, D]
+    const float* mlp_out_b = nullptr; // F32 [D]
+};
+
+class Model;
+
+// Looks tensors up by name across the checkpoint's files, checks their shapes and keeps any
+// converted storage alive in the model.
+class WeightLoader {
+public:
+    WeightLoader(Model& model, std::vector<std::shared_ptr<SafetensorsFile>> files);
+    bool has(const std::string& name) const;
+    // The tensor `name` as f32, which must have shape `shape`; throws naming tensor and file.
+    const float* get(const std::string& name, const std::vector<int64_t>& shape);
+    // Names of all tensors in the checkpoint.
+    std::vector<std::string> names() const;
+
+private:
+    const SafetensorsFile* file_of(const std::string& name, const TensorInfo** info) const;
+    Model& model_;
+    std::vector<std::shared_ptr<SafetensorsFile>> files_;
+};
+
+struct Architecture {
+    std::string model_type;
+    std::function<ModelConfig(const nlohmann::json&, const std::string& path)> parse_config;
+    std::function<void(Model&, WeightLoader&)> bind_weights;
+};
+
+const Architecture* find_architecture(const std::string& model_type);
+std::string supported_architectures();
+
+class Model {
+public:
+    // Load a Hugging Face model directory: config.json plus model.safetensors (or the shards
+    // listed in model.safetensors.index.json).
+    static std::shared_ptr<const Model> load(const std::string& dir);
+
+    const ModelConfig& config() const { return config_; }
+    const std::string& dir() const { return dir_; }
+    const LayerWeights& layer(int il) const { return layers_[size_t(il)]; }
+    const float* tok_embd() const { return tok_embd_; } // F32 [V, D]
+    const float* pos_embd() const { return pos_embd_; } // F32 [P, D]
+    const float* ln_f_w() const { return ln_f_w_; }     // F32 [D]
+    const float* ln_f_b() const { return ln_f_b_; }     // F32 [D]
+    const float* lm_head() const { return lm_head_; }   // F32 [V, D] (== tok_embd when tied)
+    bool lm_head_tied() const { return lm_head_ == tok_embd_; }
+    // Storage dtype of the checkpoint's weights ("F32", "BF16", ...; "mixed" if several).
+    const std::string& weights_dtype() const { return weights_dtype_; }
+    const std::vector<std::string>& weight_files() const { return weight_files_; }
+
+    // Multi-line human-readable summary (architecture, sizes, parameters, files).
+    std::string summary() const;
+
+    // Architecture files fill these in through bind_weights.
+    ModelConfig config_;
+    std::vector<LayerWeights> layers_;
+    const float* tok_embd_ = nullptr;
+    const float* pos_embd_ = nullptr;
+    const float* ln_f_w_ = nullptr;
+    const float* ln_f_b_ = nullptr;
+    const float* lm_head_ = nullptr;
+
+private:
+    friend class WeightLoader;
+    std::string dir_;
+    std::string weights_dtype_;
+    std::vector<std::string> weight_files_;
+    std::vector<std::shared_ptr<SafetensorsFile>> files_; // keep the mappings alive
+    std::vector<std::vector<float>> converted_;           // f32 copies of non-F32 tensors
+};
+
+} // namespace attnscope

@@ -1,0 +1,282 @@
+// The GPT-2 forward pass against the PyTorch reference (tools/reference/), hook by hook, plus
+// batch invariance, the ask-step economy, patching and bad input.
+#include "engine/forward.h"
+#include "io/safetensors.h"
+#include "test_util.h"
+
+#include <cmath>
+#include <cstring>
+#include <map>
+
+using namespace attnscope;
+using namespace attnscope::test;
+
+namespace {
+
+struct Captured {
+    std::vector<int64_t> shape;
+    std::vector<float> data;
+};
+using Cache = std::map<std::string, Captured>; // "seq{S}.{hook name}" -> value
+
+void capture_into(HookSet& hooks, Cache& cache, const std::string& patterns = "*") {
+    hooks.add(HookFilter::parse(patterns, "", ""), [&cache](const HookContext& ctx, TensorView v) {
+        cache["seq" + std::to_string(ctx.seq) + "." + ctx.name] = {v.shape(), v.to_vector()};
+    });
+}
+
+struct Expected {
+    std::unique_ptr<SafetensorsFile> file;
+    Batch batch;
+};
+
+Expected load_expected(const std::string& name) {
+    Expected e;
+    e.file = std::make_unique<SafetensorsFile>(fixture(name) + "/expected.safetensors");
+    for (int s = 0;; ++s) {
+        const TensorInfo* ids = e.file->find("seq" + std::to_string(s) + ".input_ids");
+        if (!ids) break;
+        std::vector<int32_t> toks(size_t(ids->numel()));
+        std::memcpy(toks.data(), e.file->raw(*ids), toks.size() * 4);
+        e.batch.tokens.push_back(toks);
+    }
+    return e;
+}
+
+// Compare every expected hook value; returns the worst error per hook kind for the log.
+void compare_to_reference(const std::string& fixture_name) {
+    auto model = Model::load(fixture(fixture_name));
+    Expected exp = load_expected(fixture_name);
+    ASSERT_GE(exp.batch.n_seq(), 2);
+    HookSet hooks;
+    Cache cache;
+    capture_into(hooks, cache);
+    RunState state;
+    forward(*model, exp.batch, hooks, state);
+
+    std::map<std::string, double> worst; // hook suffix -> max error (abs for patterns, relative otherwise)
+    int compared = 0;
+    for (const TensorInfo& t : exp.file->tensors()) {
+        if (t.name.find(".input_ids") != std::string::npos) continue;
+        auto it = cache.find(t.name);
+        ASSERT_NE(it, cache.end()) << "hook value not produced: " << t.name;
+        ASSERT_EQ(it->second.shape, t.shape) << t.name;
+        std::vector<float> storage;
+        const float* ref = exp.file->as_f32(t, storage);
+        const std::vector<float>& got = it->second.data;
+        const bool is_pattern = t.name.find("hook_pattern") != std::string::npos;
+        double scale = 0.0, max_abs = 0.0;
+        for (int64_t i = 0; i < t.numel(); ++i) {
+            if (std::isinf(ref[i])) { // the causal mask in hook_attn_scores
+                ASSERT_TRUE(std::isinf(got[size_t(i)]) && got[size_t(i)] < 0) << t.name << " element " << i;
+                continue;
+            }
+            scale = std::max(scale, std::fabs(double(ref[i])));
+            max_abs = std::max(max_abs, std::fabs(double(got[size_t(i)]) - double(ref[i])));
+        }
+        const double err = is_pattern ? max_abs : max_abs / std::max(scale, 1e-30);
+        const double bound = is_pattern ? 1e-5 : 1e-4; // DESIGN.md §4
+        EXPECT_LE(err, bound) << fixture_name << " " << t.name << (is_pattern ? " max abs" : " max abs / max |ref|");
+        const std::string kind = t.name.substr(t.name.find('.') + 1);
+        const std::string suffix = kind.rfind("blocks.", 0) == 0 ? kind.substr(kind.find('.', 7) + 1) : kind;
+        worst[suffix] = std::max(worst[suffix], err);
+        ++compared;
+    }
+    EXPECT_GT(compared, 20);
+    std::printf("[ %s ] %d tensors compared; worst error per hook (abs for hook_pattern, relative otherwise):\n",
+                fixture_name.c_str(), compared);
+    for (const auto& [k, v] : worst) std::printf("    %-28s %.3g\n", k.c_str(), v);
+}
+
+} // namespace
+
+TEST(ForwardReference, Gpt2Tiny) { compare_to_reference("gpt2-tiny"); }
+TEST(ForwardReference, Gpt2OddSizesNoPrefixInverseLayerScale) { compare_to_reference("gpt2-odd"); }
+TEST(ForwardReference, Gpt2Bf16SeparateLmHead) { compare_to_reference("gpt2-bf16"); }
+TEST(ForwardReference, Gpt2F16Relu) { compare_to_reference("gpt2-f16"); }
+
+TEST(Forward, BatchInvariance) {
+    auto model = Model::load(fixture("gpt2-tiny"));
+    Expected exp = load_expected("gpt2-tiny");
+    // a batch with longer and shorter neighbours around each sequence, in two orders
+    Batch batch = exp.batch;
+    batch.tokens.insert(batch.tokens.begin(), std::vector<int32_t>(50, 7));
+    batch.tokens.push_back({1, 2});
+    HookSet hooks;
+    Cache together;
+    capture_into(hooks, together);
+    RunState state;
+    forward(*model, batch, hooks, state);
+    double worst = 0;
+    for (int64_t s = 0; s < exp.batch.n_seq(); ++s) {
+        HookSet h1;
+        Cache alone;
+        capture_into(h1, alone);
+        RunState st1;
+        forward(*model, Batch::from_sequences({exp.batch.tokens[size_t(s)]}), h1, st1);
+        int n = 0;
+        for (const auto& [name, v] : alone) {
+            const std::string moved = "seq" + std::to_string(s + 1) + name.substr(name.find('.'));
+            const Captured& w = together.at(moved);
+            ASSERT_EQ(v.shape, w.shape) << name;
+            // BLAS may block a product differently for a different number of rows, so results
+            // agree to rounding, not bit for bit: bound the error relative to the tensor's scale
+            // (for patterns, whose scale is 1, that is the absolute error).
+            double diff = 0, scale = 0;
+            for (size_t i = 0; i < v.data.size(); ++i)
+                if (!std::isinf(v.data[i])) {
+                    diff = std::max(diff, std::fabs(double(v.data[i]) - w.data[i]));
+                    scale = std::max(scale, std::fabs(double(v.data[i])));
+                }
+            worst = std::max(worst, diff / std::max(scale, 1.0));
+            EXPECT_LE(diff / std::max(scale, 1.0), 1e-6) << name << " alone vs in a batch";
+            ++n;
+        }
+        EXPECT_GT(n, 30);
+    }
+    std::printf("[ batch invariance ] worst difference alone vs in a batch: %.3g (relative to scale)\n", worst);
+}
+
+TEST(Forward, PaddedBatchMatchesRagged) {
+    auto model = Model::load(fixture("gpt2-tiny"));
+    // left padding for row 0, right padding for row 1, T = 5
+    const int32_t ids[] = {0, 0, 11, 12, 13, 21, 22, 23, 24, 0};
+    const int32_t mask[] = {0, 0, 1, 1, 1, 1, 1, 1, 1, 0};
+    Batch padded = Batch::from_padded(ids, mask, 2, 5);
+    ASSERT_EQ(padded.tokens[0], (std::vector<int32_t>{11, 12, 13}));
+    ASSERT_EQ(padded.tokens[1], (std::vector<int32_t>{21, 22, 23, 24}));
+    const int32_t gap[] = {1, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+    expect_error([&] { Batch::from_padded(ids, gap, 2, 5); }, {"row 0", "gap at position 1"});
+    const int32_t empty[] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 1};
+    expect_error([&] { Batch::from_padded(ids, empty, 2, 5); }, {"row 0", "all zeros"});
+}
+
+TEST(Forward, NoHooksAllocatesNoAttentionMatrixAndSkipsLmHead) {
+    auto model = Model::load(fixture("gpt2-tiny"));
+    Expected exp = load_expected("gpt2-tiny");
+    HookSet none;
+    RunState state;
+    ForwardStats st = forward(*model, exp.batch, none, state);
+    EXPECT_EQ(st.attention_matrix_floats, 0u);
+    EXPECT_EQ(state.att.capacity(), 0u) << "an [H, T, T] buffer was allocated that no hook wanted";
+    EXPECT_FALSE(st.computed_logits);
+    EXPECT_EQ(state.logits.capacity(), 0u) << "the LM head ran although nobody asked for logits";
+
+    // a hook on one layer's residual still needs no [H, T, T] buffer and no LM head
+    HookSet resid;
+    Cache cache;
+    capture_into(resid, cache, "blocks.1.hook_resid_post");
+    RunState state2;
+    st = forward(*model, exp.batch, resid, state2);
+    EXPECT_EQ(st.attention_matrix_floats, 0u);
+    EXPECT_FALSE(st.computed_logits);
+    EXPECT_EQ(cache.size(), size_t(exp.batch.n_seq()));
+
+    // asking for a pattern allocates exactly one sequence's [H, T, T]
+    HookSet pat;
+    Cache c2;
+    capture_into(pat, c2, "blocks.0.attn.hook_pattern");
+    RunState state3;
+    st = forward(*model, exp.batch, pat, state3);
+    const size_t T = size_t(exp.batch.max_length());
+    EXPECT_EQ(st.attention_matrix_floats, 4 * T * T);
+    EXPECT_EQ(c2.size(), size_t(exp.batch.n_seq()));
+}
+
+TEST(Forward, FusedAndMaterialisedAttentionAgreeExactly) {
+    auto model = Model::load(fixture("gpt2-odd"));
+    Expected exp = load_expected("gpt2-odd");
+    HookSet fused, materialised;
+    Cache a, b;
+    capture_into(fused, a, "blocks.*.hook_resid_post");
+    capture_into(materialised, b, "blocks.*.hook_resid_post,blocks.*.attn.hook_pattern");
+    RunState s1, s2;
+    forward(*model, exp.batch, fused, s1);
+    forward(*model, exp.batch, materialised, s2);
+    for (const auto& [name, v] : a) EXPECT_EQ(v.data, b.at(name).data) << name;
+}
+
+TEST(Forward, LogitsOnRequest) {
+    auto model = Model::load(fixture("gpt2-bf16"));
+    Expected exp = load_expected("gpt2-bf16");
+    HookSet none;
+    RunState state;
+    ForwardStats st = forward(*model, exp.batch, none, state, {.logits = true});
+    EXPECT_TRUE(st.computed_logits);
+    const TensorInfo* t = exp.file->find("seq1.logits");
+    ASSERT_NE(t, nullptr);
+    std::vector<float> storage;
+    const float* ref = exp.file->as_f32(*t, storage);
+    const std::vector<float> got = state.logits_of(exp.batch, 1, model->config().vocab_size).to_vector();
+    ASSERT_EQ(int64_t(got.size()), t->numel());
+    double scale = 0, err = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+        scale = std::max(scale, std::fabs(double(ref[i])));
+        err = std::max(err, std::fabs(double(got[i]) - ref[i]));
+    }
+    EXPECT_LE(err / scale, 1e-4);
+}
+
+TEST(Forward, HooksCanPatchValues) {
+    auto model = Model::load(fixture("gpt2-tiny"));
+    Batch batch = Batch::from_sequences({{5, 6, 7, 8, 9}});
+    // zero-ablate layer 0's attention: the residual stream must pass through unchanged
+    HookSet hooks;
+    hooks.add(HookFilter::parse("blocks.0.hook_attn_out", "", ""), [](const HookContext&, TensorView v) {
+        for (int64_t i = 0; i < v.ne[0]; ++i)
+            for (int64_t j = 0; j < v.ne[1]; ++j) v.at(i, j) = 0.0f;
+    });
+    Cache cache;
+    capture_into(hooks, cache, "blocks.0.hook_resid_pre,blocks.0.hook_resid_mid");
+    RunState state;
+    forward(*model, batch, hooks, state);
+    EXPECT_EQ(cache.at("seq0.blocks.0.hook_resid_pre").data, cache.at("seq0.blocks.0.hook_resid_mid").data);
+
+    // replacing a pattern changes z: a pattern all on token 0 makes every z row equal v_0
+    HookSet patch;
+    patch.add(HookFilter::parse("blocks.1.attn.hook_pattern", "", ""), [](const HookContext&, TensorView p) {
+        for (int64_t h = 0; h < p.ne[0]; ++h)
+            for (int64_t i = 0; i < p.ne[1]; ++i)
+                for (int64_t j = 0; j < p.ne[2]; ++j) p.at(h, i, j) = j == 0 ? 1.0f : 0.0f;
+    });
+    Cache c2;
+    capture_into(patch, c2, "blocks.1.attn.hook_v,blocks.1.attn.hook_z");
+    RunState s2;
+    forward(*model, batch, patch, s2);
+    const auto& v = c2.at("seq0.blocks.1.attn.hook_v");
+    const auto& z = c2.at("seq0.blocks.1.attn.hook_z");
+    const size_t row = size_t(model->config().n_embd);
+    for (size_t i = 0; i < 5; ++i)
+        for (size_t c = 0; c < row; ++c) EXPECT_FLOAT_EQ(z.data[i * row + c], v.data[c]);
+}
+
+TEST(Forward, LayerAndHeadFilters) {
+    auto model = Model::load(fixture("gpt2-tiny"));
+    HookSet hooks;
+    std::vector<std::string> seen;
+    std::vector<int> heads_seen;
+    hooks.add(HookFilter::parse("blocks.*.attn.hook_pattern", "1", "0,2"), [&](const HookContext& ctx, TensorView v) {
+        seen.push_back(ctx.name);
+        heads_seen = ctx.heads;
+        EXPECT_EQ(v.shape(), (std::vector<int64_t>{4, 3, 3}));
+    });
+    RunState state;
+    forward(*model, Batch::from_sequences({{1, 2, 3}}), hooks, state);
+    EXPECT_EQ(seen, (std::vector<std::string>{"blocks.1.attn.hook_pattern"}));
+    EXPECT_EQ(heads_seen, (std::vector<int>{0, 2}));
+}
+
+TEST(ForwardBad, TokenIdsAndLengths) {
+    auto model = Model::load(fixture("gpt2-tiny")); // vocab 300, n_positions 64
+    HookSet none;
+    RunState state;
+    expect_error([&] { forward(*model, Batch::from_sequences({{1, 2}, {3, 300}}), none, state); },
+                 {"sequence 1, position 1", "token id 300", "[0, 300)"});
+    expect_error([&] { forward(*model, Batch::from_sequences({{-1}}), none, state); }, {"token id -1"});
+    expect_error([&] { forward(*model, Batch::from_sequences({std::vector<int32_t>(65, 1)}), none, state); },
+                 {"sequence 0", "65 tokens", "n_positions = 64"});
+    expect_error([&] { forward(*model, Batch::from_sequences({{1}, {}}), none, state); }, {"sequence 1 is empty"});
+    expect_error([&] { forward(*model, Batch{}, none, state); }, {"no sequences"});
+    // the longest allowed sequence runs
+    EXPECT_NO_THROW(forward(*model, Batch::from_sequences({std::vector<int32_t>(64, 299)}), none, state));
+}

@@ -1,0 +1,56 @@
+// Hook names, globs, index lists and the ask-step plan.
+#include "engine/hooks.h"
+#include "test_util.h"
+
+using namespace attnscope;
+using namespace attnscope::test;
+
+TEST(Hooks, NamesAreTransformerLens) {
+    EXPECT_EQ(hook_name(Hook::pattern, 3), "blocks.3.attn.hook_pattern");
+    EXPECT_EQ(hook_name(Hook::ln1_normalized, 0), "blocks.0.ln1.hook_normalized");
+    EXPECT_EQ(hook_name(Hook::attn_out, 11), "blocks.11.hook_attn_out");
+    EXPECT_EQ(hook_name(Hook::embed, -1), "hook_embed");
+    EXPECT_EQ(hook_name(Hook::logits, -1), "logits");
+    const auto all = all_hook_names(2);
+    EXPECT_EQ(all.front(), "hook_embed");
+    EXPECT_EQ(all.back(), "logits");
+    EXPECT_EQ(all.size(), size_t(4 + 2 * 15));
+}
+
+TEST(Hooks, Glob) {
+    EXPECT_TRUE(glob_match("blocks.*.attn.hook_pattern", "blocks.10.attn.hook_pattern"));
+    EXPECT_FALSE(glob_match("blocks.*.attn.hook_pattern", "blocks.1.attn.hook_z"));
+    EXPECT_TRUE(glob_match("*", "logits"));
+    EXPECT_TRUE(glob_match("blocks.?.hook_*", "blocks.3.hook_resid_pre"));
+    EXPECT_FALSE(glob_match("blocks.?.hook_*", "blocks.13.hook_resid_pre"));
+    EXPECT_TRUE(glob_match("*resid*", "blocks.0.hook_resid_mid"));
+    EXPECT_FALSE(glob_match("logits", "logits2"));
+    EXPECT_TRUE(glob_match("a*b*c", "axxbyyc"));
+    EXPECT_FALSE(glob_match("a*b*c", "axxbyy"));
+}
+
+TEST(Hooks, IndexLists) {
+    EXPECT_EQ(parse_index_list("0-3,11", "--layers"), (std::vector<int>{0, 1, 2, 3, 11}));
+    EXPECT_EQ(parse_index_list("5,1,5", "--layers"), (std::vector<int>{1, 5}));
+    EXPECT_TRUE(parse_index_list("", "--layers").empty());
+    expect_error([] { parse_index_list("3-1", "--layers"); }, {"--layers", "'3-1'"});
+    expect_error([] { parse_index_list("a", "--heads"); }, {"--heads", "'a'", "0-3,11"});
+    expect_error([] { parse_index_list("1,,2", "--heads"); }, {"--heads"});
+    expect_error([] { parse_index_list("-1", "--heads"); }, {"--heads"});
+}
+
+TEST(Hooks, PlanAnswersTheAskStep) {
+    HookSet hooks;
+    EXPECT_TRUE(hooks.empty());
+    hooks.add(HookFilter::parse("blocks.*.attn.hook_pattern, logits", "1-2", ""), [](const HookContext&, TensorView) {});
+    const auto plan = hooks.plan(4);
+    EXPECT_FALSE(plan.wants(Hook::pattern, 0));
+    EXPECT_TRUE(plan.wants(Hook::pattern, 1));
+    EXPECT_TRUE(plan.wants(Hook::pattern, 2));
+    EXPECT_FALSE(plan.wants(Hook::pattern, 3));
+    EXPECT_FALSE(plan.wants(Hook::z, 1));
+    EXPECT_TRUE(plan.wants(Hook::logits));
+    EXPECT_FALSE(plan.wants(Hook::embed));
+    EXPECT_TRUE(plan.any_attention_matrix(1));
+    EXPECT_FALSE(plan.any_attention_matrix(0));
+}

@@ -1,0 +1,170 @@
+// Loading GPT-2 checkpoints: config fields, both naming schemes, tied and separate LM heads,
+// and a clear Error for every way a checkpoint can disagree with its config.
+#include "model/model.h"
+#include "test_util.h"
+
+#include <nlohmann/json.hpp>
+
+using namespace attnscope;
+using namespace attnscope::test;
+using nlohmann::json;
+
+namespace {
+
+json small_config() {
+    return {{"model_type", "gpt2"}, {"n_layer", 1}, {"n_head", 2}, {"n_embd", 4}, {"vocab_size", 5}, {"n_positions", 3}};
+}
+
+// A zero-weight GPT-2 checkpoint for `cfg`, with tensor `drop` left out and tensor `reshape`
+// given shape `bad_shape`.
+void write_checkpoint(const TempDir& dir, const json& cfg, const std::string& prefix = "transformer.",
+                      const std::string& drop = "", const std::string& reshape = "",
+                      std::vector<int64_t> bad_shape = {}) {
+    write_file(dir.file("config.json"), cfg.dump());
+    const int64_t D = cfg["n_embd"], V = cfg["vocab_size"], P = cfg["n_positions"], F = 4 * D;
+    std::vector<std::pair<std::string, std::vector<int64_t>>> tensors = {{"wte.weight", {V, D}}, {"wpe.weight", {P, D}}};
+    for (int il = 0; il < int(cfg["n_layer"]); ++il) {
+        const std::string h = "h." + std::to_string(il) + ".";
+        for (auto [n, s] : std::vector<std::pair<std::string, std::vector<int64_t>>>{
+                 {"ln_1.weight", {D}}, {"ln_1.bias", {D}}, {"attn.c_attn.weight", {D, 3 * D}}, {"attn.c_attn.bias", {3 * D}},
+                 {"attn.c_proj.weight", {D, D}}, {"attn.c_proj.bias", {D}}, {"ln_2.weight", {D}}, {"ln_2.bias", {D}},
+                 {"mlp.c_fc.weight", {D, F}}, {"mlp.c_fc.bias", {F}}, {"mlp.c_proj.weight", {F, D}}, {"mlp.c_proj.bias", {D}}})
+            tensors.push_back({h + n, s});
+    }
+    tensors.push_back({"ln_f.weight", {D}});
+    tensors.push_back({"ln_f.bias", {D}});
+    json header = json::object();
+    uint64_t off = 0;
+    for (auto& [name, shape] : tensors) {
+        if (name == drop) continue;
+        if (name == reshape) shape = bad_shape;
+        int64_t n = 1;
+        for (auto e : shape) n *= e;
+        header[prefix + name] = {{"dtype", "F32"}, {"shape", shape}, {"data_offsets", {off, off + uint64_t(n) * 4}}};
+        off += uint64_t(n) * 4;
+    }
+    write_file(dir.file("model.safetensors"), safetensors_bytes(header.dump(), std::string(off, '\0')));
+}
+
+} // namespace
+
+TEST(Model, LoadsFixtureWithPrefixAndTiedHead) {
+    auto m = Model::load(fixture("gpt2-tiny"));
+    const ModelConfig& c = m->config();
+    EXPECT_EQ(c.model_type, "gpt2");
+    EXPECT_EQ(c.architecture, "GPT2LMHeadModel");
+    EXPECT_EQ(c.n_layer, 2);
+    EXPECT_EQ(c.n_head, 4);
+    EXPECT_EQ(c.d_head, 16);
+    EXPECT_EQ(c.n_inner, 256);
+    EXPECT_EQ(c.activation, Activation::gelu_tanh);
+    EXPECT_TRUE(m->lm_head_tied());
+    EXPECT_EQ(m->weights_dtype(), "F32");
+    EXPECT_NE(m->summary().find("layers:       2"), std::string::npos);
+}
+
+TEST(Model, LoadsWithoutPrefixAndOptionalFields) {
+    auto m = Model::load(fixture("gpt2-odd"));
+    const ModelConfig& c = m->config();
+    EXPECT_EQ(c.n_inner, 100);
+    EXPECT_EQ(c.activation, Activation::gelu_erf);
+    EXPECT_FLOAT_EQ(c.ln_eps, 1e-6f);
+    EXPECT_TRUE(c.scale_attn_by_inverse_layer_idx);
+}
+
+TEST(Model, SeparateLmHeadAndBf16) {
+    auto m = Model::load(fixture("gpt2-bf16"));
+    EXPECT_FALSE(m->lm_head_tied());
+    EXPECT_EQ(m->weights_dtype(), "BF16");
+    auto h = Model::load(fixture("gpt2-f16"));
+    EXPECT_EQ(h->weights_dtype(), "F16");
+    EXPECT_EQ(h->config().activation, Activation::relu);
+}
+
+TEST(Model, ZeroCheckpointsLoadBothWays) {
+    for (const std::string prefix : {"transformer.", ""}) {
+        TempDir dir;
+        write_checkpoint(dir, small_config(), prefix);
+        auto m = Model::load(dir.str());
+        EXPECT_EQ(m->config().n_layer, 1);
+    }
+}
+
+TEST(ModelBad, ConfigMissingField) {
+    TempDir dir;
+    json cfg = small_config();
+    cfg.erase("n_head");
+    write_checkpoint(dir, small_config());
+    write_file(dir.file("config.json"), cfg.dump());
+    expect_error([&] { Model::load(dir.str()); }, {"config.json", "missing required field 'n_head'"});
+}
+
+TEST(ModelBad, EmbdNotDivisibleByHeads) {
+    TempDir dir;
+    json cfg = small_config();
+    cfg["n_head"] = 3;
+    write_checkpoint(dir, small_config());
+    write_file(dir.file("config.json"), cfg.dump());
+    expect_error([&] { Model::load(dir.str()); }, {"config.json", "n_embd = 4", "not divisible by n_head = 3"});
+}
+
+TEST(ModelBad, ConfigValuesOutOfRangeOrWrongType) {
+    TempDir dir;
+    write_checkpoint(dir, small_config());
+    json cfg = small_config();
+    cfg["n_layer"] = 1000000000;
+    write_file(dir.file("config.json"), cfg.dump());
+    expect_error([&] { Model::load(dir.str()); }, {"config.json", "'n_layer' = 1000000000", "outside"});
+    cfg = small_config();
+    cfg["n_embd"] = "four";
+    write_file(dir.file("config.json"), cfg.dump());
+    expect_error([&] { Model::load(dir.str()); }, {"config.json", "'n_embd' must be an integer"});
+    cfg = small_config();
+    cfg["activation_function"] = "swish";
+    write_file(dir.file("config.json"), cfg.dump());
+    expect_error([&] { Model::load(dir.str()); }, {"config.json", "'swish'", "not supported"});
+    cfg = small_config();
+    cfg["model_type"] = "t5";
+    write_file(dir.file("config.json"), cfg.dump());
+    expect_error([&] { Model::load(dir.str()); }, {"config.json", "'t5'", "supported: gpt2"});
+    write_file(dir.file("config.json"), "{\"model_type\": ");
+    expect_error([&] { Model::load(dir.str()); }, {"config.json", "not valid JSON"});
+}
+
+TEST(ModelBad, MissingTensor) {
+    TempDir dir;
+    write_checkpoint(dir, small_config(), "transformer.", "h.0.attn.c_proj.bias");
+    expect_error([&] { Model::load(dir.str()); }, {"'transformer.h.0.attn.c_proj.bias'", "expected shape [4]", "missing"});
+}
+
+TEST(ModelBad, WrongShape) {
+    TempDir dir;
+    write_checkpoint(dir, small_config(), "", "", "h.0.attn.c_attn.weight", {12, 4}); // transposed
+    expect_error([&] { Model::load(dir.str()); },
+                 {"model.safetensors", "'h.0.attn.c_attn.weight'", "has shape [12, 4]", "expected [4, 12]"});
+}
+
+TEST(ModelBad, NoWeightsOrNoDirectory) {
+    TempDir dir;
+    write_file(dir.file("config.json"), small_config().dump());
+    expect_error([&] { Model::load(dir.str()); }, {dir.str(), "no model.safetensors"});
+    write_file(dir.file("pytorch_model.bin"), "pickle");
+    expect_error([&] { Model::load(dir.str()); }, {"pytorch_model.bin", "safetensors only"});
+    expect_error([&] { Model::load(dir.file("nope")); }, {"nope", "not a directory"});
+    TempDir empty;
+    expect_error([&] { Model::load(empty.str()); }, {"no config.json"});
+}
+
+TEST(Model, ShardedCheckpoint) {
+    TempDir dir;
+    write_checkpoint(dir, small_config());
+    // move everything into one shard named by an index
+    std::filesystem::rename(dir.file("model.safetensors"), dir.file("model-00001-of-00001.safetensors"));
+    json index = {{"weight_map", {{"transformer.wte.weight", "model-00001-of-00001.safetensors"}}}};
+    write_file(dir.file("model.safetensors.index.json"), index.dump());
+    auto m = Model::load(dir.str());
+    EXPECT_EQ(m->weight_files().size(), 1u);
+    index["weight_map"]["x"] = "../evil.safetensors";
+    write_file(dir.file("model.safetensors.index.json"), index.dump());
+    expect_error([&] { Model::load(dir.str()); }, {"model.safetensors.index.json", "plain file name"});
+}
