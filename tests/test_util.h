@@ -14,10 +14,11 @@ namespace attnscope::test {
 
 // A fresh directory under the system temp dir, removed when the object dies.
 class TempDir {
-public:
+  public:
     TempDir() {
         const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        std::string name = std::string("attnscope-") + (info ? info->test_suite_name() + std::string("-") + info->name() : "t");
+        std::string name =
+            std::string("attnscope-") + (info ? info->test_suite_name() + std::string("-") + info->name() : "t");
         for (char& c : name)
             if (c == '/') c = '_';
         path_ = std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
@@ -28,7 +29,7 @@ public:
     std::string file(const std::string& name) const { return (path_ / name).string(); }
     std::string str() const { return path_.string(); }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 
@@ -46,7 +47,8 @@ inline std::string read_file(const std::string& path) {
 inline std::string safetensors_bytes(const std::string& header, const std::string& data, uint64_t claimed_len = ~0ull) {
     const uint64_t n = claimed_len == ~0ull ? header.size() : claimed_len;
     std::string out(8, '\0');
-    for (int i = 0; i < 8; ++i) out[size_t(i)] = char((n >> (8 * i)) & 0xff);
+    for (int i = 0; i < 8; ++i)
+        out[size_t(i)] = char((n >> (8 * i)) & 0xff);
     return out + header + data;
 }
 
@@ -57,10 +59,13 @@ template <typename Fn> void expect_error(Fn&& fn, std::initializer_list<std::str
         ADD_FAILURE() << "expected an attnscope::Error mentioning '" << *parts.begin() << "', nothing was thrown";
     } catch (const Error& e) {
         const std::string msg = e.what();
-        for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "message: " << msg << "\nmissing: " << p;
+        for (const auto& p : parts)
+            EXPECT_NE(msg.find(p), std::string::npos) << "message: " << msg << "\nmissing: " << p;
     }
 }
 
-inline std::string fixture(const std::string& name) { return std::string(ATTNSCOPE_FIXTURES) + "/" + name; }
+inline std::string fixture(const std::string& name) {
+    return std::string(ATTNSCOPE_FIXTURES) + "/" + name;
+}
 
 } // namespace attnscope::test

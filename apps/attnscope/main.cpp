@@ -39,7 +39,8 @@ struct Args {
     }
     std::string require(const std::string& flag, const std::string& command) const {
         std::string v = get(flag);
-        if (v.empty()) throw Error(cat(command, ": missing ", flag), cat("usage: attnscope ", command, " ", flag, " DIR"));
+        if (v.empty())
+            throw Error(cat(command, ": missing ", flag), cat("usage: attnscope ", command, " ", flag, " DIR"));
         return v;
     }
 };
@@ -47,9 +48,14 @@ struct Args {
 std::string hook_shape(const ModelConfig& c, Hook h) {
     const std::string T = "T", D = std::to_string(c.n_embd), H = std::to_string(c.n_head), d = std::to_string(c.d_head);
     switch (h) {
-    case Hook::q: case Hook::k: case Hook::v: case Hook::z: return "[T, " + H + ", " + d + "]";
-    case Hook::attn_scores: case Hook::pattern: return "[" + H + ", T, T]";
-    case Hook::mlp_pre: case Hook::mlp_post: return "[T, " + std::to_string(c.n_inner) + "]";
+    case Hook::q:
+    case Hook::k:
+    case Hook::v:
+    case Hook::z: return "[T, " + H + ", " + d + "]";
+    case Hook::attn_scores:
+    case Hook::pattern: return "[" + H + ", T, T]";
+    case Hook::mlp_pre:
+    case Hook::mlp_post: return "[T, " + std::to_string(c.n_inner) + "]";
     case Hook::logits: return "[T, " + std::to_string(c.vocab_size) + "]";
     default: return "[T, " + D + "]";
     }
@@ -79,8 +85,10 @@ int run(int argc, char** argv) {
             threads = int(n);
             continue;
         }
-        if (command.empty() && a.rfind("-", 0) != 0) command = a;
-        else args.rest.push_back(a);
+        if (command.empty() && a.rfind("-", 0) != 0)
+            command = a;
+        else
+            args.rest.push_back(a);
     }
     set_num_threads(threads);
     if (command.empty()) {
@@ -97,7 +105,8 @@ int run(int argc, char** argv) {
         const ModelConfig& c = model->config();
         for (int ih = 0; ih < kHookCount; ++ih) {
             const Hook h = Hook(ih);
-            const std::string name = hook_is_per_layer(h) ? std::string("blocks.{L}.") + hook_suffix(h) : hook_suffix(h);
+            const std::string name =
+                hook_is_per_layer(h) ? std::string("blocks.{L}.") + hook_suffix(h) : hook_suffix(h);
             std::printf("%-34s %s\n", name.c_str(), hook_shape(c, h).c_str());
         }
         std::printf("(L = 0..%d, T = tokens of the sequence)\n", c.n_layer - 1);

@@ -29,6 +29,8 @@
 namespace attnscope {
 
 // The library's version, "MAJOR.MINOR.PATCH".
-inline const char* version() { return ATTNSCOPE_VERSION; }
+inline const char* version() {
+    return ATTNSCOPE_VERSION;
+}
 
 } // namespace attnscope

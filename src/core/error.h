@@ -15,13 +15,12 @@
 namespace attnscope {
 
 class Error : public std::runtime_error {
-public:
+  public:
     explicit Error(const std::string& what, std::string hint = {})
-        : std::runtime_error(hint.empty() ? what : what + " (hint: " + hint + ")"),
-          hint_(std::move(hint)) {}
+        : std::runtime_error(hint.empty() ? what : what + " (hint: " + hint + ")"), hint_(std::move(hint)) {}
     const std::string& hint() const { return hint_; }
 
-private:
+  private:
     std::string hint_;
 };
 

@@ -17,11 +17,10 @@ struct DTypeInfo {
     size_t size;
 };
 constexpr DTypeInfo kDTypes[] = {
-    {DType::f64, "F64", 8},      {DType::f32, "F32", 4},        {DType::f16, "F16", 2},
-    {DType::bf16, "BF16", 2},    {DType::i64, "I64", 8},        {DType::i32, "I32", 4},
-    {DType::i16, "I16", 2},      {DType::i8, "I8", 1},          {DType::u8, "U8", 1},
-    {DType::boolean, "BOOL", 1}, {DType::u16, "U16", 2},        {DType::u32, "U32", 4},
-    {DType::u64, "U64", 8},      {DType::f8_e4m3, "F8_E4M3", 1}, {DType::f8_e5m2, "F8_E5M2", 1},
+    {DType::f64, "F64", 8}, {DType::f32, "F32", 4},         {DType::f16, "F16", 2},         {DType::bf16, "BF16", 2},
+    {DType::i64, "I64", 8}, {DType::i32, "I32", 4},         {DType::i16, "I16", 2},         {DType::i8, "I8", 1},
+    {DType::u8, "U8", 1},   {DType::boolean, "BOOL", 1},    {DType::u16, "U16", 2},         {DType::u32, "U32", 4},
+    {DType::u64, "U64", 8}, {DType::f8_e4m3, "F8_E4M3", 1}, {DType::f8_e5m2, "F8_E5M2", 1},
 };
 } // namespace
 
@@ -92,7 +91,7 @@ uint16_t f32_to_f16(float f) {
         return sign;
     int exp = int(absx >> 23) - 127;
     uint32_t man = (absx & 0x7fffff) | 0x800000; // with the implicit bit
-    int shift;                                  // bits to drop from the 24-bit mantissa
+    int shift;                                   // bits to drop from the 24-bit mantissa
     uint32_t h_exp;
     if (exp < -14) { // subnormal half
         shift = 13 + (-14 - exp);
@@ -111,7 +110,8 @@ uint16_t f32_to_f16(float f) {
 
 std::string shape_str(const std::vector<int64_t>& shape) {
     std::string s = "[";
-    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    for (size_t i = 0; i < shape.size(); ++i)
+        s += (i ? ", " : "") + std::to_string(shape[i]);
     return s + "]";
 }
 
@@ -120,7 +120,8 @@ TensorView TensorView::contiguous(float* data, std::initializer_list<int64_t> sh
     v.data = data;
     v.n_dim = int(shape.size());
     int i = 0;
-    for (int64_t e : shape) v.ne[i++] = e;
+    for (int64_t e : shape)
+        v.ne[i++] = e;
     int64_t s = 1;
     for (int d = v.n_dim - 1; d >= 0; --d) {
         v.stride[d] = s;
@@ -135,15 +136,18 @@ TensorView TensorView::strided(float* data, std::initializer_list<int64_t> shape
     v.data = data;
     v.n_dim = int(shape.size());
     int i = 0;
-    for (int64_t e : shape) v.ne[i++] = e;
+    for (int64_t e : shape)
+        v.ne[i++] = e;
     i = 0;
-    for (int64_t s : strides) v.stride[i++] = s;
+    for (int64_t s : strides)
+        v.stride[i++] = s;
     return v;
 }
 
 int64_t TensorView::numel() const {
     int64_t n = 1;
-    for (int d = 0; d < n_dim; ++d) n *= ne[d];
+    for (int d = 0; d < n_dim; ++d)
+        n *= ne[d];
     return n;
 }
 
@@ -167,8 +171,10 @@ void TensorView::copy_to(float* dst) const {
     int64_t idx[kMaxDims] = {0, 0, 0, 0};
     for (int64_t o = 0; o < outer; ++o) {
         const float* src = data;
-        for (int d = 0; d + 1 < n_dim; ++d) src += idx[d] * stride[d];
-        for (int64_t k = 0; k < inner; ++k) *dst++ = src[k * inner_stride];
+        for (int d = 0; d + 1 < n_dim; ++d)
+            src += idx[d] * stride[d];
+        for (int64_t k = 0; k < inner; ++k)
+            *dst++ = src[k * inner_stride];
         for (int d = n_dim - 2; d >= 0; --d) { // odometer over the outer dimensions
             if (++idx[d] < ne[d]) break;
             idx[d] = 0;
@@ -182,7 +188,9 @@ std::vector<float> TensorView::to_vector() const {
     return out;
 }
 
-void Buffer::Free::operator()(float* p) const { std::free(p); }
+void Buffer::Free::operator()(float* p) const {
+    std::free(p);
+}
 
 void Buffer::resize(size_t n) {
     if (n > capacity_) {

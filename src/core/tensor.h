@@ -56,9 +56,7 @@ struct TensorView {
 
     float& at(int64_t i) const { return data[i * stride[0]]; }
     float& at(int64_t i, int64_t j) const { return data[i * stride[0] + j * stride[1]]; }
-    float& at(int64_t i, int64_t j, int64_t k) const {
-        return data[i * stride[0] + j * stride[1] + k * stride[2]];
-    }
+    float& at(int64_t i, int64_t j, int64_t k) const { return data[i * stride[0] + j * stride[1] + k * stride[2]]; }
     // Copy out in row-major order of the logical shape.
     void copy_to(float* dst) const;
     std::vector<float> to_vector() const;
@@ -68,7 +66,7 @@ struct TensorView {
 // reuses its buffers from one batch to the next instead of asking the system for fresh pages.
 // Contents are not kept when it grows: it is scratch space, filled after each resize.
 class Buffer {
-public:
+  public:
     Buffer() = default;
     explicit Buffer(size_t n) { resize(n); }
     void resize(size_t n);
@@ -77,7 +75,7 @@ public:
     size_t size() const { return size_; }
     size_t capacity() const { return capacity_; }
 
-private:
+  private:
     struct Free {
         void operator()(float* p) const;
     };

@@ -12,8 +12,12 @@ int hardware_threads() {
     return n ? int(n) : 1;
 }
 
-void set_num_threads(int n) { omp_set_num_threads(n > 0 ? n : hardware_threads()); }
+void set_num_threads(int n) {
+    omp_set_num_threads(n > 0 ? n : hardware_threads());
+}
 
-int num_threads() { return omp_get_max_threads(); }
+int num_threads() {
+    return omp_get_max_threads();
+}
 
 } // namespace attnscope

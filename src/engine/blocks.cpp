@@ -137,12 +137,14 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
                     float* row = att + (h * T + i) * T;
                     const int64_t n = n_keys(i, T);
                     scores_row(q + (off + i) * ld + h * d, k + off * ld + h * d, ld, n, d, scale, row);
-                    for (int64_t j = n; j < T; ++j) row[j] = neg_inf; // the causal mask
+                    for (int64_t j = n; j < T; ++j)
+                        row[j] = neg_inf; // the causal mask
                 }
             const TensorView att_view = TensorView::contiguous(att, {H, T, T});
             if (ctx.plan.wants(Hook::attn_scores, il)) ctx.hooks.dispatch(Hook::attn_scores, il, int(s), att_view);
 #pragma omp parallel for schedule(static)
-            for (int64_t r = 0; r < H * T; ++r) softmax_row(att + r * T, T); // exp(-inf) = 0 keeps the mask
+            for (int64_t r = 0; r < H * T; ++r)
+                softmax_row(att + r * T, T); // exp(-inf) = 0 keeps the mask
             if (ctx.plan.wants(Hook::pattern, il)) ctx.hooks.dispatch(Hook::pattern, il, int(s), att_view);
 #pragma omp parallel for collapse(2) schedule(static)
             for (int64_t h = 0; h < H; ++h)

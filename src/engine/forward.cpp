@@ -13,19 +13,22 @@ void forward_gpt2(const Model& model, const Batch& batch, const HookSet& hooks, 
 
 int64_t Batch::n_tokens() const {
     int64_t n = 0;
-    for (const auto& t : tokens) n += int64_t(t.size());
+    for (const auto& t : tokens)
+        n += int64_t(t.size());
     return n;
 }
 
 int64_t Batch::max_length() const {
     int64_t n = 0;
-    for (const auto& t : tokens) n = std::max(n, int64_t(t.size()));
+    for (const auto& t : tokens)
+        n = std::max(n, int64_t(t.size()));
     return n;
 }
 
 int64_t Batch::offset(int64_t s) const {
     int64_t off = 0;
-    for (int64_t i = 0; i < s; ++i) off += int64_t(tokens[size_t(i)].size());
+    for (int64_t i = 0; i < s; ++i)
+        off += int64_t(tokens[size_t(i)].size());
     return off;
 }
 
@@ -64,13 +67,13 @@ ForwardStats forward(const Model& model, const Batch& batch, const HookSet& hook
         const auto& t = batch.tokens[s];
         if (t.empty()) throw Error(cat("sequence ", s, " is empty"), "every text must give at least one token");
         if (int64_t(t.size()) > cfg.n_positions)
-            throw Error(cat("sequence ", s, " has ", t.size(), " tokens, more than the model's n_positions = ",
-                            cfg.n_positions),
+            throw Error(cat("sequence ", s, " has ", t.size(),
+                            " tokens, more than the model's n_positions = ", cfg.n_positions),
                         "truncate it (--max-length) or split the text");
         for (size_t i = 0; i < t.size(); ++i)
             if (t[i] < 0 || t[i] >= cfg.vocab_size)
-                throw Error(cat("sequence ", s, ", position ", i, ": token id ", t[i], " is outside the vocabulary [0, ",
-                                cfg.vocab_size, ")"),
+                throw Error(cat("sequence ", s, ", position ", i, ": token id ", t[i],
+                                " is outside the vocabulary [0, ", cfg.vocab_size, ")"),
                             "were the ids made by this model's tokenizer?");
     }
     ForwardStats stats;

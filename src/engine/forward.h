@@ -49,16 +49,16 @@ struct ForwardStats {
 
 // Activations of one run. Buffers grow to the largest batch seen and are then reused.
 struct RunState {
-    Buffer x;        // F32 [N, D] residual stream (N = tokens in the batch)
-    Buffer pos;      // F32 [N, D] position embeddings
-    Buffer ln;       // F32 [N, D] layer-norm output
-    Buffer qkv;      // F32 [N, 3D]
-    Buffer z;        // F32 [N, D]  per-head attention outputs, heads side by side
-    Buffer attn_out; // F32 [N, D]
-    Buffer mlp_h;    // F32 [N, F]
-    Buffer mlp_out;  // F32 [N, D]
-    Buffer att;      // F32 [H, T, T] scores/pattern of one sequence, only when a hook wants them
-    Buffer logits;   // F32 [N, V]  only when asked for
+    Buffer x;                        // F32 [N, D] residual stream (N = tokens in the batch)
+    Buffer pos;                      // F32 [N, D] position embeddings
+    Buffer ln;                       // F32 [N, D] layer-norm output
+    Buffer qkv;                      // F32 [N, 3D]
+    Buffer z;                        // F32 [N, D]  per-head attention outputs, heads side by side
+    Buffer attn_out;                 // F32 [N, D]
+    Buffer mlp_h;                    // F32 [N, F]
+    Buffer mlp_out;                  // F32 [N, D]
+    Buffer att;                      // F32 [H, T, T] scores/pattern of one sequence, only when a hook wants them
+    Buffer logits;                   // F32 [N, V]  only when asked for
     std::vector<Buffer> row_scratch; // per thread, F32 [T]
 
     // Logits of sequence s after a forward with logits computed: F32 [T_s, V].

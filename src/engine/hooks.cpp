@@ -40,8 +40,12 @@ constexpr HookInfo kHooks[] = {
 static_assert(sizeof(kHooks) / sizeof(kHooks[0]) == size_t(kHookCount));
 } // namespace
 
-bool hook_is_per_layer(Hook h) { return kHooks[int(h)].per_layer; }
-const char* hook_suffix(Hook h) { return kHooks[int(h)].suffix; }
+bool hook_is_per_layer(Hook h) {
+    return kHooks[int(h)].per_layer;
+}
+const char* hook_suffix(Hook h) {
+    return kHooks[int(h)].suffix;
+}
 
 std::string hook_name(Hook h, int il) {
     if (!hook_is_per_layer(h)) return hook_suffix(h);
@@ -75,7 +79,8 @@ bool glob_match(std::string_view p, std::string_view t) {
             return false;
         }
     }
-    while (pi < p.size() && p[pi] == '*') ++pi;
+    while (pi < p.size() && p[pi] == '*')
+        ++pi;
     return pi == p.size();
 }
 
@@ -93,10 +98,12 @@ std::vector<int> parse_index_list(const std::string& spec, const std::string& wh
     std::vector<int> out;
     size_t pos = 0;
     auto bad = [&](const std::string& part) {
-        return Error(cat(what, ": cannot read '", part, "' in '", spec, "'"), "expected numbers and ranges like 0-3,11");
+        return Error(cat(what, ": cannot read '", part, "' in '", spec, "'"),
+                     "expected numbers and ranges like 0-3,11");
     };
     auto number = [&](const std::string& s, const std::string& part) {
-        if (s.empty() || s.size() > 7 || !std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit((unsigned char)c); }))
+        if (s.empty() || s.size() > 7 ||
+            !std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit((unsigned char)c); }))
             throw bad(part);
         return std::stoi(s);
     };
@@ -111,7 +118,8 @@ std::vector<int> parse_index_list(const std::string& spec, const std::string& wh
             const int a = number(part.substr(0, dash), part), b = number(part.substr(dash + 1), part);
             if (b < a) throw bad(part);
             if (b - a > 100000) throw bad(part);
-            for (int i = a; i <= b; ++i) out.push_back(i);
+            for (int i = a; i <= b; ++i)
+                out.push_back(i);
         }
         pos = comma + 1;
         if (comma == spec.size()) break;
@@ -138,7 +146,9 @@ HookFilter HookFilter::parse(const std::string& patterns, const std::string& lay
     return f;
 }
 
-void HookSet::add(HookFilter filter, HookFn fn) { entries_.push_back({std::move(filter), std::move(fn)}); }
+void HookSet::add(HookFilter filter, HookFn fn) {
+    entries_.push_back({std::move(filter), std::move(fn)});
+}
 
 HookSet::Plan HookSet::plan(int n_layer) const {
     Plan p;

@@ -24,25 +24,25 @@ namespace attnscope {
 // The hook points of a decoder-only transformer (DESIGN.md §3). Per-layer hooks are named
 // "blocks.{il}.<suffix>", model-level hooks by their suffix alone.
 enum class Hook {
-    embed,            // hook_embed                    [T, D]
-    pos_embed,        // hook_pos_embed                [T, D]
-    resid_pre,        // blocks.L.hook_resid_pre       [T, D]
-    ln1_normalized,   // blocks.L.ln1.hook_normalized  [T, D]  the attention block's input
-    q,                // blocks.L.attn.hook_q          [T, H, d]
-    k,                // blocks.L.attn.hook_k          [T, H, d]
-    v,                // blocks.L.attn.hook_v          [T, H, d]
-    attn_scores,      // blocks.L.attn.hook_attn_scores [H, T, T] scaled, masked (-inf), pre-softmax
-    pattern,          // blocks.L.attn.hook_pattern    [H, T, T] post-softmax
-    z,                // blocks.L.attn.hook_z          [T, H, d] pattern @ V
-    attn_out,         // blocks.L.hook_attn_out        [T, D]  after the output projection
-    resid_mid,        // blocks.L.hook_resid_mid       [T, D]
-    ln2_normalized,   // blocks.L.ln2.hook_normalized  [T, D]
-    mlp_pre,          // blocks.L.mlp.hook_pre         [T, F]  before the activation
-    mlp_post,         // blocks.L.mlp.hook_post        [T, F]  after the activation
-    mlp_out,          // blocks.L.hook_mlp_out         [T, D]
-    resid_post,       // blocks.L.hook_resid_post      [T, D]
+    embed,               // hook_embed                    [T, D]
+    pos_embed,           // hook_pos_embed                [T, D]
+    resid_pre,           // blocks.L.hook_resid_pre       [T, D]
+    ln1_normalized,      // blocks.L.ln1.hook_normalized  [T, D]  the attention block's input
+    q,                   // blocks.L.attn.hook_q          [T, H, d]
+    k,                   // blocks.L.attn.hook_k          [T, H, d]
+    v,                   // blocks.L.attn.hook_v          [T, H, d]
+    attn_scores,         // blocks.L.attn.hook_attn_scores [H, T, T] scaled, masked (-inf), pre-softmax
+    pattern,             // blocks.L.attn.hook_pattern    [H, T, T] post-softmax
+    z,                   // blocks.L.attn.hook_z          [T, H, d] pattern @ V
+    attn_out,            // blocks.L.hook_attn_out        [T, D]  after the output projection
+    resid_mid,           // blocks.L.hook_resid_mid       [T, D]
+    ln2_normalized,      // blocks.L.ln2.hook_normalized  [T, D]
+    mlp_pre,             // blocks.L.mlp.hook_pre         [T, F]  before the activation
+    mlp_post,            // blocks.L.mlp.hook_post        [T, F]  after the activation
+    mlp_out,             // blocks.L.hook_mlp_out         [T, D]
+    resid_post,          // blocks.L.hook_resid_post      [T, D]
     ln_final_normalized, // ln_final.hook_normalized   [T, D]
-    logits,           // logits                        [T, V]
+    logits,              // logits                        [T, V]
     count
 };
 constexpr int kHookCount = int(Hook::count);
@@ -74,28 +74,28 @@ std::vector<int> parse_index_list(const std::string& spec, const std::string& wh
 
 struct HookContext {
     Hook hook;
-    int layer;               // -1 for model-level hooks
-    int seq;                 // index of the sequence in the batch
-    const std::string& name; // full hook name
+    int layer;                     // -1 for model-level hooks
+    int seq;                       // index of the sequence in the batch
+    const std::string& name;       // full hook name
     const std::vector<int>& heads; // the filter's head subset (empty = all)
 };
 
 using HookFn = std::function<void(const HookContext&, TensorView)>;
 
 class HookSet {
-public:
+  public:
     void add(HookFilter filter, HookFn fn);
     bool empty() const { return entries_.empty(); }
 
     // The ask step, resolved once per forward: which (hook, layer) pairs anybody wants.
     class Plan {
-    public:
+      public:
         bool wants(Hook h, int il = -1) const {
             return want_[size_t(hook_is_per_layer(h) ? (il + 1) * kHookCount + int(h) : int(h))];
         }
         bool any_attention_matrix(int il) const { return wants(Hook::attn_scores, il) || wants(Hook::pattern, il); }
 
-    private:
+      private:
         friend class HookSet;
         std::vector<bool> want_; // [(n_layer + 1) * kHookCount]: row 0 model-level, row il+1 layer il
     };
@@ -104,7 +104,7 @@ public:
     // Call every callback whose filter matches (h, il) with the value of sequence `seq`.
     void dispatch(Hook h, int il, int seq, TensorView value) const;
 
-private:
+  private:
     struct Entry {
         HookFilter filter;
         HookFn fn;

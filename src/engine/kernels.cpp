@@ -16,7 +16,8 @@ void matmul(const float* x, const float* w, const float* b, float* y, int64_t N,
     if (b) {
 #pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < N; ++i)
-            for (int64_t j = 0; j < M; ++j) y[i * M + j] = b[j];
+            for (int64_t j = 0; j < M; ++j)
+                y[i * M + j] = b[j];
         beta = 1.0f;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(N), int(M), int(K), 1.0f, x, int(K), w, int(M), beta, y,
@@ -35,7 +36,8 @@ void layer_norm(const float* x, const float* gamma, const float* beta, float* y,
         const float* xi = x + i * D;
         float* yi = y + i * D;
         double sum = 0.0;
-        for (int64_t c = 0; c < D; ++c) sum += xi[c];
+        for (int64_t c = 0; c < D; ++c)
+            sum += xi[c];
         const double mean = sum / double(D);
         double var = 0.0; // two-pass: exact even when |mean| >> std
         for (int64_t c = 0; c < D; ++c) {
@@ -45,7 +47,8 @@ void layer_norm(const float* x, const float* gamma, const float* beta, float* y,
         var /= double(D);
         const float rstd = float(1.0 / std::sqrt(var + double(eps)));
         const float m = float(mean);
-        for (int64_t c = 0; c < D; ++c) yi[c] = (xi[c] - m) * rstd * gamma[c] + beta[c];
+        for (int64_t c = 0; c < D; ++c)
+            yi[c] = (xi[c] - m) * rstd * gamma[c] + beta[c];
     }
 }
 
@@ -60,17 +63,20 @@ void gelu_tanh(float* x, int64_t n) {
 
 void gelu_erf(float* x, int64_t n) {
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.7071067811865476f));
+    for (int64_t i = 0; i < n; ++i)
+        x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.7071067811865476f));
 }
 
 void relu(float* x, int64_t n) {
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (int64_t i = 0; i < n; ++i)
+        x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void add_inplace(float* y, const float* x, int64_t n) {
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+    for (int64_t i = 0; i < n; ++i)
+        y[i] += x[i];
 }
 
 void scores_row(const float* q, const float* k, int64_t k_stride, int64_t n_keys, int64_t d, float scale, float* s) {
@@ -78,16 +84,19 @@ void scores_row(const float* q, const float* k, int64_t k_stride, int64_t n_keys
         const float* kj = k + j * k_stride;
         float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
-        for (int64_t c = 0; c < d; ++c) acc += q[c] * kj[c];
+        for (int64_t c = 0; c < d; ++c)
+            acc += q[c] * kj[c];
         s[j] = acc * scale;
     }
 }
 
 void softmax_row(float* s, int64_t n) {
     float mx = -std::numeric_limits<float>::infinity();
-    for (int64_t j = 0; j < n; ++j) mx = s[j] > mx ? s[j] : mx;
+    for (int64_t j = 0; j < n; ++j)
+        mx = s[j] > mx ? s[j] : mx;
     if (mx == -std::numeric_limits<float>::infinity()) { // every key masked: no attention at all
-        for (int64_t j = 0; j < n; ++j) s[j] = 0.0f;
+        for (int64_t j = 0; j < n; ++j)
+            s[j] = 0.0f;
         return;
     }
     double sum = 0.0;
@@ -96,16 +105,19 @@ void softmax_row(float* s, int64_t n) {
         sum += s[j];
     }
     const float inv = float(1.0 / sum);
-    for (int64_t j = 0; j < n; ++j) s[j] *= inv;
+    for (int64_t j = 0; j < n; ++j)
+        s[j] *= inv;
 }
 
 void weighted_sum_row(const float* p, const float* v, int64_t v_stride, int64_t n_keys, int64_t d, float* out) {
-    for (int64_t c = 0; c < d; ++c) out[c] = 0.0f;
+    for (int64_t c = 0; c < d; ++c)
+        out[c] = 0.0f;
     for (int64_t j = 0; j < n_keys; ++j) {
         const float pj = p[j];
         const float* vj = v + j * v_stride;
 #pragma omp simd
-        for (int64_t c = 0; c < d; ++c) out[c] += pj * vj[c];
+        for (int64_t c = 0; c < d; ++c)
+            out[c] += pj * vj[c];
     }
 }
 

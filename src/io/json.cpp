@@ -25,7 +25,9 @@ json read_json_file(const std::string& path, size_t max_bytes) {
 }
 
 namespace {
-std::string type_of(const json& v) { return v.type_name(); }
+std::string type_of(const json& v) {
+    return v.type_name();
+}
 } // namespace
 
 int64_t json_int(const json& obj, const char* key, const std::string& label, int64_t lo, int64_t hi) {

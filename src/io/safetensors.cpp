@@ -16,7 +16,8 @@ using nlohmann::json;
 
 int64_t TensorInfo::numel() const {
     int64_t n = 1;
-    for (int64_t e : shape) n *= e;
+    for (int64_t e : shape)
+        n *= e;
     return n;
 }
 
@@ -24,7 +25,8 @@ namespace {
 
 uint64_t read_u64_le(const uint8_t* p) {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+    for (int i = 7; i >= 0; --i)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -32,7 +34,8 @@ uint64_t read_u64_le(const uint8_t* p) {
 TensorInfo parse_entry(const std::string& name, const json& v, const std::string& where) {
     TensorInfo t;
     t.name = name;
-    if (!v.is_object()) throw Error(cat(where, ": expected an object {dtype, shape, data_offsets}, found ", v.type_name()));
+    if (!v.is_object())
+        throw Error(cat(where, ": expected an object {dtype, shape, data_offsets}, found ", v.type_name()));
     auto dt = v.find("dtype");
     if (dt == v.end() || !dt->is_string()) throw Error(cat(where, ": missing or non-string 'dtype'"));
     if (!dtype_from_name(dt->get<std::string>(), &t.dtype))
@@ -105,13 +108,14 @@ SafetensorsIndex SafetensorsIndex::parse(const uint8_t* data, size_t size, const
                         "the file is truncated");
         idx.tensors.push_back(std::move(t));
     }
-    std::sort(idx.tensors.begin(), idx.tensors.end(),
-              [](const TensorInfo& a, const TensorInfo& b) { return a.begin < b.begin || (a.begin == b.begin && a.end < b.end); });
+    std::sort(idx.tensors.begin(), idx.tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
+        return a.begin < b.begin || (a.begin == b.begin && a.end < b.end);
+    });
     for (size_t i = 1; i < idx.tensors.size(); ++i) {
         const TensorInfo &a = idx.tensors[i - 1], &b = idx.tensors[i];
         if (b.begin < a.end)
-            throw Error(cat(label, ": tensors '", a.name, "' [", a.begin, ", ", a.end, ") and '", b.name, "' [", b.begin,
-                            ", ", b.end, ") overlap"),
+            throw Error(cat(label, ": tensors '", a.name, "' [", a.begin, ", ", a.end, ") and '", b.name, "' [",
+                            b.begin, ", ", b.end, ") overlap"),
                         "the file is corrupt");
     }
     return idx;
@@ -119,7 +123,8 @@ SafetensorsIndex SafetensorsIndex::parse(const uint8_t* data, size_t size, const
 
 SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
     index_ = SafetensorsIndex::parse(file_.data(), file_.size(), path);
-    for (size_t i = 0; i < index_.tensors.size(); ++i) by_name_[index_.tensors[i].name] = i;
+    for (size_t i = 0; i < index_.tensors.size(); ++i)
+        by_name_[index_.tensors[i].name] = i;
 }
 
 const TensorInfo* SafetensorsFile::find(const std::string& name) const {

@@ -37,9 +37,9 @@ constexpr uint64_t kMaxSafetensorsHeader = uint64_t(100) << 20; // 100 MB of JSO
 
 // Validated index of a safetensors byte image (used by SafetensorsFile, and directly by fuzzers).
 struct SafetensorsIndex {
-    std::vector<TensorInfo> tensors;              // in file order (sorted by begin)
+    std::vector<TensorInfo> tensors;             // in file order (sorted by begin)
     std::map<std::string, std::string> metadata; // "__metadata__"
-    uint64_t data_offset = 0;                     // 8 + header length
+    uint64_t data_offset = 0;                    // 8 + header length
 
     // Validate and index `size` bytes; `label` names the source in errors. Checks: header length
     // within the file and the limit, header a JSON object, known dtypes, non-negative shapes,
@@ -48,7 +48,7 @@ struct SafetensorsIndex {
 };
 
 class SafetensorsFile {
-public:
+  public:
     explicit SafetensorsFile(const std::string& path);
 
     const std::string& path() const { return file_.path(); }
@@ -63,7 +63,7 @@ public:
     // converted (F16, BF16, F64) or copied into `storage`. Other dtypes throw an Error.
     const float* as_f32(const TensorInfo& t, std::vector<float>& storage) const;
 
-private:
+  private:
     MappedFile file_;
     SafetensorsIndex index_;
     std::map<std::string, size_t> by_name_;

@@ -37,8 +37,7 @@ struct ModelConfig {
 };
 
 // Limits: configs beyond these are refused before anything is allocated.
-constexpr int64_t kMaxLayers = 1024, kMaxHeads = 1024, kMaxEmbd = 1 << 16, kMaxVocab = 1 << 22,
-                  kMaxPositions = 1 << 20;
+constexpr int64_t kMaxLayers = 1024, kMaxHeads = 1024, kMaxEmbd = 1 << 16, kMaxVocab = 1 << 22, kMaxPositions = 1 << 20;
 
 // Read config.json and dispatch on model_type to the architecture's parser.
 ModelConfig read_model_config(const std::string& path);

@@ -31,7 +31,8 @@ const Architecture* find_architecture(const std::string& model_type) {
 
 std::string supported_architectures() {
     std::string s;
-    for (const Architecture* a : registry()) s += (s.empty() ? "" : ", ") + a->model_type;
+    for (const Architecture* a : registry())
+        s += (s.empty() ? "" : ", ") + a->model_type;
     return s;
 }
 
@@ -55,7 +56,8 @@ bool WeightLoader::has(const std::string& name) const {
 std::vector<std::string> WeightLoader::names() const {
     std::vector<std::string> out;
     for (const auto& f : files_)
-        for (const auto& t : f->tensors()) out.push_back(t.name);
+        for (const auto& t : f->tensors())
+            out.push_back(t.name);
     return out;
 }
 
@@ -73,8 +75,10 @@ const float* WeightLoader::get(const std::string& name, const std::vector<int64_
     std::vector<float> storage;
     const float* p = f->as_f32(*t, storage);
     const std::string dt = dtype_name(t->dtype);
-    if (model_.weights_dtype_.empty()) model_.weights_dtype_ = dt;
-    else if (model_.weights_dtype_ != dt) model_.weights_dtype_ = "mixed";
+    if (model_.weights_dtype_.empty())
+        model_.weights_dtype_ = dt;
+    else if (model_.weights_dtype_ != dt)
+        model_.weights_dtype_ = "mixed";
     if (!storage.empty()) {
         model_.converted_.push_back(std::move(storage));
         return model_.converted_.back().data(); // moving a vector keeps its heap buffer
@@ -89,7 +93,8 @@ std::shared_ptr<const Model> Model::load(const std::string& dir) {
     model->dir_ = dir;
     const std::string cfg_path = (fs::path(dir) / "config.json").string();
     if (!fs::exists(cfg_path))
-        throw Error(cat(dir, ": no config.json"), "a Hugging Face model directory holds config.json and model.safetensors");
+        throw Error(cat(dir, ": no config.json"),
+                    "a Hugging Face model directory holds config.json and model.safetensors");
     model->config_ = read_model_config(cfg_path);
 
     // Weight files: one model.safetensors, or the shards of model.safetensors.index.json.
@@ -107,19 +112,23 @@ std::shared_ptr<const Model> Model::load(const std::string& dir) {
             if (!file.is_string()) throw Error(cat(index.string(), ": weight_map['", tensor, "'] must be a file name"));
             const std::string f = file.get<std::string>();
             if (f.find('/') != std::string::npos || f == "..")
-                throw Error(cat(index.string(), ": shard name '", f, "' must be a plain file name in the model directory"));
+                throw Error(
+                    cat(index.string(), ": shard name '", f, "' must be a plain file name in the model directory"));
             shards.insert(f);
         }
-        for (const auto& s : shards) paths.push_back((fs::path(dir) / s).string());
+        for (const auto& s : shards)
+            paths.push_back((fs::path(dir) / s).string());
     } else {
         const bool has_bin = fs::exists(fs::path(dir) / "pytorch_model.bin");
         throw Error(cat(dir, ": no model.safetensors (or model.safetensors.index.json)"),
-                    has_bin ? "only pytorch_model.bin is present; attnscope reads safetensors only (pickle files can run "
-                              "code): convert it with safetensors.torch.save_file"
-                            : "download the model's safetensors weights into this directory");
+                    has_bin
+                        ? "only pytorch_model.bin is present; attnscope reads safetensors only (pickle files can run "
+                          "code): convert it with safetensors.torch.save_file"
+                        : "download the model's safetensors weights into this directory");
     }
     std::vector<std::shared_ptr<SafetensorsFile>> files;
-    for (const auto& p : paths) files.push_back(std::make_shared<SafetensorsFile>(p));
+    for (const auto& p : paths)
+        files.push_back(std::make_shared<SafetensorsFile>(p));
     model->weight_files_ = paths;
     model->files_ = files;
 

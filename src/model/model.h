@@ -22,18 +22,18 @@ namespace attnscope {
 
 // One transformer block. Matrices are stored [in, out] (GPT-2's Conv1D layout), row-major.
 struct LayerWeights {
-    const float* ln1_w = nullptr;     // F32 [D]
-    const float* ln1_b = nullptr;     // F32 [D]
+    const float* ln1_w = nullptr;      // F32 [D]
+    const float* ln1_b = nullptr;      // F32 [D]
     const float* attn_qkv_w = nullptr; // F32 [D, 3D]  fused Q|K|V
     const float* attn_qkv_b = nullptr; // F32 [3D]
     const float* attn_out_w = nullptr; // F32 [D, D]
     const float* attn_out_b = nullptr; // F32 [D]
-    const float* ln2_w = nullptr;     // F32 [D]
-    const float* ln2_b = nullptr;     // F32 [D]
-    const float* mlp_in_w = nullptr;  // F32 [D, F]
-    const float* mlp_in_b = nullptr;  // F32 [F]
-    const float* mlp_out_w = nullptr; // F32 [F, D]
-    const float* mlp_out_b = nullptr; // F32 [D]
+    const float* ln2_w = nullptr;      // F32 [D]
+    const float* ln2_b = nullptr;      // F32 [D]
+    const float* mlp_in_w = nullptr;   // F32 [D, F]
+    const float* mlp_in_b = nullptr;   // F32 [F]
+    const float* mlp_out_w = nullptr;  // F32 [F, D]
+    const float* mlp_out_b = nullptr;  // F32 [D]
 };
 
 class Model;
@@ -41,7 +41,7 @@ class Model;
 // Looks tensors up by name across the checkpoint's files, checks their shapes and keeps any
 // converted storage alive in the model.
 class WeightLoader {
-public:
+  public:
     WeightLoader(Model& model, std::vector<std::shared_ptr<SafetensorsFile>> files);
     bool has(const std::string& name) const;
     // The tensor `name` as f32, which must have shape `shape`; throws naming tensor and file.
@@ -49,7 +49,7 @@ public:
     // Names of all tensors in the checkpoint.
     std::vector<std::string> names() const;
 
-private:
+  private:
     const SafetensorsFile* file_of(const std::string& name, const TensorInfo** info) const;
     Model& model_;
     std::vector<std::shared_ptr<SafetensorsFile>> files_;
@@ -65,7 +65,7 @@ const Architecture* find_architecture(const std::string& model_type);
 std::string supported_architectures();
 
 class Model {
-public:
+  public:
     // Load a Hugging Face model directory: config.json plus model.safetensors (or the shards
     // listed in model.safetensors.index.json).
     static std::shared_ptr<const Model> load(const std::string& dir);
@@ -95,7 +95,7 @@ public:
     const float* ln_f_b_ = nullptr;
     const float* lm_head_ = nullptr;
 
-private:
+  private:
     friend class WeightLoader;
     std::string dir_;
     std::string weights_dtype_;

@@ -25,7 +25,7 @@ TEST(DType, F16KnownValues) {
     EXPECT_EQ(f16_to_f32(0x3c00), 1.0f);
     EXPECT_EQ(f16_to_f32(0xc000), -2.0f);
     EXPECT_EQ(f16_to_f32(0x7bff), 65504.0f);
-    EXPECT_EQ(f16_to_f32(0x0001), std::ldexp(1.0f, -24)); // smallest subnormal
+    EXPECT_EQ(f16_to_f32(0x0001), std::ldexp(1.0f, -24));    // smallest subnormal
     EXPECT_EQ(f16_to_f32(0x03ff), std::ldexp(1023.0f, -24)); // largest subnormal
     EXPECT_TRUE(std::isinf(f16_to_f32(0x7c00)));
     EXPECT_TRUE(std::isnan(f16_to_f32(0x7e00)));
@@ -56,7 +56,8 @@ TEST(DType, BF16IsTheTopHalf) {
 
 TEST(TensorView, ContiguousAndStridedCopies) {
     std::vector<float> data(24);
-    for (int i = 0; i < 24; ++i) data[size_t(i)] = float(i);
+    for (int i = 0; i < 24; ++i)
+        data[size_t(i)] = float(i);
     TensorView m = TensorView::contiguous(data.data(), {2, 3, 4});
     EXPECT_TRUE(m.is_contiguous());
     EXPECT_EQ(m.numel(), 24);

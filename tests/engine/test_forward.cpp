@@ -85,15 +85,24 @@ void compare_to_reference(const std::string& fixture_name) {
     EXPECT_GT(compared, 20);
     std::printf("[ %s ] %d tensors compared; worst error per hook (abs for hook_pattern, relative otherwise):\n",
                 fixture_name.c_str(), compared);
-    for (const auto& [k, v] : worst) std::printf("    %-28s %.3g\n", k.c_str(), v);
+    for (const auto& [k, v] : worst)
+        std::printf("    %-28s %.3g\n", k.c_str(), v);
 }
 
 } // namespace
 
-TEST(ForwardReference, Gpt2Tiny) { compare_to_reference("gpt2-tiny"); }
-TEST(ForwardReference, Gpt2OddSizesNoPrefixInverseLayerScale) { compare_to_reference("gpt2-odd"); }
-TEST(ForwardReference, Gpt2Bf16SeparateLmHead) { compare_to_reference("gpt2-bf16"); }
-TEST(ForwardReference, Gpt2F16Relu) { compare_to_reference("gpt2-f16"); }
+TEST(ForwardReference, Gpt2Tiny) {
+    compare_to_reference("gpt2-tiny");
+}
+TEST(ForwardReference, Gpt2OddSizesNoPrefixInverseLayerScale) {
+    compare_to_reference("gpt2-odd");
+}
+TEST(ForwardReference, Gpt2Bf16SeparateLmHead) {
+    compare_to_reference("gpt2-bf16");
+}
+TEST(ForwardReference, Gpt2F16Relu) {
+    compare_to_reference("gpt2-f16");
+}
 
 TEST(Forward, BatchInvariance) {
     auto model = Model::load(fixture("gpt2-tiny"));
@@ -193,7 +202,8 @@ TEST(Forward, FusedAndMaterialisedAttentionAgreeExactly) {
     RunState s1, s2;
     forward(*model, exp.batch, fused, s1);
     forward(*model, exp.batch, materialised, s2);
-    for (const auto& [name, v] : a) EXPECT_EQ(v.data, b.at(name).data) << name;
+    for (const auto& [name, v] : a)
+        EXPECT_EQ(v.data, b.at(name).data) << name;
 }
 
 TEST(Forward, LogitsOnRequest) {
@@ -224,7 +234,8 @@ TEST(Forward, HooksCanPatchValues) {
     HookSet hooks;
     hooks.add(HookFilter::parse("blocks.0.hook_attn_out", "", ""), [](const HookContext&, TensorView v) {
         for (int64_t i = 0; i < v.ne[0]; ++i)
-            for (int64_t j = 0; j < v.ne[1]; ++j) v.at(i, j) = 0.0f;
+            for (int64_t j = 0; j < v.ne[1]; ++j)
+                v.at(i, j) = 0.0f;
     });
     Cache cache;
     capture_into(hooks, cache, "blocks.0.hook_resid_pre,blocks.0.hook_resid_mid");
@@ -237,7 +248,8 @@ TEST(Forward, HooksCanPatchValues) {
     patch.add(HookFilter::parse("blocks.1.attn.hook_pattern", "", ""), [](const HookContext&, TensorView p) {
         for (int64_t h = 0; h < p.ne[0]; ++h)
             for (int64_t i = 0; i < p.ne[1]; ++i)
-                for (int64_t j = 0; j < p.ne[2]; ++j) p.at(h, i, j) = j == 0 ? 1.0f : 0.0f;
+                for (int64_t j = 0; j < p.ne[2]; ++j)
+                    p.at(h, i, j) = j == 0 ? 1.0f : 0.0f;
     });
     Cache c2;
     capture_into(patch, c2, "blocks.1.attn.hook_v,blocks.1.attn.hook_z");
@@ -247,7 +259,8 @@ TEST(Forward, HooksCanPatchValues) {
     const auto& z = c2.at("seq0.blocks.1.attn.hook_z");
     const size_t row = size_t(model->config().n_embd);
     for (size_t i = 0; i < 5; ++i)
-        for (size_t c = 0; c < row; ++c) EXPECT_FLOAT_EQ(z.data[i * row + c], v.data[c]);
+        for (size_t c = 0; c < row; ++c)
+            EXPECT_FLOAT_EQ(z.data[i * row + c], v.data[c]);
 }
 
 TEST(Forward, LayerAndHeadFilters) {
@@ -270,8 +283,11 @@ TEST(ForwardBad, TokenIdsAndLengths) {
     auto model = Model::load(fixture("gpt2-tiny")); // vocab 300, n_positions 64
     HookSet none;
     RunState state;
-    expect_error([&] { forward(*model, Batch::from_sequences({{1, 2}, {3, 300}}), none, state); },
-                 {"sequence 1, position 1", "token id 300", "[0, 300)"});
+    expect_error(
+        [&] {
+            forward(*model, Batch::from_sequences({{1, 2}, {3, 300}}), none, state);
+        },
+        {"sequence 1, position 1", "token id 300", "[0, 300)"});
     expect_error([&] { forward(*model, Batch::from_sequences({{-1}}), none, state); }, {"token id -1"});
     expect_error([&] { forward(*model, Batch::from_sequences({std::vector<int32_t>(65, 1)}), none, state); },
                  {"sequence 0", "65 tokens", "n_positions = 64"});

@@ -42,7 +42,8 @@ TEST(Hooks, IndexLists) {
 TEST(Hooks, PlanAnswersTheAskStep) {
     HookSet hooks;
     EXPECT_TRUE(hooks.empty());
-    hooks.add(HookFilter::parse("blocks.*.attn.hook_pattern, logits", "1-2", ""), [](const HookContext&, TensorView) {});
+    hooks.add(HookFilter::parse("blocks.*.attn.hook_pattern, logits", "1-2", ""),
+              [](const HookContext&, TensorView) {});
     const auto plan = hooks.plan(4);
     EXPECT_FALSE(plan.wants(Hook::pattern, 0));
     EXPECT_TRUE(plan.wants(Hook::pattern, 1));

@@ -14,7 +14,8 @@ std::vector<float> random_vector(size_t n, unsigned seed, float scale = 1.0f) {
     std::mt19937 rng(seed);
     std::normal_distribution<float> dist(0.0f, scale);
     std::vector<float> v(n);
-    for (auto& x : v) x = dist(rng);
+    for (auto& x : v)
+        x = dist(rng);
     return v;
 }
 } // namespace
@@ -27,12 +28,14 @@ TEST(Kernels, MatmulMatchesDefinition) {
     // w^T stored [M, K] for matmul_nt
     std::vector<float> wt(size_t(M * K));
     for (int64_t k = 0; k < K; ++k)
-        for (int64_t m = 0; m < M; ++m) wt[size_t(m * K + k)] = w[size_t(k * M + m)];
+        for (int64_t m = 0; m < M; ++m)
+            wt[size_t(m * K + k)] = w[size_t(k * M + m)];
     matmul_nt(x.data(), wt.data(), yt.data(), N, K, M);
     for (int64_t i = 0; i < N; ++i)
         for (int64_t j = 0; j < M; ++j) {
             double acc = 0;
-            for (int64_t k = 0; k < K; ++k) acc += double(x[size_t(i * K + k)]) * w[size_t(k * M + j)];
+            for (int64_t k = 0; k < K; ++k)
+                acc += double(x[size_t(i * K + k)]) * w[size_t(k * M + j)];
             EXPECT_NEAR(y[size_t(i * M + j)], acc + b[size_t(j)], 1e-4);
             EXPECT_NEAR(yt[size_t(i * M + j)], acc, 1e-4);
         }
@@ -41,14 +44,17 @@ TEST(Kernels, MatmulMatchesDefinition) {
 TEST(Kernels, LayerNormMatchesDefinition) {
     const int64_t N = 5, D = 48;
     auto x = random_vector(size_t(N * D), 4, 3.0f), g = random_vector(size_t(D), 5), b = random_vector(size_t(D), 6);
-    for (int64_t c = 0; c < D; ++c) x[size_t(c)] += 1000.0f; // a row with |mean| >> std
+    for (int64_t c = 0; c < D; ++c)
+        x[size_t(c)] += 1000.0f; // a row with |mean| >> std
     std::vector<float> y(size_t(N * D));
     layer_norm(x.data(), g.data(), b.data(), y.data(), N, D, 1e-5f);
     for (int64_t i = 0; i < N; ++i) {
         double mean = 0, var = 0;
-        for (int64_t c = 0; c < D; ++c) mean += x[size_t(i * D + c)];
+        for (int64_t c = 0; c < D; ++c)
+            mean += x[size_t(i * D + c)];
         mean /= D;
-        for (int64_t c = 0; c < D; ++c) var += (x[size_t(i * D + c)] - mean) * (x[size_t(i * D + c)] - mean);
+        for (int64_t c = 0; c < D; ++c)
+            var += (x[size_t(i * D + c)] - mean) * (x[size_t(i * D + c)] - mean);
         var /= D;
         for (int64_t c = 0; c < D; ++c) {
             const double want = (x[size_t(i * D + c)] - mean) / std::sqrt(var + 1e-5) * g[size_t(c)] + b[size_t(c)];

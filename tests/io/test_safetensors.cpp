@@ -13,7 +13,8 @@ namespace {
 std::string f32_bytes(std::initializer_list<float> v) {
     std::string s(v.size() * 4, '\0');
     size_t i = 0;
-    for (float f : v) std::memcpy(&s[4 * i++], &f, 4);
+    for (float f : v)
+        std::memcpy(&s[4 * i++], &f, 4);
     return s;
 }
 
@@ -49,7 +50,8 @@ TEST(Safetensors, ReadsF32ZeroCopyAndMetadata) {
 TEST(Safetensors, ConvertsF16AndBF16AndMisalignedF32) {
     TempDir dir;
     // F16 1.0, -2.0 | BF16 1.0, -5.0 | F32 7.0 at an odd offset
-    std::string data = std::string("\x00\x3c\x00\xc0", 4) + std::string("\x80\x3f\xa0\xc0", 4) + "x" + f32_bytes({7.0f});
+    std::string data =
+        std::string("\x00\x3c\x00\xc0", 4) + std::string("\x80\x3f\xa0\xc0", 4) + "x" + f32_bytes({7.0f});
     const std::string header = R"({"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},)"
                                R"("b":{"dtype":"BF16","shape":[2],"data_offsets":[4,8]},)"
                                R"("f":{"dtype":"F32","shape":[],"data_offsets":[9,13]}})";
@@ -80,56 +82,86 @@ TEST(SafetensorsBad, TruncatedFile) {
     expect_error([&] { open_bytes(dir, ""); }, {"t.safetensors", "too short"});
     // header complete but the data area is cut short
     const std::string header = R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})";
-    expect_error([&] { open_bytes(dir, safetensors_bytes(header, f32_bytes({1, 2}))); },
-                 {"t.safetensors", "'a'", "beyond the data area", "truncated"});
+    expect_error(
+        [&] {
+            open_bytes(dir, safetensors_bytes(header, f32_bytes({1, 2})));
+        },
+        {"t.safetensors", "'a'", "beyond the data area", "truncated"});
 }
 
 TEST(SafetensorsBad, HeaderLengthBeyondFile) {
     TempDir dir;
-    expect_error([&] { open_bytes(dir, safetensors_bytes("{}", "", 1000)); }, {"t.safetensors", "header length 1000", "beyond the end"});
-    expect_error([&] { open_bytes(dir, safetensors_bytes("{}", "", uint64_t(1) << 40)); }, {"t.safetensors", "exceeds the limit"});
+    expect_error([&] { open_bytes(dir, safetensors_bytes("{}", "", 1000)); },
+                 {"t.safetensors", "header length 1000", "beyond the end"});
+    expect_error([&] { open_bytes(dir, safetensors_bytes("{}", "", uint64_t(1) << 40)); },
+                 {"t.safetensors", "exceeds the limit"});
 }
 
 TEST(SafetensorsBad, HeaderNotJson) {
     TempDir dir;
     expect_error([&] { open_bytes(dir, safetensors_bytes("{not json", "")); }, {"t.safetensors", "not valid JSON"});
-    expect_error([&] { open_bytes(dir, safetensors_bytes("[1, 2]", "")); }, {"t.safetensors", "must be a JSON object", "array"});
+    expect_error([&] { open_bytes(dir, safetensors_bytes("[1, 2]", "")); },
+                 {"t.safetensors", "must be a JSON object", "array"});
     expect_error([&] { open_bytes(dir, safetensors_bytes(R"({"a": 5})", "")); }, {"'a'", "expected an object"});
-    expect_error([&] { open_bytes(dir, safetensors_bytes(R"({"__metadata__": {"k": 1}})", "")); }, {"__metadata__", "'k'"});
+    expect_error([&] { open_bytes(dir, safetensors_bytes(R"({"__metadata__": {"k": 1}})", "")); },
+                 {"__metadata__", "'k'"});
 }
 
 TEST(SafetensorsBad, UnknownDtype) {
     TempDir dir;
-    expect_error([&] { open_bytes(dir, safetensors_bytes(R"({"w":{"dtype":"F31","shape":[1],"data_offsets":[0,4]}})", "abcd")); },
-                 {"t.safetensors", "'w'", "unknown dtype 'F31'", "F32"});
+    expect_error(
+        [&] {
+            open_bytes(dir, safetensors_bytes(R"({"w":{"dtype":"F31","shape":[1],"data_offsets":[0,4]}})", "abcd"));
+        },
+        {"t.safetensors", "'w'", "unknown dtype 'F31'", "F32"});
 }
 
 TEST(SafetensorsBad, ByteRangeNotMatchingShape) {
     TempDir dir;
     expect_error(
-        [&] { open_bytes(dir, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}})", std::string(24, 0))); },
+        [&] {
+            open_bytes(dir, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}})",
+                                              std::string(24, 0)));
+        },
         {"t.safetensors", "'w'", "[2, 3]", "needs 24 bytes", "span 20"});
     expect_error(
-        [&] { open_bytes(dir, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", std::string(8, 0))); },
+        [&] {
+            open_bytes(dir, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})",
+                                              std::string(8, 0)));
+        },
         {"'w'", "non-negative"});
-    expect_error([&] {
-        open_bytes(dir, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,8]}})",
-                                          std::string(8, 0)));
-    }, {"'w'", "more elements"});
-    expect_error([&] { open_bytes(dir, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}})", std::string(8, 0))); },
-                 {"'w'", "end before they begin"});
+    expect_error(
+        [&] {
+            open_bytes(dir, safetensors_bytes(
+                                R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,8]}})",
+                                std::string(8, 0)));
+        },
+        {"'w'", "more elements"});
+    expect_error(
+        [&] {
+            open_bytes(
+                dir, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}})", std::string(8, 0)));
+        },
+        {"'w'", "end before they begin"});
     expect_error([&] { open_bytes(dir, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[1]}})", std::string(8, 0))); },
                  {"'w'", "data_offsets"});
 }
 
 TEST(SafetensorsBad, RangesOutOfBoundsOrOverlapping) {
     TempDir dir;
-    expect_error([&] { open_bytes(dir, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", std::string(12, 0))); },
-                 {"t.safetensors", "'w'", "[8, 16)", "beyond the data area of 12 bytes"});
-    const std::string header = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})";
-    expect_error([&] { open_bytes(dir, safetensors_bytes(header, std::string(12, 0))); }, {"t.safetensors", "'a'", "'b'", "overlap"});
+    expect_error(
+        [&] {
+            open_bytes(dir, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
+                                              std::string(12, 0)));
+        },
+        {"t.safetensors", "'w'", "[8, 16)", "beyond the data area of 12 bytes"});
+    const std::string header =
+        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})";
+    expect_error([&] { open_bytes(dir, safetensors_bytes(header, std::string(12, 0))); },
+                 {"t.safetensors", "'a'", "'b'", "overlap"});
 }
 
 TEST(SafetensorsBad, MissingFile) {
-    expect_error([&] { SafetensorsFile st("/nonexistent/model.safetensors"); }, {"/nonexistent/model.safetensors", "cannot open"});
+    expect_error([&] { SafetensorsFile st("/nonexistent/model.safetensors"); },
+                 {"/nonexistent/model.safetensors", "cannot open"});
 }

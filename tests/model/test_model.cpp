@@ -12,7 +12,8 @@ using nlohmann::json;
 namespace {
 
 json small_config() {
-    return {{"model_type", "gpt2"}, {"n_layer", 1}, {"n_head", 2}, {"n_embd", 4}, {"vocab_size", 5}, {"n_positions", 3}};
+    return {{"model_type", "gpt2"}, {"n_layer", 1},    {"n_head", 2},
+            {"n_embd", 4},          {"vocab_size", 5}, {"n_positions", 3}};
 }
 
 // A zero-weight GPT-2 checkpoint for `cfg`, with tensor `drop` left out and tensor `reshape`
@@ -22,13 +23,22 @@ void write_checkpoint(const TempDir& dir, const json& cfg, const std::string& pr
                       std::vector<int64_t> bad_shape = {}) {
     write_file(dir.file("config.json"), cfg.dump());
     const int64_t D = cfg["n_embd"], V = cfg["vocab_size"], P = cfg["n_positions"], F = 4 * D;
-    std::vector<std::pair<std::string, std::vector<int64_t>>> tensors = {{"wte.weight", {V, D}}, {"wpe.weight", {P, D}}};
+    std::vector<std::pair<std::string, std::vector<int64_t>>> tensors = {{"wte.weight", {V, D}},
+                                                                         {"wpe.weight", {P, D}}};
     for (int il = 0; il < int(cfg["n_layer"]); ++il) {
         const std::string h = "h." + std::to_string(il) + ".";
-        for (auto [n, s] : std::vector<std::pair<std::string, std::vector<int64_t>>>{
-                 {"ln_1.weight", {D}}, {"ln_1.bias", {D}}, {"attn.c_attn.weight", {D, 3 * D}}, {"attn.c_attn.bias", {3 * D}},
-                 {"attn.c_proj.weight", {D, D}}, {"attn.c_proj.bias", {D}}, {"ln_2.weight", {D}}, {"ln_2.bias", {D}},
-                 {"mlp.c_fc.weight", {D, F}}, {"mlp.c_fc.bias", {F}}, {"mlp.c_proj.weight", {F, D}}, {"mlp.c_proj.bias", {D}}})
+        for (auto [n, s] : std::vector<std::pair<std::string, std::vector<int64_t>>>{{"ln_1.weight", {D}},
+                                                                                     {"ln_1.bias", {D}},
+                                                                                     {"attn.c_attn.weight", {D, 3 * D}},
+                                                                                     {"attn.c_attn.bias", {3 * D}},
+                                                                                     {"attn.c_proj.weight", {D, D}},
+                                                                                     {"attn.c_proj.bias", {D}},
+                                                                                     {"ln_2.weight", {D}},
+                                                                                     {"ln_2.bias", {D}},
+                                                                                     {"mlp.c_fc.weight", {D, F}},
+                                                                                     {"mlp.c_fc.bias", {F}},
+                                                                                     {"mlp.c_proj.weight", {F, D}},
+                                                                                     {"mlp.c_proj.bias", {D}}})
             tensors.push_back({h + n, s});
     }
     tensors.push_back({"ln_f.weight", {D}});
@@ -39,7 +49,8 @@ void write_checkpoint(const TempDir& dir, const json& cfg, const std::string& pr
         if (name == drop) continue;
         if (name == reshape) shape = bad_shape;
         int64_t n = 1;
-        for (auto e : shape) n *= e;
+        for (auto e : shape)
+            n *= e;
         header[prefix + name] = {{"dtype", "F32"}, {"shape", shape}, {"data_offsets", {off, off + uint64_t(n) * 4}}};
         off += uint64_t(n) * 4;
     }
@@ -134,7 +145,8 @@ TEST(ModelBad, ConfigValuesOutOfRangeOrWrongType) {
 TEST(ModelBad, MissingTensor) {
     TempDir dir;
     write_checkpoint(dir, small_config(), "transformer.", "h.0.attn.c_proj.bias");
-    expect_error([&] { Model::load(dir.str()); }, {"'transformer.h.0.attn.c_proj.bias'", "expected shape [4]", "missing"});
+    expect_error([&] { Model::load(dir.str()); },
+                 {"'transformer.h.0.attn.c_proj.bias'", "expected shape [4]", "missing"});
 }
 
 TEST(ModelBad, WrongShape) {
