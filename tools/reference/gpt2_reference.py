@@ -39,62 +39,64 @@ def weight(w, name):
     return w["transformer." + name]
 
 
-def forward(w, cfg, ids):
-    """Run one sequence (list of ints). w: dict name -> float32 tensor; cfg: config.json dict.
-    Returns an ordered dict hook name -> tensor (per-sequence shapes of DESIGN.md §3)."""
+def run(w, cfg, ids, cache=None):
+    """Run a batch of equal-length sequences. ids: LongTensor [B, T]; w: dict name -> float32
+    tensor (or nn.Parameter, for training); cfg: config.json dict. Returns logits [B, T, V].
+    When `cache` is a dict it receives every hook value with a leading batch dimension."""
     D, H = cfg["n_embd"], cfg["n_head"]
     d = D // H
     eps = cfg.get("layer_norm_epsilon", 1e-5)
     act = ACTIVATIONS[cfg.get("activation_function", "gelu_new")]
-    T = len(ids)
-    ids_t = torch.tensor(ids, dtype=torch.long)
-    pos_t = torch.arange(T, dtype=torch.long)
-    cache = {}
+    B, T = ids.shape
+    keep = cache if cache is not None else {}
 
-    embed = weight(w, "wte.weight")[ids_t]
-    pos = weight(w, "wpe.weight")[pos_t]
-    cache["hook_embed"] = embed
-    cache["hook_pos_embed"] = pos
+    def hook(name, value):
+        if cache is not None:
+            keep[name] = value
+        return value
+
+    embed = hook("hook_embed", weight(w, "wte.weight")[ids])
+    pos = hook("hook_pos_embed", weight(w, "wpe.weight")[torch.arange(T)].unsqueeze(0).expand(B, T, D))
     x = embed + pos
     causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
     for il in range(cfg["n_layer"]):
         p = f"h.{il}."
         b = f"blocks.{il}."
-        cache[b + "hook_resid_pre"] = x
-        h = F.layer_norm(x, (D,), weight(w, p + "ln_1.weight"), weight(w, p + "ln_1.bias"), eps)
-        cache[b + "ln1.hook_normalized"] = h
-        qkv = torch.addmm(weight(w, p + "attn.c_attn.bias"), h, weight(w, p + "attn.c_attn.weight"))
-        q, k, v = qkv.split(D, dim=-1)
-        q, k, v = (t.reshape(T, H, d) for t in (q, k, v))
-        cache[b + "attn.hook_q"], cache[b + "attn.hook_k"], cache[b + "attn.hook_v"] = q, k, v
-        qh, kh, vh = (t.permute(1, 0, 2) for t in (q, k, v))  # [H, T, d]
+        hook(b + "hook_resid_pre", x)
+        h = hook(b + "ln1.hook_normalized",
+                 F.layer_norm(x, (D,), weight(w, p + "ln_1.weight"), weight(w, p + "ln_1.bias"), eps))
+        qkv = h @ weight(w, p + "attn.c_attn.weight") + weight(w, p + "attn.c_attn.bias")
+        q, k, v = (t.reshape(B, T, H, d) for t in qkv.split(D, dim=-1))
+        hook(b + "attn.hook_q", q), hook(b + "attn.hook_k", k), hook(b + "attn.hook_v", v)
+        qh, kh, vh = (t.transpose(1, 2) for t in (q, k, v))  # [B, H, T, d]
         att = torch.matmul(qh, kh.transpose(-1, -2))
         if cfg.get("scale_attn_weights", True):
             att = att / torch.full([], vh.size(-1) ** 0.5, dtype=att.dtype)
         if cfg.get("scale_attn_by_inverse_layer_idx", False):
             att = att / float(il + 1)
-        cache[b + "attn.hook_attn_scores"] = torch.where(causal, att, torch.tensor(float("-inf")))
+        if cache is not None:
+            keep[b + "attn.hook_attn_scores"] = torch.where(causal, att, torch.tensor(float("-inf")))
         att = torch.where(causal, att, torch.tensor(torch.finfo(att.dtype).min, dtype=att.dtype))
-        pattern = F.softmax(att, dim=-1)
-        cache[b + "attn.hook_pattern"] = pattern
-        z = torch.matmul(pattern, vh).permute(1, 0, 2)  # [T, H, d]
-        cache[b + "attn.hook_z"] = z
-        attn_out = torch.addmm(weight(w, p + "attn.c_proj.bias"), z.reshape(T, D), weight(w, p + "attn.c_proj.weight"))
-        cache[b + "hook_attn_out"] = attn_out
-        x = x + attn_out
-        cache[b + "hook_resid_mid"] = x
-        h = F.layer_norm(x, (D,), weight(w, p + "ln_2.weight"), weight(w, p + "ln_2.bias"), eps)
-        cache[b + "ln2.hook_normalized"] = h
-        pre = torch.addmm(weight(w, p + "mlp.c_fc.bias"), h, weight(w, p + "mlp.c_fc.weight"))
-        cache[b + "mlp.hook_pre"] = pre
-        post = act(pre)
-        cache[b + "mlp.hook_post"] = post
-        mlp_out = torch.addmm(weight(w, p + "mlp.c_proj.bias"), post, weight(w, p + "mlp.c_proj.weight"))
-        cache[b + "hook_mlp_out"] = mlp_out
-        x = x + mlp_out
-        cache[b + "hook_resid_post"] = x
-    h = F.layer_norm(x, (D,), weight(w, "ln_f.weight"), weight(w, "ln_f.bias"), eps)
-    cache["ln_final.hook_normalized"] = h
+        pattern = hook(b + "attn.hook_pattern", F.softmax(att, dim=-1))  # [B, H, T, T]
+        z = hook(b + "attn.hook_z", torch.matmul(pattern, vh).transpose(1, 2))  # [B, T, H, d]
+        attn_out = hook(b + "hook_attn_out",
+                        z.reshape(B, T, D) @ weight(w, p + "attn.c_proj.weight") + weight(w, p + "attn.c_proj.bias"))
+        x = hook(b + "hook_resid_mid", x + attn_out)
+        h = hook(b + "ln2.hook_normalized",
+                 F.layer_norm(x, (D,), weight(w, p + "ln_2.weight"), weight(w, p + "ln_2.bias"), eps))
+        pre = hook(b + "mlp.hook_pre", h @ weight(w, p + "mlp.c_fc.weight") + weight(w, p + "mlp.c_fc.bias"))
+        post = hook(b + "mlp.hook_post", act(pre))
+        mlp_out = hook(b + "hook_mlp_out",
+                       post @ weight(w, p + "mlp.c_proj.weight") + weight(w, p + "mlp.c_proj.bias"))
+        x = hook(b + "hook_resid_post", x + mlp_out)
+    h = hook("ln_final.hook_normalized", F.layer_norm(x, (D,), weight(w, "ln_f.weight"), weight(w, "ln_f.bias"), eps))
     lm_head = w["lm_head.weight"] if "lm_head.weight" in w else weight(w, "wte.weight")
-    cache["logits"] = h @ lm_head.T
-    return cache
+    return hook("logits", h @ lm_head.T)
+
+
+def forward(w, cfg, ids):
+    """Run one sequence (list of ints). Returns a dict hook name -> tensor with the per-sequence
+    shapes of DESIGN.md §3 (no batch dimension)."""
+    cache = {}
+    run(w, cfg, torch.tensor([ids], dtype=torch.long), cache)
+    return {name: t[0] for name, t in cache.items()}
