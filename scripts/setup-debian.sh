@@ -7,6 +7,7 @@ packages=(
   g++ cmake make pkg-config           # build
   libopenblas-openmp-dev              # matrix products (OpenMP build: one thread pool with ours)
   nlohmann-json3-dev                  # JSON
+  libpcre2-dev                        # the tokenizer's pre-tokenization pattern (Unicode classes)
   libgtest-dev                        # tests
 )
 

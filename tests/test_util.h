@@ -21,7 +21,9 @@ class TempDir {
             std::string("attnscope-") + (info ? info->test_suite_name() + std::string("-") + info->name() : "t");
         for (char& c : name)
             if (c == '/') c = '_';
-        path_ = std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
+        static int counter = 0; // several TempDirs in one test get different directories
+        path_ = std::filesystem::temp_directory_path() /
+                (name + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
         std::filesystem::remove_all(path_);
         std::filesystem::create_directories(path_);
     }

@@ -2,6 +2,8 @@
 // exception into one line on stderr and a non-zero exit code. No analysis happens here.
 #include <attnscope/attnscope.h>
 
+#include "io/texts.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +21,10 @@ usage: attnscope [--threads N] <command> [options]
 commands:
   info --model DIR     print a model's summary (architecture, sizes, parameters, weights)
   hooks --model DIR    list every hook point of the model, with its shape
+  tokenize --model DIR (--text T ... | --input FILE) [--special]
+                       one JSON object per text: {"ids": [...], "tokens": [...]}; FILE is JSON
+                       Lines ({"text": ...} per line) if it ends in .jsonl, else one text per line;
+                       --special recognises special tokens such as <|endoftext|> in the text
   help                 this text
 
 options:
@@ -32,6 +38,20 @@ Coming with later issues: run, analyze, plot, view, report, heads, demo, tokeniz
 
 struct Args {
     std::vector<std::string> rest;
+    bool has(const std::string& flag) const {
+        for (const auto& a : rest)
+            if (a == flag) return true;
+        return false;
+    }
+    // Every value given after `flag` up to the next option (--text a b --text c -> a, b, c).
+    std::vector<std::string> all(const std::string& flag) const {
+        std::vector<std::string> out;
+        for (size_t i = 0; i < rest.size(); ++i)
+            if (rest[i] == flag)
+                for (size_t k = i + 1; k < rest.size() && rest[k].rfind("--", 0) != 0; ++k)
+                    out.push_back(rest[k]);
+        return out;
+    }
     std::string get(const std::string& flag) const {
         for (size_t i = 0; i + 1 < rest.size(); ++i)
             if (rest[i] == flag) return rest[i + 1];
@@ -110,6 +130,27 @@ int run(int argc, char** argv) {
             std::printf("%-34s %s\n", name.c_str(), hook_shape(c, h).c_str());
         }
         std::printf("(L = 0..%d, T = tokens of the sequence)\n", c.n_layer - 1);
+        return 0;
+    }
+    if (command == "tokenize") {
+        const Tokenizer tok = Tokenizer::load(args.require("--model", "tokenize"));
+        std::vector<std::string> texts = args.all("--text");
+        const std::string input = args.get("--input");
+        if (!input.empty()) {
+            if (!texts.empty()) throw Error("tokenize: give --text or --input, not both");
+            texts = read_texts(input);
+        } else if (texts.empty()) {
+            throw Error("tokenize: nothing to tokenize", "give --text \"some text\" or --input FILE");
+        }
+        const EncodeOptions opts{.allow_special = args.has("--special")};
+        std::string out;
+        for (const auto& t : texts) {
+            const std::vector<int32_t> ids = tok.encode(t, opts);
+            nlohmann::json j = {{"ids", ids}, {"tokens", tok.display(ids)}};
+            out = j.dump();
+            out += '\n';
+            std::fwrite(out.data(), 1, out.size(), stdout);
+        }
         return 0;
     }
     throw Error(cat("unknown command '", command, "'"), "attnscope --help lists the commands");

