@@ -18,13 +18,16 @@ int main(int argc, char** argv) {
         const attnscope::Tokenizer tok = attnscope::Tokenizer::load(argv[1]);
         const std::vector<std::string> texts = attnscope::read_texts(argv[2]);
         size_t bytes = 0;
-        for (const auto& t : texts) bytes += t.size();
+        for (const auto& t : texts)
+            bytes += t.size();
         for (const char* pass : {"cold cache", "warm cache"}) {
             const auto t0 = std::chrono::steady_clock::now();
             size_t tokens = 0;
-            for (const auto& t : texts) tokens += tok.encode(t).size();
+            for (const auto& t : texts)
+                tokens += tok.encode(t).size();
             const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            std::printf("attnscope (%s): %.2f MB in %.3f s = %.2f MB/s, %zu tokens\n", pass, bytes / 1e6, s, bytes / 1e6 / s, tokens);
+            std::printf("attnscope (%s): %.2f MB in %.3f s = %.2f MB/s, %zu tokens\n", pass, bytes / 1e6, s,
+                        bytes / 1e6 / s, tokens);
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_tokenizer: %s\n", e.what());

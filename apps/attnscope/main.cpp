@@ -4,10 +4,13 @@
 
 #include "io/texts.h"
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 using namespace attnscope;
@@ -19,8 +22,18 @@ const char* kUsage = R"(attnscope — capture and analyze attention in transform
 usage: attnscope [--threads N] <command> [options]
 
 commands:
-  info --model DIR     print a model's summary (architecture, sizes, parameters, weights)
-  hooks --model DIR    list every hook point of the model, with its shape
+  run --model M (--text T ... | --input FILE) --output DIR [options]
+                       run texts through the model and capture what happens in every attention
+                       block into DIR (manifest.json + safetensors files)
+      --max-length N   truncate texts to N tokens (default: the model's context)
+      --batch-size N   texts per forward pass (default 8)
+      --capture LIST   hook names, globs or aliases: weights, inputs, outputs (default: all
+                       three), scores, q, k, v, z, resid, mlp, logits
+      --layers LIST    e.g. 0-3,11 (default: all)     --heads LIST   e.g. 0,5 (default: all)
+      --dtype f32|f16  stored type (default f32)      --force        write into a non-empty DIR
+  models               list the models found without a path (built-in, Hugging Face cache)
+  info --model M       print a model's summary (architecture, sizes, parameters, weights)
+  hooks --model M      list every hook point of the model, with its shape
   tokenize --model DIR (--text T ... | --input FILE) [--special]
                        one JSON object per text: {"ids": [...], "tokens": [...]}; FILE is JSON
                        Lines ({"text": ...} per line) if it ends in .jsonl, else one text per line;
@@ -32,8 +45,10 @@ options:
   --version            print the version and exit
   -h, --help           this text
 
-Models are Hugging Face GPT-2 checkpoint directories (config.json + model.safetensors).
-Coming with later issues: run, analyze, plot, view, report, heads, demo, tokenize, models.
+A model M is a directory (config.json, model.safetensors, tokenizer files), "tiny" (the built-in
+model), or a name found in the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or
+~/.cache/huggingface/hub), e.g. gpt2 or distilgpt2.
+Coming with later issues: analyze, plot, view, report, heads, demo.
 )";
 
 struct Args {
@@ -81,6 +96,43 @@ std::string hook_shape(const ModelConfig& c, Hook h) {
     }
 }
 
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) {
+    g_interrupted = true;
+}
+
+std::string format_duration(double s) {
+    const int t = int(s + 0.5);
+    char buf[32];
+    if (t >= 3600)
+        std::snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
+    return buf;
+}
+
+// A progress bar on a terminal; a plain line per batch (at most one every few seconds) otherwise.
+void show_progress(const Progress& p) {
+    static const bool tty = ::isatty(2);
+    static double last_line = -10;
+    const double rate = p.seconds > 0 ? double(p.tokens_done) / p.seconds : 0;
+    const double left = rate > 0 ? double(p.tokens_total - p.tokens_done) / rate : 0;
+    const bool done = p.texts_done == p.texts_total;
+    if (tty) {
+        const int width = 30, fill = int(width * p.tokens_done / std::max<int64_t>(p.tokens_total, 1));
+        std::fprintf(stderr, "\r[%s%s] %lld/%lld texts  %.0f tokens/s  %s %s", std::string(size_t(fill), '#').c_str(),
+                     std::string(size_t(width - fill), '.').c_str(), (long long)p.texts_done, (long long)p.texts_total,
+                     rate, done ? "took" : "ETA", format_duration(done ? p.seconds : left).c_str());
+        if (done) std::fputc('\n', stderr);
+    } else if (done || p.seconds - last_line >= 5) {
+        last_line = p.seconds;
+        std::fprintf(stderr, "attnscope: %lld/%lld texts, %lld tokens, %.0f tokens/s, %s %s\n", (long long)p.texts_done,
+                     (long long)p.texts_total, (long long)p.tokens_done, rate, done ? "took" : "ETA",
+                     format_duration(done ? p.seconds : left).c_str());
+    }
+    std::fflush(stderr);
+}
+
 int run(int argc, char** argv) {
     Args args;
     int threads = 0;
@@ -115,13 +167,65 @@ int run(int argc, char** argv) {
         std::fputs(kUsage, stderr);
         return 2;
     }
+    if (command == "models") {
+        const auto found = list_models();
+        if (found.empty())
+            std::printf("no models found (built-in model missing; Hugging Face cache %s is empty)\n",
+                        hf_hub_cache().c_str());
+        for (const auto& m : found)
+            std::printf("%-28s %-9s %s\n", m.name.c_str(), m.source.c_str(), m.path.c_str());
+        return 0;
+    }
+    if (command == "run") {
+        RunnerOptions opt;
+        opt.capture = args.get("--capture");
+        opt.layers = args.get("--layers");
+        opt.heads = args.get("--heads");
+        opt.force = args.has("--force");
+        const std::string dtype = args.get("--dtype");
+        if (dtype == "f16")
+            opt.dtype = DType::f16;
+        else if (!dtype.empty() && dtype != "f32")
+            throw Error(cat("--dtype: expected f32 or f16, found '", dtype, "'"));
+        auto number = [&](const char* flag, long fallback) {
+            const std::string v = args.get(flag);
+            if (v.empty()) return fallback;
+            char* end = nullptr;
+            const long n = std::strtol(v.c_str(), &end, 10);
+            if (*end || n < 1 || n > 100000000) throw Error(cat(flag, ": expected a positive number, found '", v, "'"));
+            return n;
+        };
+        opt.batch_size = int(number("--batch-size", 8));
+        opt.on_progress = show_progress;
+        opt.on_warning = [](const std::string& w) { std::fprintf(stderr, "attnscope: warning: %s\n", w.c_str()); };
+        opt.cancel = &g_interrupted;
+        const std::string output = args.require("--output", "run");
+        std::vector<std::string> texts = args.all("--text");
+        const std::string input = args.get("--input");
+        if (!input.empty()) {
+            if (!texts.empty()) throw Error("run: give --text or --input, not both");
+            texts = read_texts(input);
+            if (texts.empty()) throw Error(cat(input, ": holds no texts"));
+        } else if (texts.empty()) {
+            throw Error("run: nothing to run", "give --text \"some text\" or --input FILE");
+        }
+        Runner runner(args.require("--model", "run"), opt);
+        const PreparedData data = runner.prepare_data(texts, number("--max-length", 0));
+        std::signal(SIGINT, on_sigint);
+        std::signal(SIGTERM, on_sigint);
+        const CaptureSummary s = runner.run_with_hooks(data, output);
+        std::fprintf(stderr, "attnscope: wrote %s: %lld texts, %lld tokens, %lld tensors, %.1f MB in %.1f s\n",
+                     s.dir.c_str(), (long long)s.n_sequences, (long long)s.n_tokens, (long long)s.n_tensors,
+                     double(s.bytes) / 1e6, s.seconds);
+        return 0;
+    }
     if (command == "info") {
-        auto model = Model::load(args.require("--model", "info"));
+        auto model = Model::load(resolve_model(args.require("--model", "info")).path);
         std::fputs(model->summary().c_str(), stdout);
         return 0;
     }
     if (command == "hooks") {
-        auto model = Model::load(args.require("--model", "hooks"));
+        auto model = Model::load(resolve_model(args.require("--model", "hooks")).path);
         const ModelConfig& c = model->config();
         for (int ih = 0; ih < kHookCount; ++ih) {
             const Hook h = Hook(ih);
@@ -133,7 +237,7 @@ int run(int argc, char** argv) {
         return 0;
     }
     if (command == "tokenize") {
-        const Tokenizer tok = Tokenizer::load(args.require("--model", "tokenize"));
+        const Tokenizer tok = Tokenizer::load(resolve_model(args.require("--model", "tokenize")).path);
         std::vector<std::string> texts = args.all("--text");
         const std::string input = args.get("--input");
         if (!input.empty()) {
@@ -162,8 +266,9 @@ int main(int argc, char** argv) {
     try {
         return run(argc, argv);
     } catch (const Error& e) {
+        if (::isatty(2)) std::fputc('\n', stderr); // leave a progress bar's line
         std::fprintf(stderr, "attnscope: error: %s\n", e.what());
-        return 1;
+        return g_interrupted ? 130 : 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "attnscope: internal error: %s\n", e.what());
         return 3;

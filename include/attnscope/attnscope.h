@@ -19,6 +19,8 @@
 // The Runner / prepare_data / run_with_hooks API of DESIGN.md §7 arrives with the capture layer.
 #pragma once
 
+#include "capture/capture.h"
+#include "capture/runner.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "core/threads.h"

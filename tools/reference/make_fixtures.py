@@ -17,8 +17,20 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
+import bpe  # noqa: E402
 import gpt2_reference  # noqa: E402
 import safetensors_io  # noqa: E402
+
+# Texts for the capture end-to-end test: very different lengths (the longest fills the context).
+CAPTURE_TEXTS = [
+    "Hi.",
+    "The quick brown fox jumps over the lazy dog, and the dog sleeps on.",
+    "Attention is all you need: the model looks back at every earlier token, weighs it, and mixes "
+    "what it finds. Heads that look at the previous token, heads that copy, heads that rest on the first "
+    "token: each has its job, and a capture shows all of them at once.",
+]
+TOKENIZER_TEXT = " ".join(CAPTURE_TEXTS) * 3
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures")
 
@@ -73,6 +85,27 @@ def make_weights(fx, gen):
     return w
 
 
+def write_tokenizer_and_capture(out, fx, cfg, w):
+    """A byte-level BPE tokenizer that fits the fixture's vocabulary (256 bytes + merges +
+    <|endoftext|> = vocab_size), and the expected capture of CAPTURE_TEXTS: the ids from the
+    Python encoder (tools/train/bpe.py) and the reference's hook values."""
+    merges = bpe.train([TOKENIZER_TEXT], fx["vocab_size"] - 257, log=lambda m: None)
+    assert len(merges) == fx["vocab_size"] - 257, "the tokenizer text is too short for the vocabulary"
+    enc = bpe.Encoder(merges)
+    bpe.save(enc, merges, out)
+    expected = {}
+    for s, text in enumerate(CAPTURE_TEXTS):
+        ids = enc.encode(text)[:fx["n_positions"]]
+        expected[f"seq{s}.input_ids"] = torch.tensor(ids, dtype=torch.int32)
+        with torch.no_grad():
+            cache = gpt2_reference.forward(w, cfg, ids)
+        for name in ("attn.hook_pattern", "ln1.hook_normalized", "hook_resid_pre", "hook_attn_out"):
+            for il in range(cfg["n_layer"]):
+                expected[f"seq{s}.blocks.{il}.{name}"] = cache[f"blocks.{il}.{name}"].contiguous().float()
+    safetensors_io.save(os.path.join(out, "expected_capture.safetensors"), expected,
+                        {"texts": json.dumps(CAPTURE_TEXTS)})
+
+
 def main():
     torch.set_num_threads(1)
     for i, fx in enumerate(FIXTURES):
@@ -111,6 +144,8 @@ def main():
                 expected[f"seq{s}.{name}"] = t.contiguous().float()
         safetensors_io.save(os.path.join(out, "expected.safetensors"), expected,
                             {"generator": "tools/reference/make_fixtures.py", "torch": torch.__version__})
+        if fx["name"] == "gpt2-tiny":
+            write_tokenizer_and_capture(out, fx, cfg, rounded)
         size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
         print(f"{fx['name']}: {len(fx['lengths'])} sequences, {size / 1024:.0f} KiB")
 

@@ -1,0 +1,277 @@
+// Capture specification (aliases, ranges), the hook -> file layout, head selection, the
+// in-memory cache, and the reader of capture directories. The reader trusts nothing in the
+// manifest: every field is type- and range-checked, and tensors are looked up by name in the
+// safetensors files (which validate themselves), so a damaged directory gives an Error.
+#include "capture/capture.h"
+
+#include "core/error.h"
+#include "io/json.h"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace attnscope {
+
+using nlohmann::json;
+
+namespace {
+
+struct Alias {
+    const char* name;
+    std::vector<const char*> patterns;
+};
+const std::vector<Alias>& aliases() {
+    static const std::vector<Alias> a = {
+        {"weights", {"blocks.*.attn.hook_pattern"}},
+        {"inputs", {"blocks.*.ln1.hook_normalized", "blocks.*.hook_resid_pre"}},
+        {"outputs", {"blocks.*.hook_attn_out"}},
+        {"scores", {"blocks.*.attn.hook_attn_scores"}},
+        {"q", {"blocks.*.attn.hook_q"}},
+        {"k", {"blocks.*.attn.hook_k"}},
+        {"v", {"blocks.*.attn.hook_v"}},
+        {"z", {"blocks.*.attn.hook_z"}},
+        {"resid", {"blocks.*.hook_resid_pre", "blocks.*.hook_resid_mid", "blocks.*.hook_resid_post"}},
+        {"mlp", {"blocks.*.mlp.hook_pre", "blocks.*.mlp.hook_post", "blocks.*.hook_mlp_out"}},
+        {"logits", {"logits"}},
+    };
+    return a;
+}
+
+bool head_indexed(Hook h) {
+    return h == Hook::pattern || h == Hook::attn_scores || h == Hook::q || h == Hook::k || h == Hook::v || h == Hook::z;
+}
+
+} // namespace
+
+CaptureSpec CaptureSpec::parse(const std::string& capture, const std::string& layers, const std::string& heads,
+                               DType dtype, const ModelConfig& cfg) {
+    CaptureSpec spec;
+    spec.dtype = dtype;
+    const std::string what = capture.empty() ? "weights,inputs,outputs" : capture;
+    size_t pos = 0;
+    while (pos <= what.size()) {
+        size_t comma = what.find(',', pos);
+        if (comma == std::string::npos) comma = what.size();
+        std::string item = what.substr(pos, comma - pos);
+        pos = comma + 1;
+        item.erase(0, item.find_first_not_of(' '));
+        item.erase(item.find_last_not_of(' ') + 1);
+        if (item.empty()) {
+            if (comma == what.size()) break;
+            continue;
+        }
+        bool alias = false;
+        for (const auto& a : aliases())
+            if (item == a.name) {
+                for (const char* p : a.patterns)
+                    spec.patterns.push_back(p);
+                alias = true;
+            }
+        if (!alias) {
+            // a name or glob must match at least one hook of this model
+            bool matches = false;
+            for (const auto& n : all_hook_names(cfg.n_layer))
+                matches = matches || glob_match(item, n);
+            if (!matches)
+                throw Error(cat("--capture: '", item, "' matches no hook point of this model"),
+                            "use an alias (weights, inputs, outputs, scores, q, k, v, z, resid, mlp, logits), a hook "
+                            "name like blocks.0.attn.hook_pattern, or a glob; 'attnscope hooks' lists them");
+            spec.patterns.push_back(item);
+        }
+        if (comma == what.size()) break;
+    }
+    spec.layers = parse_index_list(layers, "--layers");
+    for (int l : spec.layers)
+        if (l >= cfg.n_layer)
+            throw Error(cat("--layers: layer ", l, " is out of range; the model has ", cfg.n_layer, " layers (0-",
+                            cfg.n_layer - 1, ")"));
+    spec.heads = parse_index_list(heads, "--heads");
+    for (int h : spec.heads)
+        if (h >= cfg.n_head)
+            throw Error(cat("--heads: head ", h, " is out of range; the model has ", cfg.n_head, " heads per layer (0-",
+                            cfg.n_head - 1, ")"));
+    return spec;
+}
+
+HookFilter CaptureSpec::filter() const {
+    return HookFilter{patterns, layers, heads};
+}
+
+bool CaptureSpec::wants(Hook h, int il) const {
+    return filter().matches(h, il);
+}
+
+std::string capture_file_for(Hook h) {
+    switch (h) {
+    case Hook::pattern: return "attention_data_weights.safetensors";
+    case Hook::ln1_normalized:
+    case Hook::resid_pre: return "attention_data_inputs.safetensors";
+    case Hook::attn_out: return "attention_data_outputs.safetensors";
+    default: break;
+    }
+    std::string kind = hook_suffix(h); // "attn.hook_q" -> "q", "hook_resid_mid" -> "resid_mid"
+    for (const char* prefix : {"attn.hook_", "hook_"})
+        if (kind.rfind(prefix, 0) == 0) kind = kind.substr(std::string(prefix).size());
+    for (char& c : kind)
+        if (c == '.') c = '_';
+    return "attention_data_" + kind + ".safetensors";
+}
+
+std::vector<int64_t> captured_shape(Hook h, int64_t T, const ModelConfig& cfg, const std::vector<int>& heads) {
+    const int64_t H = heads.empty() ? cfg.n_head : int64_t(heads.size());
+    switch (h) {
+    case Hook::pattern:
+    case Hook::attn_scores: return {H, T, T};
+    case Hook::q:
+    case Hook::k:
+    case Hook::v:
+    case Hook::z: return {T, H, cfg.d_head};
+    case Hook::mlp_pre:
+    case Hook::mlp_post: return {T, cfg.n_inner};
+    case Hook::logits: return {T, cfg.vocab_size};
+    default: return {T, cfg.n_embd};
+    }
+}
+
+void select_heads(Hook h, const TensorView& value, const std::vector<int>& heads, std::vector<float>& out) {
+    if (heads.empty() || !head_indexed(h)) {
+        out.resize(size_t(value.numel()));
+        value.copy_to(out.data());
+        return;
+    }
+    TensorView v = value;
+    const bool heads_first = h == Hook::pattern || h == Hook::attn_scores; // [H, T, T] or [T, H, d]
+    if (heads_first) {
+        const int64_t per = value.ne[1] * value.ne[2];
+        out.resize(heads.size() * size_t(per));
+        for (size_t i = 0; i < heads.size(); ++i) {
+            v.ne[0] = 1;
+            v.data = value.data + heads[i] * value.stride[0];
+            v.copy_to(out.data() + i * size_t(per));
+        }
+    } else {
+        const int64_t T = value.ne[0], d = value.ne[2];
+        out.resize(size_t(T) * heads.size() * size_t(d));
+        size_t k = 0;
+        for (int64_t t = 0; t < T; ++t)
+            for (int hd : heads)
+                for (int64_t c = 0; c < d; ++c)
+                    out[k++] = value.at(t, hd, c);
+    }
+}
+
+const Captured& ActivationCache::at(const std::string& hook, int seq) const {
+    auto it = values_.find(key(hook, seq));
+    if (it == values_.end())
+        throw Error(cat("cache: '", hook, "' of sequence ", seq, " was not captured"), "add it to the capture filter");
+    return it->second;
+}
+
+// ---- reader ----
+
+CaptureReader::CaptureReader(const std::string& dir) : dir_(dir) {
+    namespace fs = std::filesystem;
+    const std::string path = (fs::path(dir) / "manifest.json").string();
+    if (!fs::exists(path))
+        throw Error(cat(dir, ": no manifest.json, so not a complete capture directory"),
+                    "a run that was interrupted leaves no manifest; run 'attnscope run' again");
+    manifest_ = read_json_file(path);
+    if (!manifest_.is_object()) throw Error(cat(path, ": expected a JSON object"));
+    const std::string schema = json_string_or(manifest_, "schema", path, "");
+    if (schema.rfind("attnscope.capture/", 0) != 0)
+        throw Error(cat(path, ": schema '", schema, "' is not an attnscope capture"));
+    if (schema != kCaptureSchema)
+        throw Error(
+            cat(path, ": schema '", schema, "' is not supported by this attnscope (reads ", kCaptureSchema, ")"),
+            "regenerate the capture with this version: attnscope run ...");
+    auto obj = [&](const json& j, const char* key) -> const json& {
+        auto it = j.find(key);
+        if (it == j.end() || !it->is_object()) throw Error(cat(path, ": missing object '", key, "'"));
+        return *it;
+    };
+    const json& dims = obj(obj(manifest_, "model"), "dims");
+    config_.n_layer = int(json_int(dims, "n_layer", path, 1, kMaxLayers));
+    config_.n_head = int(json_int(dims, "n_head", path, 1, kMaxHeads));
+    config_.n_embd = int(json_int(dims, "n_embd", path, 1, kMaxEmbd));
+    config_.d_head = int(json_int(dims, "d_head", path, 1, kMaxEmbd));
+    config_.n_inner = int(json_int(dims, "n_inner", path, 1, int64_t(kMaxEmbd) * 16));
+    config_.vocab_size = int(json_int(dims, "vocab_size", path, 1, kMaxVocab));
+    config_.n_positions = int(json_int(dims, "n_positions", path, 1, kMaxPositions));
+    config_.model_type = json_string_or(obj(manifest_, "model"), "model_type", path, "");
+
+    const json& cap = obj(manifest_, "capture");
+    if (auto h = cap.find("heads"); h != cap.end() && h->is_array())
+        for (const auto& x : *h)
+            heads_.push_back(int(json_int(json{{"head", x}}, "head", path, 0, config_.n_head - 1)));
+
+    auto seqs = manifest_.find("sequences");
+    if (seqs == manifest_.end() || !seqs->is_array()) throw Error(cat(path, ": missing array 'sequences'"));
+    for (const auto& s : *seqs) {
+        SequenceInfo info;
+        if (!s.is_object()) throw Error(cat(path, ": sequences[", sequences_.size(), "] must be an object"));
+        info.text = json_string_or(s, "text", path, "");
+        info.length = json_int(s, "length", path, 1, config_.n_positions);
+        auto ids = s.find("token_ids");
+        auto toks = s.find("tokens");
+        if (ids == s.end() || !ids->is_array() || int64_t(ids->size()) != info.length || toks == s.end() ||
+            !toks->is_array() || toks->size() != ids->size())
+            throw Error(cat(path, ": sequences[", sequences_.size(), "] needs token_ids and tokens of its length"));
+        for (const auto& x : *ids) {
+            if (!x.is_number_integer()) throw Error(cat(path, ": token ids must be integers"));
+            info.token_ids.push_back(x.get<int32_t>());
+        }
+        for (const auto& x : *toks)
+            info.tokens.push_back(x.is_string() ? x.get<std::string>() : "");
+        info.truncated = json_bool_or(s, "truncated", path, false);
+        sequences_.push_back(std::move(info));
+    }
+    auto files = manifest_.find("files");
+    if (files == manifest_.end() || !files->is_array()) throw Error(cat(path, ": missing array 'files'"));
+    for (const auto& f : *files) {
+        const std::string name = json_string_or(f, "file", path, "");
+        if (name.empty() || name.find('/') != std::string::npos || name.find("..") != std::string::npos)
+            throw Error(cat(path, ": file name '", name, "' must be a plain name inside the directory"));
+        files_.push_back(std::make_unique<SafetensorsFile>((fs::path(dir) / name).string()));
+        for (const auto& t : files_.back()->tensors())
+            file_of_[t.name] = files_.size() - 1;
+    }
+}
+
+const SequenceInfo& CaptureReader::sequence(int64_t s) const {
+    if (s < 0 || s >= n_sequences())
+        throw Error(cat(dir_, ": sequence ", s, " does not exist; the capture holds ", n_sequences()));
+    return sequences_[size_t(s)];
+}
+
+std::vector<std::string> CaptureReader::hooks() const {
+    std::vector<std::string> out;
+    for (const auto& f : files_)
+        for (const auto& t : f->tensors())
+            if (t.name.rfind("seq0.", 0) == 0) out.push_back(t.name.substr(5));
+    return out;
+}
+
+bool CaptureReader::has(int64_t seq, const std::string& hook) const {
+    return file_of_.count(ActivationCache::key(hook, int(seq))) > 0;
+}
+
+Captured CaptureReader::read(int64_t seq, const std::string& hook) const {
+    const std::string name = ActivationCache::key(hook, int(seq));
+    auto it = file_of_.find(name);
+    if (it == file_of_.end())
+        throw Error(cat(dir_, ": '", hook, "' of sequence ", seq, " is not in this capture"),
+                    "capture it with attnscope run --capture ...");
+    const SafetensorsFile& f = *files_[it->second];
+    const TensorInfo& t = *f.find(name);
+    Captured c;
+    c.shape = t.shape;
+    std::vector<float> storage;
+    const float* p = f.as_f32(t, storage);
+    if (!storage.empty())
+        c.data = std::move(storage);
+    else
+        c.data.assign(p, p + t.numel());
+    return c;
+}
+
+} // namespace attnscope

@@ -1,0 +1,107 @@
+// What to capture, where it goes, and how to read it back: the capture directory of
+// DESIGN.md §5 (schema "attnscope.capture/1").
+//
+//   CaptureSpec spec = CaptureSpec::parse("weights,q", "0-3", "", DType::f32, cfg);  // checks ranges
+//   ... Runner (runner.h) writes a directory with it ...
+//   CaptureReader r("results");
+//   Captured p = r.read(0, "blocks.3.attn.hook_pattern");   // F32 [H, T, T], f16 widened
+//   const SequenceInfo& s = r.sequence(0);                  // text, token ids, display tokens
+//
+// Files: attention_data_weights.safetensors (attn.hook_pattern), attention_data_inputs
+// (ln1.hook_normalized, hook_resid_pre), attention_data_outputs (hook_attn_out), and one
+// attention_data_{kind}.safetensors per other kind of hook. Tensors are named seq{S}.{hook}.
+#pragma once
+
+#include "engine/hooks.h"
+#include "io/safetensors.h"
+#include "model/config.h"
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace attnscope {
+
+constexpr const char* kCaptureSchema = "attnscope.capture/1";
+
+// A captured value: shape and f32 data, row-major.
+struct Captured {
+    std::vector<int64_t> shape;
+    std::vector<float> data;
+};
+
+struct CaptureSpec {
+    std::vector<std::string> patterns; // hook names or globs, aliases expanded
+    std::vector<int> layers;           // empty = all
+    std::vector<int> heads;            // empty = all
+    DType dtype = DType::f32;
+
+    // `capture`: comma-separated hook names, globs, or aliases (weights, inputs, outputs, scores,
+    // q, k, v, z, resid, mlp, logits); empty means "weights,inputs,outputs". Layers and heads are
+    // lists like "0-3,11", checked against the model. Throws Error naming the argument.
+    static CaptureSpec parse(const std::string& capture, const std::string& layers, const std::string& heads,
+                             DType dtype, const ModelConfig& cfg);
+    HookFilter filter() const;
+    // Is (hook, layer) captured?
+    bool wants(Hook h, int il) const;
+};
+
+// The file a hook kind is stored in ("attention_data_weights.safetensors", ...).
+std::string capture_file_for(Hook h);
+// Shape a hook's tensor is stored with for a sequence of T tokens (head subset applied).
+std::vector<int64_t> captured_shape(Hook h, int64_t T, const ModelConfig& cfg, const std::vector<int>& heads);
+// Copy `value` into `out` keeping only `heads` of its head dimension (all when empty).
+void select_heads(Hook h, const TensorView& value, const std::vector<int>& heads, std::vector<float>& out);
+
+// In-memory capture for API users: "seq{S}.{hook name}" -> value.
+class ActivationCache {
+  public:
+    void put(const std::string& key, Captured value) { values_[key] = std::move(value); }
+    bool has(const std::string& hook, int seq = 0) const { return values_.count(key(hook, seq)) > 0; }
+    // Throws Error naming the hook when it was not captured.
+    const Captured& at(const std::string& hook, int seq = 0) const;
+    const std::map<std::string, Captured>& all() const { return values_; }
+    static std::string key(const std::string& hook, int seq) { return "seq" + std::to_string(seq) + "." + hook; }
+
+  private:
+    std::map<std::string, Captured> values_;
+};
+
+struct SequenceInfo {
+    std::string text;
+    std::vector<int32_t> token_ids;
+    std::vector<std::string> tokens;
+    int64_t length = 0;
+    bool truncated = false;
+};
+
+// Reads a capture directory: the manifest is validated, tensor files memory-mapped and read
+// one tensor at a time, so memory holds one tensor, not the capture.
+class CaptureReader {
+  public:
+    explicit CaptureReader(const std::string& dir);
+
+    const std::string& dir() const { return dir_; }
+    const nlohmann::json& manifest() const { return manifest_; }
+    const ModelConfig& config() const { return config_; }
+    int64_t n_sequences() const { return int64_t(sequences_.size()); }
+    const SequenceInfo& sequence(int64_t s) const;
+    // Hook names captured (e.g. "blocks.0.attn.hook_pattern"), in file order, for sequence 0.
+    std::vector<std::string> hooks() const;
+    const std::vector<int>& heads() const { return heads_; } // empty = all heads
+    bool has(int64_t seq, const std::string& hook) const;
+    Captured read(int64_t seq, const std::string& hook) const;
+
+  private:
+    std::string dir_;
+    nlohmann::json manifest_;
+    ModelConfig config_;
+    std::vector<SequenceInfo> sequences_;
+    std::vector<int> heads_;
+    std::vector<std::unique_ptr<SafetensorsFile>> files_;
+    std::map<std::string, size_t> file_of_; // tensor name -> index into files_
+};
+
+} // namespace attnscope

@@ -1,0 +1,285 @@
+// The Runner: resolve and load a model and its tokenizer, tokenize texts, run them in batches
+// through the forward pass with a HookSet that streams each captured value straight into its
+// safetensors file, then write the manifest. Every file carries a temporary name until it is
+// complete; an exception (disk full, cancel) leaves only removed temporaries behind.
+#include "capture/runner.h"
+
+#include "core/error.h"
+#include "core/files.h"
+#include "core/sha256.h"
+#include "io/json.h"
+#include "io/safetensors_writer.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <sys/stat.h>
+
+namespace attnscope {
+
+namespace fs = std::filesystem;
+using ojson = nlohmann::ordered_json;
+
+std::string cached_sha256(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return sha256_file(path);
+    const std::string abs = fs::absolute(path).string();
+    const int64_t mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    const char* xdg = std::getenv("XDG_CACHE_HOME");
+    const char* home = std::getenv("HOME");
+    const fs::path dir =
+        xdg && *xdg ? fs::path(xdg) / "attnscope" : fs::path(home ? home : "/tmp") / ".cache" / "attnscope";
+    const std::string cache_path = (dir / "sha256.json").string();
+    nlohmann::json cache = nlohmann::json::object();
+    try {
+        if (fs::exists(cache_path)) cache = read_json_file(cache_path);
+        if (!cache.is_object()) cache = nlohmann::json::object();
+        auto it = cache.find(abs);
+        if (it != cache.end() && it->is_object() && it->value("size", int64_t(-1)) == int64_t(st.st_size) &&
+            it->value("mtime_ns", int64_t(-1)) == mtime && it->value("sha256", std::string()).size() == 64)
+            return (*it)["sha256"].get<std::string>();
+    } catch (const Error&) {
+        cache = nlohmann::json::object(); // a damaged cache is rebuilt, never trusted
+    }
+    const std::string digest = sha256_file(path);
+    try {
+        fs::create_directories(dir);
+        cache[abs] = {{"size", int64_t(st.st_size)}, {"mtime_ns", mtime}, {"sha256", digest}};
+        write_file_atomic(cache_path, cache.dump(1));
+    } catch (const std::exception&) {
+        // caching is an optimisation: an unwritable cache directory costs time, not the run
+    }
+    return digest;
+}
+
+Runner::Runner(const std::string& model, RunnerOptions options) : options_(std::move(options)) {
+    resolved_ = resolve_model(model);
+    model_ = Model::load(resolved_.path);
+    tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::load(resolved_.path));
+    if (options_.batch_size < 1 || options_.batch_size > 4096)
+        throw Error(cat("--batch-size: ", options_.batch_size, " is outside 1..4096"));
+    spec(); // validate capture, layers and heads now, before any work
+}
+
+CaptureSpec Runner::spec() const {
+    return CaptureSpec::parse(options_.capture, options_.layers, options_.heads, options_.dtype, model_->config());
+}
+
+PreparedData Runner::prepare_data(const std::vector<std::string>& texts, int64_t max_length) const {
+    const ModelConfig& cfg = model_->config();
+    if (max_length <= 0) max_length = cfg.n_positions;
+    if (max_length > cfg.n_positions)
+        throw Error(cat("--max-length: ", max_length, " is more than the model's n_positions = ", cfg.n_positions),
+                    cat("use at most ", cfg.n_positions));
+    if (texts.empty()) throw Error("no texts to run", "give --text or --input");
+    PreparedData d;
+    d.texts = texts;
+    d.max_length = max_length;
+    for (size_t i = 0; i < texts.size(); ++i) {
+        std::vector<int32_t> ids = tokenizer_->encode(texts[i]);
+        if (ids.empty()) throw Error(cat("text ", i, " is empty"), "every text needs at least one token");
+        const bool cut = int64_t(ids.size()) > max_length;
+        if (cut) {
+            ids.resize(size_t(max_length));
+            ++d.n_truncated;
+        }
+        d.truncated.push_back(cut);
+        d.batch.tokens.push_back(std::move(ids));
+    }
+    if (d.n_truncated && options_.on_warning)
+        options_.on_warning(cat(d.n_truncated, " of ", texts.size(), " texts were longer than ", max_length,
+                                " tokens and were truncated"));
+    return d;
+}
+
+namespace {
+
+// Walk the batch in slices of batch_size, calling fn(first sequence, sub-batch).
+template <typename Fn> void for_each_batch(const Batch& all, int batch_size, const RunnerOptions& opt, Fn&& fn) {
+    Progress p;
+    p.texts_total = all.n_seq();
+    p.tokens_total = all.n_tokens();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int64_t first = 0; first < all.n_seq(); first += batch_size) {
+        if (opt.cancel && opt.cancel->load()) throw Error("interrupted: no complete capture was written");
+        const int64_t n = std::min<int64_t>(batch_size, all.n_seq() - first);
+        Batch b;
+        b.tokens.assign(all.tokens.begin() + first, all.tokens.begin() + first + n);
+        fn(first, b);
+        p.texts_done += n;
+        p.tokens_done += b.n_tokens();
+        p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (opt.on_progress) opt.on_progress(p);
+    }
+}
+
+} // namespace
+
+CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::string& dir) const {
+    const auto t0 = std::chrono::steady_clock::now();
+    const CaptureSpec sp = spec();
+    const ModelConfig& cfg = model_->config();
+
+    if (fs::exists(dir) && !fs::is_directory(dir))
+        throw Error(cat(dir, ": exists and is not a directory"), "choose another --output");
+    if (fs::is_directory(dir) && !fs::is_empty(dir) && !options_.force)
+        throw Error(cat(dir, ": the output directory exists and is not empty"),
+                    "choose a new directory, or pass --force to overwrite attnscope's files in it");
+    fs::create_directories(dir);
+
+    // Declare every tensor of every file up front: shapes are known after tokenization.
+    std::map<std::string, std::unique_ptr<SafetensorsWriter>> writers;
+    std::vector<std::pair<std::string, std::vector<std::string>>> files; // file -> hook suffixes, in order
+    const std::map<std::string, std::string> meta = {{"format", "pt"}, {"schema", kCaptureSchema}};
+    for (int64_t s = 0; s < data.batch.n_seq(); ++s) {
+        const int64_t T = int64_t(data.batch.tokens[size_t(s)].size());
+        for (int il = -1; il < cfg.n_layer; ++il)
+            for (int ih = 0; ih < kHookCount; ++ih) {
+                const Hook h = Hook(ih);
+                if (hook_is_per_layer(h) != (il >= 0) || !sp.wants(h, il)) continue;
+                const std::string file = capture_file_for(h);
+                auto& w = writers[file];
+                if (!w) {
+                    w = std::make_unique<SafetensorsWriter>((fs::path(dir) / file).string(), sp.dtype, meta);
+                    files.push_back({file, {}});
+                }
+                for (auto& [f, hooks] : files)
+                    if (f == file && std::find(hooks.begin(), hooks.end(), hook_suffix(h)) == hooks.end())
+                        hooks.push_back(hook_suffix(h));
+                w->declare(ActivationCache::key(hook_name(h, il), int(s)), captured_shape(h, T, cfg, sp.heads));
+            }
+    }
+    for (auto& [f, w] : writers)
+        w->begin();
+
+    RunState state;
+    std::vector<float> scratch;
+    int64_t first_seq = 0;
+    HookSet hooks;
+    hooks.add(sp.filter(), [&](const HookContext& ctx, TensorView v) {
+        select_heads(ctx.hook, v, sp.heads, scratch);
+        const std::vector<int64_t> shape = captured_shape(
+            ctx.hook, v.ne[ctx.hook == Hook::pattern || ctx.hook == Hook::attn_scores ? 1 : 0], cfg, sp.heads);
+        TensorView packed;
+        packed.data = scratch.data();
+        packed.n_dim = int(shape.size());
+        for (size_t i = 0; i < shape.size(); ++i)
+            packed.ne[i] = shape[i];
+        int64_t stride = 1;
+        for (int i = packed.n_dim - 1; i >= 0; --i)
+            packed.stride[i] = stride, stride *= packed.ne[i];
+        writers.at(capture_file_for(ctx.hook))->write(ActivationCache::key(ctx.name, int(first_seq + ctx.seq)), packed);
+    });
+    for_each_batch(data.batch, options_.batch_size, options_, [&](int64_t first, const Batch& b) {
+        first_seq = first;
+        forward(*model_, b, hooks, state);
+    });
+
+    CaptureSummary sum;
+    for (auto& [f, w] : writers) {
+        w->finish();
+        sum.n_tensors += int64_t(w->n_tensors());
+        sum.bytes += int64_t(w->bytes());
+    }
+    const std::string text = manifest(data, sp, files).dump(1);
+    write_file_atomic((fs::path(dir) / "manifest.json").string(), text + "\n");
+    sum.dir = dir;
+    sum.n_sequences = data.batch.n_seq();
+    sum.n_tokens = data.batch.n_tokens();
+    sum.bytes += int64_t(text.size());
+    sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return sum;
+}
+
+ActivationCache Runner::run_with_hooks(const PreparedData& data) const {
+    const CaptureSpec sp = spec();
+    ActivationCache cache;
+    RunState state;
+    int64_t first_seq = 0;
+    HookSet hooks;
+    hooks.add(sp.filter(), [&](const HookContext& ctx, TensorView v) {
+        Captured c;
+        select_heads(ctx.hook, v, sp.heads, c.data);
+        const int64_t T = v.ne[ctx.hook == Hook::pattern || ctx.hook == Hook::attn_scores ? 1 : 0];
+        c.shape = captured_shape(ctx.hook, T, model_->config(), sp.heads);
+        if (sp.dtype == DType::f16)
+            for (float& x : c.data)
+                x = f16_to_f32(f32_to_f16(x)); // what a stored f16 capture would read back
+        cache.put(ActivationCache::key(ctx.name, int(first_seq + ctx.seq)), std::move(c));
+    });
+    for_each_batch(data.batch, options_.batch_size, options_, [&](int64_t first, const Batch& b) {
+        first_seq = first;
+        forward(*model_, b, hooks, state);
+    });
+    return cache;
+}
+
+ojson Runner::manifest(const PreparedData& data, const CaptureSpec& sp,
+                       const std::vector<std::pair<std::string, std::vector<std::string>>>& files) const {
+    const ModelConfig& c = model_->config();
+    ojson m;
+    m["schema"] = kCaptureSchema;
+    m["tool"] = {{"name", "attnscope"}, {"version", ATTNSCOPE_VERSION}};
+    ojson weights = ojson::array();
+    for (const auto& f : model_->weight_files())
+        weights.push_back({{"file", fs::path(f).filename().string()},
+                           {"bytes", int64_t(fs::file_size(f))},
+                           {"sha256", cached_sha256(f)}});
+    ojson config = ojson::object();
+    try {
+        config = ojson::parse(read_json_file((fs::path(resolved_.path) / "config.json").string()).dump());
+    } catch (const std::exception&) {
+    }
+    m["model"] = {{"name", resolved_.name},
+                  {"path", fs::absolute(resolved_.path).string()},
+                  {"source", resolved_.source},
+                  {"model_type", c.model_type},
+                  {"architecture", c.architecture},
+                  {"dims",
+                   {{"n_layer", c.n_layer},
+                    {"n_head", c.n_head},
+                    {"n_embd", c.n_embd},
+                    {"d_head", c.d_head},
+                    {"n_inner", c.n_inner},
+                    {"vocab_size", c.vocab_size},
+                    {"n_positions", c.n_positions}}},
+                  {"weights_dtype", model_->weights_dtype()},
+                  {"weights", weights},
+                  {"config", config}};
+    m["tokenizer"] = {{"source", fs::path(tokenizer_->source()).filename().string()},
+                      {"vocab_size", tokenizer_->vocab_size()}};
+    ojson layers = ojson::array(), heads = nullptr;
+    if (sp.layers.empty())
+        for (int il = 0; il < c.n_layer; ++il)
+            layers.push_back(il);
+    else
+        for (int il : sp.layers)
+            layers.push_back(il);
+    if (!sp.heads.empty()) heads = sp.heads;
+    m["capture"] = {{"patterns", sp.patterns},
+                    {"layers", layers},
+                    {"heads", heads},
+                    {"dtype", dtype_name(sp.dtype)},
+                    {"max_length", data.max_length},
+                    {"batch_size", options_.batch_size}};
+    ojson fl = ojson::array();
+    for (const auto& [f, hooks] : files)
+        fl.push_back({{"file", f}, {"hooks", hooks}});
+    m["files"] = fl;
+    ojson seqs = ojson::array();
+    for (int64_t s = 0; s < data.batch.n_seq(); ++s) {
+        const auto& ids = data.batch.tokens[size_t(s)];
+        seqs.push_back({{"index", s},
+                        {"text", data.texts[size_t(s)]},
+                        {"length", int64_t(ids.size())},
+                        {"truncated", bool(data.truncated[size_t(s)])},
+                        {"token_ids", ids},
+                        {"tokens", tokenizer_->display(ids)}});
+    }
+    m["sequences"] = seqs;
+    m["batches_completed"] = (data.batch.n_seq() + options_.batch_size - 1) / options_.batch_size;
+    return m;
+}
+
+} // namespace attnscope

@@ -1,0 +1,90 @@
+// Runner: the original module's TransformerRunner — texts in, a capture directory (or an
+// in-memory cache) out.
+//
+//   RunnerOptions opts;                        // defaults: weights, inputs, outputs; f32; batch 8
+//   opts.capture = "weights,q";  opts.layers = "0-3";
+//   Runner runner("gpt2", opts);               // a directory, "tiny", or a name in the HF cache
+//   PreparedData data = runner.prepare_data({"The cat sat.", "On the mat."}, /*max_length*/ 128);
+//   CaptureSummary s = runner.run_with_hooks(data, "results");    // writes results/
+//   ActivationCache c = runner.run_with_hooks(data);                // or keeps it in memory
+//   const Captured& p = c.at("blocks.0.attn.hook_pattern", /*seq*/ 1);
+//
+// Texts go through the model in batches (options.batch_size); each captured tensor is written
+// as its layer completes, so memory holds one batch's activations whatever the corpus size.
+#pragma once
+
+#include "capture/capture.h"
+#include "engine/forward.h"
+#include "io/resolve.h"
+#include "tokenizer/tokenizer.h"
+
+#include <atomic>
+#include <functional>
+#include <optional>
+
+namespace attnscope {
+
+struct Progress {
+    int64_t texts_done = 0, texts_total = 0;
+    int64_t tokens_done = 0, tokens_total = 0;
+    double seconds = 0;
+};
+
+struct RunnerOptions {
+    std::string capture;                              // hook names, globs or aliases; empty = weights,inputs,outputs
+    std::string layers;                               // "0-3,11"; empty = all
+    std::string heads;                                // "0,5"; empty = all
+    DType dtype = DType::f32;                         // stored type: f32 or f16
+    int batch_size = 8;                               // texts per forward pass
+    bool force = false;                               // write into a non-empty output directory
+    std::function<void(const Progress&)> on_progress; // after each batch
+    std::function<void(const std::string&)> on_warning;
+    const std::atomic<bool>* cancel = nullptr; // checked between batches (SIGINT)
+};
+
+// Tokenized texts, ready to run: prepare_data(texts, max_length).
+struct PreparedData {
+    std::vector<std::string> texts;
+    Batch batch; // one sequence per text, truncated to max_length
+    std::vector<bool> truncated;
+    int64_t max_length = 0;
+    int64_t n_truncated = 0;
+};
+
+struct CaptureSummary {
+    std::string dir;
+    int64_t n_sequences = 0, n_tokens = 0, n_tensors = 0, bytes = 0;
+    double seconds = 0;
+};
+
+class Runner {
+  public:
+    Runner(const std::string& model, RunnerOptions options = {});
+
+    const Model& model() const { return *model_; }
+    const Tokenizer& tokenizer() const { return *tokenizer_; }
+    const ResolvedModel& resolved() const { return resolved_; }
+
+    // Tokenize, truncate to max_length (0 = the model's n_positions; warns once, naming how many
+    // texts were cut), refuse empty texts.
+    PreparedData prepare_data(const std::vector<std::string>& texts, int64_t max_length = 0) const;
+    // Capture into `dir` (created if needed). Files appear under their final names only when complete;
+    // manifest.json is written last.
+    CaptureSummary run_with_hooks(const PreparedData& data, const std::string& dir) const;
+    // Capture into memory.
+    ActivationCache run_with_hooks(const PreparedData& data) const;
+
+  private:
+    CaptureSpec spec() const;
+    nlohmann::ordered_json manifest(const PreparedData& data, const CaptureSpec& spec,
+                                    const std::vector<std::pair<std::string, std::vector<std::string>>>& files) const;
+    RunnerOptions options_;
+    ResolvedModel resolved_;
+    std::shared_ptr<const Model> model_;
+    std::unique_ptr<Tokenizer> tokenizer_;
+};
+
+// sha256 of a file, cached in ~/.cache/attnscope/sha256.json by path, size and modification time.
+std::string cached_sha256(const std::string& path);
+
+} // namespace attnscope

@@ -1,0 +1,40 @@
+// Files written so that nothing half-done ever carries a final name.
+//
+//   AtomicFile f("out/manifest.json");        // opens "out/.manifest.json.tmp-<pid>"
+//   f.write_at(0, text.data(), text.size());
+//   f.commit();                               // fsync, then rename to "out/manifest.json"
+//   // if commit() is never reached (error, exception), the destructor removes the temporary
+//
+//   write_file_atomic("out/x.json", text);    // the same in one call
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace attnscope {
+
+class AtomicFile {
+  public:
+    explicit AtomicFile(std::string final_path);
+    ~AtomicFile();
+    AtomicFile(const AtomicFile&) = delete;
+    AtomicFile& operator=(const AtomicFile&) = delete;
+
+    // Write n bytes at offset; throws Error naming the final path (disk full, I/O error, ...).
+    void write_at(uint64_t offset, const void* data, size_t n);
+    void commit();
+    const std::string& path() const { return final_; }
+    const std::string& temp_path() const { return temp_; }
+
+  private:
+    std::string final_, temp_;
+    int fd_ = -1;
+    bool committed_ = false;
+};
+
+void write_file_atomic(const std::string& path, const std::string& contents);
+
+// Temporary names all contain this marker (".tmp-"), so tools and tests can recognise them.
+constexpr const char* kTempMarker = ".tmp-";
+
+} // namespace attnscope

@@ -1,0 +1,343 @@
+// Capture end to end: the run command on a fixture found in a fake Hugging Face cache, compared
+// with the PyTorch reference; the Runner API; bad input; and faults (write errors, SIGINT, SIGKILL).
+#include "capture/runner.h"
+#include "core/files.h"
+#include "io/safetensors.h"
+#include "test_util.h"
+
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <random>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace attnscope;
+using namespace attnscope::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<std::string> kTexts = {
+    "Hi.",
+    "The quick brown fox jumps over the lazy dog, and the dog sleeps on.",
+    "Attention is all you need: the model looks back at every earlier token, weighs it, and mixes "
+    "what it finds. Heads that look at the previous token, heads that copy, heads that rest on the first "
+    "token: each has its job, and a capture shows all of them at once.",
+};
+
+struct Result {
+    int code;
+    std::string output; // stdout and stderr
+};
+
+std::string quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s)
+        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+Result cli(const std::string& args, const std::string& env = "") {
+    const std::string cmd = env + " " + std::string(ATTNSCOPE_CLI) + " " + args + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    Result r{-1, ""};
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+        r.output.append(buf, n);
+    const int status = ::pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return r;
+}
+
+// A fake HF cache holding the gpt2-tiny fixture as "test-org/tiny-gpt2".
+std::string fake_cache(const TempDir& dir) {
+    const fs::path repo = fs::path(dir.str()) / "hub" / "models--test-org--tiny-gpt2";
+    const fs::path snap = repo / "snapshots" / "0123abcd";
+    fs::create_directories(snap);
+    fs::create_directories(repo / "refs");
+    write_file((repo / "refs" / "main").string(), "0123abcd");
+    for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "vocab.json", "merges.txt"})
+        fs::copy_file(fixture("gpt2-tiny") + "/" + f, snap / f);
+    return (fs::path(dir.str()) / "hub").string();
+}
+
+double max_error(const Captured& got, const SafetensorsFile& ref, const std::string& name, bool relative) {
+    const TensorInfo* t = ref.find(name);
+    EXPECT_NE(t, nullptr) << name;
+    if (!t) return 1e9;
+    EXPECT_EQ(got.shape, t->shape) << name;
+    std::vector<float> storage;
+    const float* r = ref.as_f32(*t, storage);
+    double err = 0, scale = 0;
+    for (int64_t i = 0; i < t->numel(); ++i) {
+        err = std::max(err, std::fabs(double(got.data[size_t(i)]) - r[i]));
+        scale = std::max(scale, std::fabs(double(r[i])));
+    }
+    return relative ? err / std::max(scale, 1e-30) : err;
+}
+
+std::vector<std::string> final_files(const std::string& dir) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+        if (e.path().filename().string().find(kTempMarker) == std::string::npos)
+            out.push_back(e.path().filename().string());
+    return out;
+}
+
+std::vector<std::string> temp_files(const std::string& dir) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+        if (e.path().filename().string().find(kTempMarker) != std::string::npos)
+            out.push_back(e.path().filename().string());
+    return out;
+}
+
+} // namespace
+
+TEST(CaptureE2E, RunFromHfCacheMatchesReference) {
+    TempDir dir;
+    const std::string cache = fake_cache(dir);
+    const std::string out = dir.file("results");
+    std::string args = "run --model test-org/tiny-gpt2 --output " + out + " --batch-size 2 --text";
+    for (const auto& t : kTexts)
+        args += " " + quote(t);
+    const Result r = cli(args, "HF_HUB_CACHE=" + cache);
+    ASSERT_EQ(r.code, 0) << r.output;
+
+    CaptureReader reader(out);
+    SafetensorsFile ref(fixture("gpt2-tiny") + "/expected_capture.safetensors");
+    ASSERT_EQ(reader.n_sequences(), 3);
+    EXPECT_EQ(reader.manifest()["model"]["source"], "hf-cache");
+    EXPECT_EQ(reader.manifest()["model"]["weights"][0]["sha256"].get<std::string>().size(), 64u);
+    double worst_pattern = 0, worst_hidden = 0;
+    for (int s = 0; s < 3; ++s) {
+        const SequenceInfo& seq = reader.sequence(s);
+        EXPECT_EQ(seq.text, kTexts[size_t(s)]);
+        // the manifest's ids are the reference tokenizer's (tools/train/bpe.py)
+        const TensorInfo* ids = ref.find("seq" + std::to_string(s) + ".input_ids");
+        ASSERT_NE(ids, nullptr);
+        std::vector<int32_t> want(size_t(ids->numel()));
+        std::memcpy(want.data(), ref.raw(*ids), want.size() * 4);
+        EXPECT_EQ(seq.token_ids, want) << "sequence " << s;
+        EXPECT_EQ(seq.length, int64_t(want.size()));
+        EXPECT_EQ(seq.tokens.size(), want.size());
+        for (int il = 0; il < 2; ++il) {
+            const std::string b = "blocks." + std::to_string(il) + ".";
+            const std::string key = "seq" + std::to_string(s) + "." + b;
+            worst_pattern = std::max(worst_pattern, max_error(reader.read(s, b + "attn.hook_pattern"), ref,
+                                                              key + "attn.hook_pattern", false));
+            for (const char* h : {"ln1.hook_normalized", "hook_resid_pre", "hook_attn_out"})
+                worst_hidden = std::max(worst_hidden, max_error(reader.read(s, b + h), ref, key + h, true));
+        }
+    }
+    EXPECT_LE(worst_pattern, 1e-5);
+    EXPECT_LE(worst_hidden, 1e-4);
+    std::printf(
+        "[ capture vs reference ] attention weights max abs error %.3g; inputs/outputs max relative error %.3g\n",
+        worst_pattern, worst_hidden);
+    EXPECT_TRUE(temp_files(out).empty());
+    // the three files of the original module, plus the manifest
+    auto files = final_files(out);
+    std::sort(files.begin(), files.end());
+    EXPECT_EQ(files,
+              (std::vector<std::string>{"attention_data_inputs.safetensors", "attention_data_outputs.safetensors",
+                                        "attention_data_weights.safetensors", "manifest.json"}));
+}
+
+TEST(CaptureE2E, SameInputsSameBytes) {
+    TempDir dir;
+    const std::string a = dir.file("a"), b = dir.file("b");
+    for (const auto& out : {a, b})
+        ASSERT_EQ(
+            cli("run --model " + fixture("gpt2-tiny") + " --output " + out + " --text 'one text' 'and another one'")
+                .code,
+            0);
+    for (const auto& f : final_files(a))
+        EXPECT_EQ(read_file(a + "/" + f), read_file(b + "/" + f)) << f;
+}
+
+TEST(CaptureApi, MemoryAndDiskAgreeAndFiltersApply) {
+    TempDir dir;
+    RunnerOptions opt;
+    opt.capture = "weights,q,logits";
+    opt.layers = "1";
+    opt.heads = "0,3";
+    Runner runner(fixture("gpt2-tiny"), opt);
+    const PreparedData data = runner.prepare_data({kTexts[0], kTexts[1]});
+    const ActivationCache mem = runner.run_with_hooks(data);
+    runner.run_with_hooks(data, dir.file("out"));
+    CaptureReader reader(dir.file("out"));
+    EXPECT_EQ(reader.heads(), (std::vector<int>{0, 3}));
+    for (int s = 0; s < 2; ++s) {
+        const int64_t T = reader.sequence(s).length;
+        for (const std::string h : {"blocks.1.attn.hook_pattern", "blocks.1.attn.hook_q", "logits"}) {
+            const Captured disk = reader.read(s, h);
+            EXPECT_EQ(disk.data, mem.at(h, s).data) << h;
+        }
+        EXPECT_EQ(reader.read(s, "blocks.1.attn.hook_pattern").shape, (std::vector<int64_t>{2, T, T}));
+        EXPECT_EQ(reader.read(s, "blocks.1.attn.hook_q").shape, (std::vector<int64_t>{T, 2, 16}));
+        EXPECT_FALSE(reader.has(s, "blocks.0.attn.hook_pattern"));
+    }
+    // head 3 of the subset is head 3 of the full pattern
+    RunnerOptions all;
+    all.capture = "weights";
+    const ActivationCache full = Runner(fixture("gpt2-tiny"), all).run_with_hooks(data);
+    const Captured& f = full.at("blocks.1.attn.hook_pattern", 1);
+    const Captured& sub = mem.at("blocks.1.attn.hook_pattern", 1);
+    const size_t TT = size_t(f.shape[1] * f.shape[2]);
+    EXPECT_TRUE(std::equal(sub.data.begin() + long(TT), sub.data.end(), f.data.begin() + long(3 * TT)));
+    EXPECT_TRUE(fs::exists(dir.file("out/attention_data_q.safetensors")));
+    EXPECT_TRUE(fs::exists(dir.file("out/attention_data_logits.safetensors")));
+}
+
+TEST(CaptureApi, F16StorageAndTruncation) {
+    TempDir dir;
+    RunnerOptions opt;
+    opt.dtype = DType::f16;
+    std::vector<std::string> warnings;
+    opt.on_warning = [&](const std::string& w) { warnings.push_back(w); };
+    Runner runner(fixture("gpt2-tiny"), opt);
+    const PreparedData data = runner.prepare_data(kTexts, 10);
+    EXPECT_EQ(data.n_truncated, 2);
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("2 of 3 texts"), std::string::npos);
+    runner.run_with_hooks(data, dir.file("out"));
+    CaptureReader reader(dir.file("out"));
+    EXPECT_EQ(reader.sequence(2).length, 10);
+    EXPECT_TRUE(reader.sequence(2).truncated);
+    RunnerOptions f32;
+    const ActivationCache exact = Runner(fixture("gpt2-tiny"), f32).run_with_hooks(data);
+    const Captured half = reader.read(2, "blocks.0.attn.hook_pattern");
+    const Captured& full = exact.at("blocks.0.attn.hook_pattern", 2);
+    for (size_t i = 0; i < half.data.size(); ++i)
+        EXPECT_NEAR(half.data[i], full.data[i], 5e-4);
+    expect_error([&] { runner.prepare_data({"ok", ""}); }, {"text 1 is empty"});
+    expect_error([&] { runner.prepare_data({"ok"}, 65); }, {"--max-length", "65", "n_positions = 64"});
+}
+
+TEST(CaptureBad, CommandLineErrors) {
+    TempDir dir;
+    const std::string m = " --model " + fixture("gpt2-tiny");
+    auto expect_fail = [&](const std::string& args, const std::string& part, const std::string& env = "") {
+        const Result r = cli(args, env);
+        EXPECT_EQ(r.code, 1) << args << "\n" << r.output;
+        EXPECT_NE(r.output.find("attnscope: error: "), std::string::npos) << r.output;
+        EXPECT_NE(r.output.find(part), std::string::npos) << "expected '" << part << "' in: " << r.output;
+        EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << "one line: " << r.output;
+    };
+    expect_fail("run --model no-such-model --output " + dir.file("o") + " --text x", "model 'no-such-model' not found",
+                "HF_HUB_CACHE=" + dir.file("hub"));
+    expect_fail("run --model no-such-model --output " + dir.file("o") + " --text x", "models--no-such-model",
+                "HF_HUB_CACHE=" + dir.file("hub"));
+    fs::create_directories(dir.file("t5"));
+    write_file(dir.file("t5/config.json"), R"({"model_type": "t5"})");
+    expect_fail("run --model " + dir.file("t5") + " --output " + dir.file("o") + " --text x", "supported: gpt2");
+    expect_fail("run" + m + " --output " + dir.file("o") + " --text x --layers 2", "--layers: layer 2 is out of range");
+    expect_fail("run" + m + " --output " + dir.file("o") + " --text x --heads 0,4", "--heads: head 4 is out of range");
+    expect_fail("run" + m + " --output " + dir.file("o") + " --text x --capture nothing", "matches no hook point");
+    expect_fail("run" + m + " --output " + dir.file("o") + " --text x --dtype f8", "--dtype");
+    write_file(dir.file("bad.jsonl"), "{\"text\": \"fine\"}\n{oops\n");
+    expect_fail("run" + m + " --output " + dir.file("o") + " --input " + dir.file("bad.jsonl"), "bad.jsonl:2");
+    write_file(dir.file("bin.txt"), "ok\n\xff\xfe\n");
+    expect_fail("run" + m + " --output " + dir.file("o") + " --input " + dir.file("bin.txt"), "not valid UTF-8");
+    expect_fail("run" + m + " --output " + dir.file("o") + " --input " + dir.file("missing.txt"), "cannot open");
+    write_file(dir.file("afile"), "x");
+    expect_fail("run" + m + " --output " + dir.file("afile") + " --text x", "not a directory");
+    fs::create_directories(dir.file("full"));
+    write_file(dir.file("full/mine.txt"), "keep me");
+    expect_fail("run" + m + " --output " + dir.file("full") + " --text x", "not empty");
+    // --force writes its files and leaves the user's alone
+    EXPECT_EQ(cli("run" + m + " --output " + dir.file("full") + " --text x --force").code, 0);
+    EXPECT_EQ(read_file(dir.file("full/mine.txt")), "keep me");
+    EXPECT_FALSE(fs::exists(dir.file("o")));
+}
+
+TEST(CaptureFaults, WriteErrorLeavesNothingThatLooksComplete) {
+    TempDir dir;
+    // a 40 KB file-size limit makes the first big write fail (EFBIG), as a full disk would
+    std::string args = "run --model " + fixture("gpt2-tiny") + " --output " + dir.file("out") + " --text";
+    for (int i = 0; i < 4; ++i)
+        args += " " + quote(kTexts[2]);
+    const std::string cmd =
+        "bash -c " + quote("trap '' XFSZ; ulimit -f 40; exec " + std::string(ATTNSCOPE_CLI) + " " + args) + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+        out.append(buf, n);
+    const int status = ::pclose(p);
+    EXPECT_EQ(WEXITSTATUS(status), 1) << out;
+    EXPECT_NE(out.find("write failed"), std::string::npos) << out;
+    EXPECT_TRUE(final_files(dir.file("out")).empty()) << "a file with a final name was left behind";
+    EXPECT_TRUE(temp_files(dir.file("out")).empty()) << "temporaries were not removed";
+}
+
+namespace {
+// Start a long capture in the background; returns its pid.
+pid_t start_long_run(const std::string& input, const std::string& out) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        const int devnull = ::open("/dev/null", O_WRONLY);
+        ::dup2(devnull, 1);
+        ::dup2(devnull, 2);
+        ::execl(ATTNSCOPE_CLI, ATTNSCOPE_CLI, "run", "--model", fixture("gpt2-tiny").c_str(), "--input", input.c_str(),
+                "--output", out.c_str(), "--batch-size", "1", "--threads", "1", "--capture",
+                "weights,inputs,outputs,q,k,v,mlp", static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    return pid;
+}
+} // namespace
+
+TEST(CaptureFaults, SigintStopsCleanly) {
+    TempDir dir;
+    std::string lines;
+    for (int i = 0; i < 3000; ++i)
+        lines += kTexts[2] + "\n";
+    write_file(dir.file("in.txt"), lines);
+    const pid_t pid = start_long_run(dir.file("in.txt"), dir.file("out"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    ::kill(pid, SIGINT);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 130);
+    EXPECT_TRUE(final_files(dir.file("out")).empty());
+    EXPECT_TRUE(temp_files(dir.file("out")).empty());
+}
+
+TEST(CaptureFaults, SigkillNeverLeavesAnIncompleteFinalFile) {
+    TempDir dir;
+    std::string lines;
+    for (int i = 0; i < 600; ++i)
+        lines += kTexts[i % 3] + "\n";
+    write_file(dir.file("in.txt"), lines);
+    std::mt19937 rng(7);
+    int completed = 0;
+    for (int trial = 0; trial < 6; ++trial) {
+        const std::string out = dir.file("out" + std::to_string(trial));
+        const pid_t pid = start_long_run(dir.file("in.txt"), out);
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 1500)(rng)));
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        // whatever carries a final name must be whole: a manifest means a readable capture, and
+        // every safetensors file under its final name must open and hold what its header says
+        for (const auto& f : final_files(out)) {
+            if (f == "manifest.json") {
+                EXPECT_NO_THROW(CaptureReader r(out)) << "trial " << trial;
+                ++completed;
+            } else {
+                EXPECT_NO_THROW(SafetensorsFile st(out + "/" + f)) << "trial " << trial << ": " << f;
+            }
+        }
+    }
+    std::printf("[ SIGKILL ] 6 trials, %d finished before the kill; no incomplete final file\n", completed);
+}
