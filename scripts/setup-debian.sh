@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev                  # JSON
   libpcre2-dev                        # the tokenizer's pre-tokenization pattern (Unicode classes)
   libgtest-dev                        # tests
+  python3 python3-numpy               # the test of the README's numpy reader
 )
 
 missing=()

@@ -182,12 +182,10 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
         sum.n_tensors += int64_t(w->n_tensors());
         sum.bytes += int64_t(w->bytes());
     }
-    const std::string text = manifest(data, sp, files).dump(1);
-    write_file_atomic((fs::path(dir) / "manifest.json").string(), text + "\n");
+    sum.bytes += write_manifest((fs::path(dir) / "manifest.json").string(), manifest(data, sp, files), data);
     sum.dir = dir;
     sum.n_sequences = data.batch.n_seq();
     sum.n_tokens = data.batch.n_tokens();
-    sum.bytes += int64_t(text.size());
     sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return sum;
 }
@@ -267,19 +265,41 @@ ojson Runner::manifest(const PreparedData& data, const CaptureSpec& sp,
     for (const auto& [f, hooks] : files)
         fl.push_back({{"file", f}, {"hooks", hooks}});
     m["files"] = fl;
-    ojson seqs = ojson::array();
-    for (int64_t s = 0; s < data.batch.n_seq(); ++s) {
-        const auto& ids = data.batch.tokens[size_t(s)];
-        seqs.push_back({{"index", s},
-                        {"text", data.texts[size_t(s)]},
-                        {"length", int64_t(ids.size())},
-                        {"truncated", bool(data.truncated[size_t(s)])},
-                        {"token_ids", ids},
-                        {"tokens", tokenizer_->display(ids)}});
-    }
-    m["sequences"] = seqs;
     m["batches_completed"] = (data.batch.n_seq() + options_.batch_size - 1) / options_.batch_size;
     return m;
+}
+
+int64_t Runner::write_manifest(const std::string& path, const ojson& head, const PreparedData& data) const {
+    // The sequences list grows with the corpus; it is streamed one line per sequence instead of
+    // being built as one JSON document, so memory stays flat however many texts were run.
+    std::string text = head.dump(1);
+    text.pop_back(); // the closing brace (dump(1) ends with "\n}")
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+        text.pop_back();
+    text += ",\n \"sequences\": [\n";
+    AtomicFile f(path);
+    uint64_t off = 0;
+    auto flush = [&](std::string& chunk) {
+        f.write_at(off, chunk.data(), chunk.size());
+        off += chunk.size();
+        chunk.clear();
+    };
+    flush(text);
+    for (int64_t s = 0; s < data.batch.n_seq(); ++s) {
+        const auto& ids = data.batch.tokens[size_t(s)];
+        ojson seq = {{"index", s},
+                     {"text", data.texts[size_t(s)]},
+                     {"length", int64_t(ids.size())},
+                     {"truncated", bool(data.truncated[size_t(s)])},
+                     {"token_ids", ids},
+                     {"tokens", tokenizer_->display(ids)}};
+        text = "  " + seq.dump() + (s + 1 < data.batch.n_seq() ? ",\n" : "\n");
+        flush(text);
+    }
+    text = " ]\n}\n";
+    flush(text);
+    f.commit();
+    return int64_t(off);
 }
 
 } // namespace attnscope

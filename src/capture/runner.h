@@ -78,6 +78,7 @@ class Runner {
     CaptureSpec spec() const;
     nlohmann::ordered_json manifest(const PreparedData& data, const CaptureSpec& spec,
                                     const std::vector<std::pair<std::string, std::vector<std::string>>>& files) const;
+    int64_t write_manifest(const std::string& path, const nlohmann::ordered_json& head, const PreparedData& data) const;
     RunnerOptions options_;
     ResolvedModel resolved_;
     std::shared_ptr<const Model> model_;

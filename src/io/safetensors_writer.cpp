@@ -32,13 +32,19 @@ void SafetensorsWriter::declare(const std::string& name, const std::vector<int64
 }
 
 void SafetensorsWriter::begin() {
-    nlohmann::ordered_json h = nlohmann::ordered_json::object();
-    if (!metadata_.empty()) h["__metadata__"] = metadata_;
+    // The header is built as text, not as a JSON document: a capture declares tens of thousands
+    // of tensors, and a DOM of them would cost more memory than the data being written.
+    std::string header = "{";
+    if (!metadata_.empty()) header += "\"__metadata__\":" + nlohmann::json(metadata_).dump() + ",";
     for (const auto& name : order_) {
         const Entry& e = entries_.at(name);
-        h[name] = {{"dtype", dtype_name(dtype_)}, {"shape", e.shape}, {"data_offsets", {e.begin, e.end}}};
+        header += nlohmann::json(name).dump() + ":{\"dtype\":\"" + dtype_name(dtype_) + "\",\"shape\":[";
+        for (size_t i = 0; i < e.shape.size(); ++i)
+            header += (i ? "," : "") + std::to_string(e.shape[i]);
+        header += "],\"data_offsets\":[" + std::to_string(e.begin) + "," + std::to_string(e.end) + "]},";
     }
-    std::string header = h.dump();
+    if (header.back() == ',') header.pop_back();
+    header += "}";
     header.append((8 - header.size() % 8) % 8, ' ');
     file_ = std::make_unique<AtomicFile>(path_);
     uint8_t len[8];
