@@ -303,7 +303,10 @@ TEST(CaptureFaults, SigintStopsCleanly) {
         lines += kTexts[2] + "\n";
     write_file(dir.file("in.txt"), lines);
     const pid_t pid = start_long_run(dir.file("in.txt"), dir.file("out"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    // wait until the capture is under way (its temporaries exist, so the handler is installed)
+    for (int i = 0; i < 600 && temp_files(dir.file("out")).empty(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_FALSE(temp_files(dir.file("out")).empty()) << "the run never started writing";
     ::kill(pid, SIGINT);
     int status = 0;
     ::waitpid(pid, &status, 0);
