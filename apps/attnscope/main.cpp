@@ -210,7 +210,7 @@ int run(int argc, char** argv) {
             throw Error("run: nothing to run", "give --text \"some text\" or --input FILE");
         }
         Runner runner(args.require("--model", "run"), opt);
-        const PreparedData data = runner.prepare_data(texts, number("--max-length", 0));
+        const PreparedData data = runner.prepare_data(std::move(texts), number("--max-length", 0));
         std::signal(SIGINT, on_sigint);
         std::signal(SIGTERM, on_sigint);
         const CaptureSummary s = runner.run_with_hooks(data, output);

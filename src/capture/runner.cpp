@@ -66,7 +66,7 @@ CaptureSpec Runner::spec() const {
     return CaptureSpec::parse(options_.capture, options_.layers, options_.heads, options_.dtype, model_->config());
 }
 
-PreparedData Runner::prepare_data(const std::vector<std::string>& texts, int64_t max_length) const {
+PreparedData Runner::prepare_data(std::vector<std::string> texts, int64_t max_length) const {
     const ModelConfig& cfg = model_->config();
     if (max_length <= 0) max_length = cfg.n_positions;
     if (max_length > cfg.n_positions)
@@ -74,7 +74,6 @@ PreparedData Runner::prepare_data(const std::vector<std::string>& texts, int64_t
                     cat("use at most ", cfg.n_positions));
     if (texts.empty()) throw Error("no texts to run", "give --text or --input");
     PreparedData d;
-    d.texts = texts;
     d.max_length = max_length;
     for (size_t i = 0; i < texts.size(); ++i) {
         std::vector<int32_t> ids = tokenizer_->encode(texts[i]);
@@ -85,11 +84,13 @@ PreparedData Runner::prepare_data(const std::vector<std::string>& texts, int64_t
             ++d.n_truncated;
         }
         d.truncated.push_back(cut);
+        ids.shrink_to_fit();
         d.batch.tokens.push_back(std::move(ids));
     }
     if (d.n_truncated && options_.on_warning)
         options_.on_warning(cat(d.n_truncated, " of ", texts.size(), " texts were longer than ", max_length,
                                 " tokens and were truncated"));
+    d.texts = std::move(texts);
     return d;
 }
 
@@ -128,27 +129,37 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
                     "choose a new directory, or pass --force to overwrite attnscope's files in it");
     fs::create_directories(dir);
 
-    // Declare every tensor of every file up front: shapes are known after tokenization.
+    // Declare every tensor of every file up front: shapes are known after tokenization. Each
+    // sequence declares the same (layer, hook) pairs in the same order, so a tensor's index in
+    // its file is s * per_seq[file] + slot[layer, hook]: no per-tensor lookup table is kept.
     std::map<std::string, std::unique_ptr<SafetensorsWriter>> writers;
+    std::map<std::string, size_t> per_seq;
+    std::vector<size_t> slot(size_t(cfg.n_layer + 1) * kHookCount, 0);
     std::vector<std::pair<std::string, std::vector<std::string>>> files; // file -> hook suffixes, in order
     const std::map<std::string, std::string> meta = {{"format", "pt"}, {"schema", kCaptureSchema}};
+    auto captured = [&](Hook h, int il) { return hook_is_per_layer(h) == (il >= 0) && sp.wants(h, il); };
+    for (int il = -1; il < cfg.n_layer; ++il)
+        for (int ih = 0; ih < kHookCount; ++ih) {
+            const Hook h = Hook(ih);
+            if (!captured(h, il)) continue;
+            const std::string file = capture_file_for(h);
+            if (!writers.count(file)) {
+                writers[file] = std::make_unique<SafetensorsWriter>((fs::path(dir) / file).string(), sp.dtype, meta);
+                files.push_back({file, {}});
+            }
+            for (auto& [f, hooks] : files)
+                if (f == file && std::find(hooks.begin(), hooks.end(), hook_suffix(h)) == hooks.end())
+                    hooks.push_back(hook_suffix(h));
+            slot[size_t((il + 1) * kHookCount + ih)] = per_seq[file]++;
+        }
     for (int64_t s = 0; s < data.batch.n_seq(); ++s) {
         const int64_t T = int64_t(data.batch.tokens[size_t(s)].size());
         for (int il = -1; il < cfg.n_layer; ++il)
-            for (int ih = 0; ih < kHookCount; ++ih) {
-                const Hook h = Hook(ih);
-                if (hook_is_per_layer(h) != (il >= 0) || !sp.wants(h, il)) continue;
-                const std::string file = capture_file_for(h);
-                auto& w = writers[file];
-                if (!w) {
-                    w = std::make_unique<SafetensorsWriter>((fs::path(dir) / file).string(), sp.dtype, meta);
-                    files.push_back({file, {}});
-                }
-                for (auto& [f, hooks] : files)
-                    if (f == file && std::find(hooks.begin(), hooks.end(), hook_suffix(h)) == hooks.end())
-                        hooks.push_back(hook_suffix(h));
-                w->declare(ActivationCache::key(hook_name(h, il), int(s)), captured_shape(h, T, cfg, sp.heads));
-            }
+            for (int ih = 0; ih < kHookCount; ++ih)
+                if (captured(Hook(ih), il))
+                    writers.at(capture_file_for(Hook(ih)))
+                        ->declare(ActivationCache::key(hook_name(Hook(ih), il), int(s)),
+                                  captured_shape(Hook(ih), T, cfg, sp.heads));
     }
     for (auto& [f, w] : writers)
         w->begin();
@@ -169,7 +180,10 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
         int64_t stride = 1;
         for (int i = packed.n_dim - 1; i >= 0; --i)
             packed.stride[i] = stride, stride *= packed.ne[i];
-        writers.at(capture_file_for(ctx.hook))->write(ActivationCache::key(ctx.name, int(first_seq + ctx.seq)), packed);
+        const std::string file = capture_file_for(ctx.hook);
+        const size_t index =
+            size_t(first_seq + ctx.seq) * per_seq.at(file) + slot[size_t((ctx.layer + 1) * kHookCount + int(ctx.hook))];
+        writers.at(file)->write(index, packed);
     });
     for_each_batch(data.batch, options_.batch_size, options_, [&](int64_t first, const Batch& b) {
         first_seq = first;

@@ -67,7 +67,7 @@ class Runner {
 
     // Tokenize, truncate to max_length (0 = the model's n_positions; warns once, naming how many
     // texts were cut), refuse empty texts.
-    PreparedData prepare_data(const std::vector<std::string>& texts, int64_t max_length = 0) const;
+    PreparedData prepare_data(std::vector<std::string> texts, int64_t max_length = 0) const;
     // Capture into `dir` (created if needed). Files appear under their final names only when complete;
     // manifest.json is written last.
     CaptureSummary run_with_hooks(const PreparedData& data, const std::string& dir) const;

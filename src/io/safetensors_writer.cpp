@@ -16,51 +16,76 @@ SafetensorsWriter::SafetensorsWriter(std::string path, DType dtype, std::map<std
         throw Error(cat(path_, ": captures are stored as F32 or F16, not ", dtype_name(dtype_)));
 }
 
-void SafetensorsWriter::declare(const std::string& name, const std::vector<int64_t>& shape) {
+size_t SafetensorsWriter::declare(const std::string& name, const std::vector<int64_t>& shape) {
     if (file_) throw Error(cat(path_, ": tensor '", name, "' declared after the header was written"));
-    if (entries_.count(name)) throw Error(cat(path_, ": tensor '", name, "' declared twice"));
-    int64_t n = 1;
-    for (int64_t e : shape)
-        n *= e;
+    if (shape.size() > size_t(kMaxDims))
+        throw Error(cat(path_, ": tensor '", name, "' has more than ", kMaxDims, " dimensions"));
+    if (names_.size() + name.size() > UINT32_MAX) throw Error(cat(path_, ": too many tensors for one file"));
     Entry e;
-    e.shape = shape;
+    e.name_off = uint32_t(names_.size());
+    e.name_len = uint32_t(name.size());
+    names_ += name;
+    e.n_dim = uint8_t(shape.size());
+    int64_t n = 1;
+    for (size_t i = 0; i < shape.size(); ++i) {
+        if (shape[i] < 0 || shape[i] > INT32_MAX)
+            throw Error(cat(path_, ": tensor '", name, "' has a dimension out of range"));
+        n *= (e.ne[i] = int32_t(shape[i]));
+    }
     e.begin = data_size_;
     e.end = data_size_ + uint64_t(n) * dtype_size(dtype_);
     data_size_ = e.end;
-    entries_.emplace(name, std::move(e));
-    order_.push_back(name);
+    entries_.push_back(e);
+    return entries_.size() - 1;
 }
 
 void SafetensorsWriter::begin() {
-    // The header is built as text, not as a JSON document: a capture declares tens of thousands
-    // of tensors, and a DOM of them would cost more memory than the data being written.
-    std::string header = "{";
-    if (!metadata_.empty()) header += "\"__metadata__\":" + nlohmann::json(metadata_).dump() + ",";
-    for (const auto& name : order_) {
-        const Entry& e = entries_.at(name);
-        header += nlohmann::json(name).dump() + ":{\"dtype\":\"" + dtype_name(dtype_) + "\",\"shape\":[";
-        for (size_t i = 0; i < e.shape.size(); ++i)
-            header += (i ? "," : "") + std::to_string(e.shape[i]);
-        header += "],\"data_offsets\":[" + std::to_string(e.begin) + "," + std::to_string(e.end) + "]},";
-    }
-    if (header.back() == ',') header.pop_back();
-    header += "}";
-    header.append((8 - header.size() % 8) % 8, ' ');
+    // The header is text made entry by entry, never a JSON document or one big string: a capture
+    // declares tens of thousands of tensors. A first pass measures it (the data area starts
+    // after it), a second writes it out in chunks.
+    auto entry_text = [&](const Entry& e) {
+        std::string t = nlohmann::json(name_of(e)).dump() + ":{\"dtype\":\"" + dtype_name(dtype_) + "\",\"shape\":[";
+        for (int i = 0; i < e.n_dim; ++i)
+            t += (i ? "," : "") + std::to_string(e.ne[i]);
+        return t + "],\"data_offsets\":[" + std::to_string(e.begin) + "," + std::to_string(e.end) + "]}";
+    };
+    const std::string head = "{" + (metadata_.empty() ? "" : "\"__metadata__\":" + nlohmann::json(metadata_).dump());
+    uint64_t n = head.size() + 1; // + the closing brace
+    bool first = metadata_.empty();
+    for (const Entry& e : entries_)
+        n += entry_text(e).size() + (first ? 0 : 1), first = false;
+    const uint64_t padded = (n + 7) / 8 * 8;
+
     file_ = std::make_unique<AtomicFile>(path_);
     uint8_t len[8];
     for (int i = 0; i < 8; ++i)
-        len[i] = uint8_t(uint64_t(header.size()) >> (8 * i));
+        len[i] = uint8_t(padded >> (8 * i));
     file_->write_at(0, len, 8);
-    file_->write_at(8, header.data(), header.size());
-    data_offset_ = 8 + header.size();
+    uint64_t off = 8;
+    std::string chunk = head;
+    first = metadata_.empty();
+    for (const Entry& e : entries_) {
+        if (!first) chunk += ',';
+        first = false;
+        chunk += entry_text(e);
+        if (chunk.size() >= (1 << 16)) {
+            file_->write_at(off, chunk.data(), chunk.size());
+            off += chunk.size();
+            chunk.clear();
+        }
+    }
+    chunk += '}';
+    chunk.append(size_t(padded - n), ' '); // pad so the data area is 8-byte aligned
+    file_->write_at(off, chunk.data(), chunk.size());
+    data_offset_ = 8 + padded;
 }
 
-void SafetensorsWriter::write(const std::string& name, const TensorView& value) {
-    auto it = entries_.find(name);
-    if (it == entries_.end()) throw Error(cat(path_, ": tensor '", name, "' was not declared"));
-    Entry& e = it->second;
-    if (value.shape() != e.shape)
-        throw Error(cat(path_, ": tensor '", name, "' declared with shape ", shape_str(e.shape), ", given ",
+void SafetensorsWriter::write(size_t index, const TensorView& value) {
+    if (!file_) throw Error(cat(path_, ": write before begin()"));
+    if (index >= entries_.size()) throw Error(cat(path_, ": tensor #", index, " was not declared"));
+    Entry& e = entries_[index];
+    if (value.shape() != e.shape())
+        throw Error(cat(path_, ": tensor '", name_of(e), "' declared with shape ", shape_str(e.shape()), ", given ",
                         shape_str(value.shape())));
     const float* src = value.data;
     const size_t n = size_t(value.numel());
@@ -82,9 +107,8 @@ void SafetensorsWriter::write(const std::string& name, const TensorView& value) 
 
 void SafetensorsWriter::finish() {
     if (!file_) begin();
-    for (const auto& name : order_)
-        if (!entries_.at(name).written)
-            throw Error(cat(path_, ": tensor '", name, "' was never written; file not finished"));
+    for (const Entry& e : entries_)
+        if (!e.written) throw Error(cat(path_, ": tensor '", name_of(e), "' was never written; file not finished"));
     file_->commit();
 }
 

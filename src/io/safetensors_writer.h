@@ -3,10 +3,10 @@
 // the number of tensors. The file carries a temporary name until finish() has seen every tensor.
 //
 //   SafetensorsWriter w("out/attention_data_weights.safetensors", DType::f16, {{"format", "pt"}});
-//   w.declare("seq0.blocks.0.attn.hook_pattern", {12, 7, 7});
+//   size_t i = w.declare("seq0.blocks.0.attn.hook_pattern", {12, 7, 7});   // i = 0, 1, 2, ...
 //   ...
 //   w.begin();                                    // writes the header
-//   w.write("seq0.blocks.0.attn.hook_pattern", view);   // any order; f32 converted to f16 here
+//   w.write(i, view);                             // any order; f32 converted to f16 here
 //   w.finish();                                   // all written? then rename into place
 #pragma once
 
@@ -16,7 +16,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace attnscope {
@@ -25,25 +24,32 @@ class SafetensorsWriter {
   public:
     // dtype: F32 or F16 (the stored type; data is always given as f32).
     SafetensorsWriter(std::string path, DType dtype, std::map<std::string, std::string> metadata = {});
-    void declare(const std::string& name, const std::vector<int64_t>& shape);
+    // Declare the next tensor; returns its index (declaration order), used by write().
+    size_t declare(const std::string& name, const std::vector<int64_t>& shape);
     void begin();
-    void write(const std::string& name, const TensorView& value);
+    void write(size_t index, const TensorView& value);
     void finish();
     const std::string& path() const { return path_; }
-    size_t n_tensors() const { return order_.size(); }
+    size_t n_tensors() const { return entries_.size(); }
     uint64_t bytes() const { return data_offset_ + data_size_; }
 
   private:
+    // Kept compact (48 bytes + the name in one arena): a capture declares one entry per
+    // (sequence, layer, hook), and memory must not grow much with the corpus.
     struct Entry {
-        std::vector<int64_t> shape;
         uint64_t begin = 0, end = 0;
+        uint32_t name_off = 0, name_len = 0;
+        int32_t ne[kMaxDims] = {0, 0, 0, 0};
+        uint8_t n_dim = 0;
         bool written = false;
+        std::vector<int64_t> shape() const { return {ne, ne + n_dim}; }
     };
+    std::string name_of(const Entry& e) const { return names_.substr(e.name_off, e.name_len); }
     std::string path_;
     DType dtype_;
     std::map<std::string, std::string> metadata_;
-    std::vector<std::string> order_;
-    std::unordered_map<std::string, Entry> entries_;
+    std::vector<Entry> entries_; // in declaration order
+    std::string names_;          // all names, back to back
     std::unique_ptr<AtomicFile> file_;
     uint64_t data_offset_ = 0, data_size_ = 0;
     std::vector<float> scratch_;
