@@ -4,41 +4,10 @@
 
 #include "core/error.h"
 #include "core/mmap.h"
+#include "core/utf8.h"
 #include "io/json.h"
 
 namespace attnscope {
-
-size_t find_invalid_utf8(std::string_view s) {
-    size_t i = 0;
-    while (i < s.size()) {
-        const auto c = uint8_t(s[i]);
-        size_t n;
-        uint32_t cp;
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        if ((c & 0xE0) == 0xC0)
-            n = 2, cp = c & 0x1F;
-        else if ((c & 0xF0) == 0xE0)
-            n = 3, cp = c & 0x0F;
-        else if ((c & 0xF8) == 0xF0)
-            n = 4, cp = c & 0x07;
-        else
-            return i;
-        if (i + n > s.size()) return i;
-        for (size_t k = 1; k < n; ++k) {
-            const auto b = uint8_t(s[i + k]);
-            if ((b & 0xC0) != 0x80) return i;
-            cp = (cp << 6) | (b & 0x3F);
-        }
-        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return i;
-        i += n;
-    }
-    return std::string_view::npos;
-}
 
 std::vector<std::string> read_texts(const std::string& path) {
     MappedFile f(path);

@@ -14,7 +14,5 @@
 namespace attnscope {
 
 std::vector<std::string> read_texts(const std::string& path);
-// Byte offset of the first invalid UTF-8 sequence in s, or npos if s is valid.
-size_t find_invalid_utf8(std::string_view s);
 
 } // namespace attnscope

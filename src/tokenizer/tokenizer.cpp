@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/mmap.h"
+#include "core/utf8.h"
 #include "io/json.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -67,32 +68,6 @@ void append_utf8(std::string& out, uint32_t cp) {
         out += char(0x80 | ((cp >> 6) & 0x3F));
         out += char(0x80 | (cp & 0x3F));
     }
-}
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid there.
-size_t utf8_length(std::string_view s, size_t i) {
-    const auto c = uint8_t(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) return 1;
-    if ((c & 0xE0) == 0xC0)
-        n = 2, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0)
-        n = 3, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0)
-        n = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (i + n > s.size()) return 0;
-    for (size_t k = 1; k < n; ++k) {
-        const auto b = uint8_t(s[i + k]);
-        if ((b & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (b & 0x3F);
-    }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0; // overlong, out of range or a surrogate
-    return n;
 }
 
 // A vocabulary string ("Ġthe") back to the bytes it stands for (" the"); false if a character
