@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -263,6 +264,10 @@ int run(int argc, char** argv) {
 } // namespace
 
 int main(int argc, char** argv) {
+    // A fixed mmap threshold: glibc otherwise raises it after each large free, and long runs then
+    // keep freed buffers in the heap, so peak memory creeps up with the number of texts.
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 128 * 1024);
     try {
         return run(argc, argv);
     } catch (const Error& e) {

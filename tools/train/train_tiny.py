@@ -91,10 +91,15 @@ def make_weights(cfg, gen):
     return w
 
 
+# Random blocks draw from the merged tokens (ids 256 .. eot-1): every one of them occurs in the
+# training text, so its embedding is trained; many single-byte tokens never occur at all.
+FIRST_RANDOM_TOKEN = 256
+
+
 def repeated_block(gen, T, n_vocab):
     """A row that repeats one random block of tokens: the data on which induction heads pay off."""
     n = int(torch.randint(8, 49, (1,), generator=gen))
-    block = torch.randint(0, n_vocab, (n,), generator=gen)
+    block = torch.randint(FIRST_RANDOM_TOKEN, n_vocab, (n,), generator=gen)
     return block.repeat(T // n + 1)[:T]
 
 
@@ -144,7 +149,8 @@ def head_scores(w, cfg, gen, n_vocab, n_seq=32, block=50):
     """Previous-token and induction scores per head on [random block] x 2 (Olsson et al. 2022):
     prev = mean over rows i >= 1 of a[i, i-1]; induction = mean over second-copy rows i of
     a[i, i - block + 1] (the token after the earlier copy of the current token)."""
-    seqs = torch.stack([torch.randint(0, n_vocab, (block,), generator=gen).repeat(2) for _ in range(n_seq)])
+    seqs = torch.stack([torch.randint(FIRST_RANDOM_TOKEN, n_vocab, (block,), generator=gen).repeat(2)
+                        for _ in range(n_seq)])
     cache = {}
     gpt2_reference.run(w, cfg, seqs, cache)
     T = 2 * block
@@ -165,8 +171,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--repeat-share", type=float, default=0.15, help="share of rows that repeat a random block")
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--repeat-share", type=float, default=0.5, help="share of rows that repeat a random block")
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "tiny"))
     ap.add_argument("--eval-out", default=os.path.join(ROOT, "tests", "fixtures", "tiny-eval.json"))
     ap.add_argument("--cache", default=os.path.join(ROOT, "build", "train-cache"))
@@ -222,6 +228,10 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(w.values()), 1.0)
         opt.step()
+        if step % 500 == 499:
+            heads = head_scores({n: p.detach() for n, p in w.items()}, cfg, torch.Generator().manual_seed(3), eot, n_seq=8)
+            log(f"step {step}: best previous-token {max(h['previous_token'] for h in heads):.2f}, "
+                f"best induction {max(h['induction'] for h in heads):.2f}")
         if step % 100 == 0 or step == args.steps - 1:
             el = time.time() - t_train
             log(f"step {step}/{args.steps} loss {loss.item():.3f} lr {lr:.2e} "
@@ -261,6 +271,12 @@ def main():
         f.write("\n")
 
     total_minutes = (time.time() - t0) / 60
+    status = ""
+    if best_prev["previous_token"] < 0.5 or best_ind["induction"] < 0.5:
+        status = ("\n**Not yet reached:** no head scores 0.5 on either test. In this training budget the model learned\n"
+                  "bigram-level text statistics (the loss above) but no attention circuit: its loss on the second copy\n"
+                  "of a repeated random block stays at the first copy's. Longer training, a smaller pool of random\n"
+                  "tokens for the repeated blocks, or a curriculum that starts on repeated blocks alone are next.\n")
     head_rows = "\n".join(f"| {h['layer']} | {h['head']} | {h['previous_token']:.3f} | {h['induction']:.3f} |" for h in heads)
     card = f"""# attnscope tiny: a 4-layer GPT-2 trained on the State of the Union addresses
 
@@ -288,7 +304,8 @@ embedding; {sum(p.numel() for p in w.values())} parameters, stored F32.
 The reference implementation (`tools/reference/gpt2_reference.py`) with trainable weights.
 AdamW (betas 0.9/0.95, weight decay 0.1 on matrices), peak learning rate {args.lr}, {warmup} warm-up steps,
 cosine decay to 10%; {args.steps} steps of {args.batch} x {T} tokens; gradient clipping at 1.0.
-{args.repeat_share:.0%} of the rows repeat a random block of 8–48 random tokens (so that induction heads form).
+{args.repeat_share:.0%} of the rows repeat a block of 8–48 random tokens (drawn from the merged tokens, ids 256 and up,
+which all occur in the training text), so that induction heads form.
 Training took {train_minutes:.0f} minutes ({total_minutes:.0f} in all, tokenizer included) on {torch.get_num_threads()} CPU threads
 (torch {torch.__version__}).
 
@@ -299,7 +316,7 @@ Training took {train_minutes:.0f} minutes ({total_minutes:.0f} in all, tokenizer
   > {enc.decode(sample_ids)}
 
 ## Heads
-On 32 sequences of a random 50-token block repeated twice: previous-token score = mean attention
+On 32 sequences of a random 50-token block (merged tokens) repeated twice: previous-token score = mean attention
 from token i to i-1; induction score = mean attention from a token in the second copy to the token
 after its earlier occurrence.
 
@@ -309,7 +326,7 @@ after its earlier occurrence.
 
 Best previous-token head: L{best_prev['layer']}H{best_prev['head']} ({best_prev['previous_token']:.3f}); best induction head:
 L{best_ind['layer']}H{best_ind['head']} ({best_ind['induction']:.3f}).
-"""
+{status}"""
     with open(os.path.join(args.out, "README.md"), "w") as f:
         f.write(card)
     log(f"wrote {args.out} ({sum(os.path.getsize(os.path.join(args.out, n)) for n in os.listdir(args.out)) / 1e6:.1f} MB)")
