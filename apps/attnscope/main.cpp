@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <malloc.h>
 #include <string>
 #include <unistd.h>
@@ -238,7 +239,9 @@ int run(int argc, char** argv) {
         return 0;
     }
     if (command == "tokenize") {
-        const Tokenizer tok = Tokenizer::load(resolve_model(args.require("--model", "tokenize")).path);
+        // a directory with only tokenizer files is enough here; names resolve as for any model
+        const std::string m = args.require("--model", "tokenize");
+        const Tokenizer tok = Tokenizer::load(std::filesystem::is_directory(m) ? m : resolve_model(m).path);
         std::vector<std::string> texts = args.all("--text");
         const std::string input = args.get("--input");
         if (!input.empty()) {
