@@ -137,7 +137,13 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
     std::vector<size_t> slot(size_t(cfg.n_layer + 1) * kHookCount, 0);
     std::vector<std::pair<std::string, std::vector<std::string>>> files; // file -> hook suffixes, in order
     const std::map<std::string, std::string> meta = {{"format", "pt"}, {"schema", kCaptureSchema}};
-    auto captured = [&](Hook h, int il) { return hook_is_per_layer(h) == (il >= 0) && sp.wants(h, il); };
+    // which (layer, hook) pairs are captured, decided once rather than per sequence
+    std::vector<char> wanted(size_t(cfg.n_layer + 1) * kHookCount, 0);
+    for (int il = -1; il < cfg.n_layer; ++il)
+        for (int ih = 0; ih < kHookCount; ++ih)
+            wanted[size_t((il + 1) * kHookCount + ih)] =
+                hook_is_per_layer(Hook(ih)) == (il >= 0) && sp.wants(Hook(ih), il);
+    auto captured = [&](Hook h, int il) { return wanted[size_t((il + 1) * kHookCount + int(h))] != 0; };
     for (int il = -1; il < cfg.n_layer; ++il)
         for (int ih = 0; ih < kHookCount; ++ih) {
             const Hook h = Hook(ih);
