@@ -178,14 +178,7 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
         select_heads(ctx.hook, v, sp.heads, scratch);
         const std::vector<int64_t> shape = captured_shape(
             ctx.hook, v.ne[ctx.hook == Hook::pattern || ctx.hook == Hook::attn_scores ? 1 : 0], cfg, sp.heads);
-        TensorView packed;
-        packed.data = scratch.data();
-        packed.n_dim = int(shape.size());
-        for (size_t i = 0; i < shape.size(); ++i)
-            packed.ne[i] = shape[i];
-        int64_t stride = 1;
-        for (int i = packed.n_dim - 1; i >= 0; --i)
-            packed.stride[i] = stride, stride *= packed.ne[i];
+        const TensorView packed = TensorView::contiguous(scratch.data(), shape);
         const std::string file = capture_file_for(ctx.hook);
         const size_t index =
             size_t(first_seq + ctx.seq) * per_seq.at(file) + slot[size_t((ctx.layer + 1) * kHookCount + int(ctx.hook))];

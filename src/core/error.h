@@ -31,7 +31,4 @@ template <typename... Args> std::string cat(const Args&... args) {
     return os.str();
 }
 
-// Prefix the message of an Error with context ("file.safetensors: ") and rethrow.
-[[noreturn]] void rethrow_with_context(const Error& e, const std::string& context);
-
 } // namespace attnscope

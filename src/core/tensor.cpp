@@ -115,7 +115,7 @@ std::string shape_str(const std::vector<int64_t>& shape) {
     return s + "]";
 }
 
-TensorView TensorView::contiguous(float* data, std::initializer_list<int64_t> shape) {
+TensorView TensorView::contiguous(float* data, const std::vector<int64_t>& shape) {
     TensorView v;
     v.data = data;
     v.n_dim = int(shape.size());

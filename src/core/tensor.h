@@ -45,7 +45,10 @@ struct TensorView {
     int64_t ne[kMaxDims] = {0, 0, 0, 0};     // extent of each dimension, outermost first
     int64_t stride[kMaxDims] = {0, 0, 0, 0}; // in elements
 
-    static TensorView contiguous(float* data, std::initializer_list<int64_t> shape);
+    static TensorView contiguous(float* data, std::initializer_list<int64_t> shape) {
+        return contiguous(data, std::vector<int64_t>(shape));
+    }
+    static TensorView contiguous(float* data, const std::vector<int64_t>& shape);
     static TensorView strided(float* data, std::initializer_list<int64_t> shape,
                               std::initializer_list<int64_t> strides);
     static TensorView matrix(float* data, int64_t rows, int64_t cols) { return contiguous(data, {rows, cols}); }
