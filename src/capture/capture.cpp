@@ -48,18 +48,7 @@ CaptureSpec CaptureSpec::parse(const std::string& capture, const std::string& la
     CaptureSpec spec;
     spec.dtype = dtype;
     const std::string what = capture.empty() ? "weights,inputs,outputs" : capture;
-    size_t pos = 0;
-    while (pos <= what.size()) {
-        size_t comma = what.find(',', pos);
-        if (comma == std::string::npos) comma = what.size();
-        std::string item = what.substr(pos, comma - pos);
-        pos = comma + 1;
-        item.erase(0, item.find_first_not_of(' '));
-        item.erase(item.find_last_not_of(' ') + 1);
-        if (item.empty()) {
-            if (comma == what.size()) break;
-            continue;
-        }
+    for (const std::string& item : split_list(what)) {
         bool alias = false;
         for (const auto& a : aliases())
             if (item == a.name) {
@@ -78,7 +67,6 @@ CaptureSpec CaptureSpec::parse(const std::string& capture, const std::string& la
                             "name like blocks.0.attn.hook_pattern, or a glob; 'attnscope hooks' lists them");
             spec.patterns.push_back(item);
         }
-        if (comma == what.size()) break;
     }
     spec.layers = parse_index_list(layers, "--layers");
     for (int l : spec.layers)
@@ -133,7 +121,7 @@ std::vector<int64_t> captured_shape(Hook h, int64_t T, const ModelConfig& cfg, c
     }
 }
 
-void select_heads(Hook h, const TensorView& value, const std::vector<int>& heads, std::vector<float>& out) {
+static void select_heads(Hook h, const TensorView& value, const std::vector<int>& heads, std::vector<float>& out) {
     if (heads.empty() || !head_indexed(h)) {
         out.resize(size_t(value.numel()));
         value.copy_to(out.data());
@@ -158,6 +146,13 @@ void select_heads(Hook h, const TensorView& value, const std::vector<int>& heads
                 for (int64_t c = 0; c < d; ++c)
                     out[k++] = value.at(t, hd, c);
     }
+}
+
+std::vector<int64_t> pack_captured(Hook h, const TensorView& value, const ModelConfig& cfg,
+                                   const std::vector<int>& heads, std::vector<float>& out) {
+    select_heads(h, value, heads, out);
+    const bool heads_first = h == Hook::pattern || h == Hook::attn_scores; // [H, T, T], else [T, ...]
+    return captured_shape(h, value.ne[heads_first ? 1 : 0], cfg, heads);
 }
 
 const Captured& ActivationCache::at(const std::string& hook, int seq) const {

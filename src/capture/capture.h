@@ -52,8 +52,10 @@ struct CaptureSpec {
 std::string capture_file_for(Hook h);
 // Shape a hook's tensor is stored with for a sequence of T tokens (head subset applied).
 std::vector<int64_t> captured_shape(Hook h, int64_t T, const ModelConfig& cfg, const std::vector<int>& heads);
-// Copy `value` into `out` keeping only `heads` of its head dimension (all when empty).
-void select_heads(Hook h, const TensorView& value, const std::vector<int>& heads, std::vector<float>& out);
+// Copy a hook's value into `out` as it is stored: only `heads` of its head dimension (all when
+// empty), row-major. Returns the stored shape.
+std::vector<int64_t> pack_captured(Hook h, const TensorView& value, const ModelConfig& cfg,
+                                   const std::vector<int>& heads, std::vector<float>& out);
 
 // In-memory capture for API users: "seq{S}.{hook name}" -> value.
 class ActivationCache {

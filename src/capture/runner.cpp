@@ -175,9 +175,7 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
     int64_t first_seq = 0;
     HookSet hooks;
     hooks.add(sp.filter(), [&](const HookContext& ctx, TensorView v) {
-        select_heads(ctx.hook, v, sp.heads, scratch);
-        const std::vector<int64_t> shape = captured_shape(
-            ctx.hook, v.ne[ctx.hook == Hook::pattern || ctx.hook == Hook::attn_scores ? 1 : 0], cfg, sp.heads);
+        const std::vector<int64_t> shape = pack_captured(ctx.hook, v, cfg, sp.heads, scratch);
         const TensorView packed = TensorView::contiguous(scratch.data(), shape);
         const std::string file = capture_file_for(ctx.hook);
         const size_t index =
@@ -211,9 +209,7 @@ ActivationCache Runner::run_with_hooks(const PreparedData& data) const {
     HookSet hooks;
     hooks.add(sp.filter(), [&](const HookContext& ctx, TensorView v) {
         Captured c;
-        select_heads(ctx.hook, v, sp.heads, c.data);
-        const int64_t T = v.ne[ctx.hook == Hook::pattern || ctx.hook == Hook::attn_scores ? 1 : 0];
-        c.shape = captured_shape(ctx.hook, T, model_->config(), sp.heads);
+        c.shape = pack_captured(ctx.hook, v, model_->config(), sp.heads, c.data);
         if (sp.dtype == DType::f16)
             for (float& x : c.data)
                 x = f16_to_f32(f32_to_f16(x)); // what a stored f16 capture would read back

@@ -129,18 +129,24 @@ std::vector<int> parse_index_list(const std::string& spec, const std::string& wh
     return out;
 }
 
-HookFilter HookFilter::parse(const std::string& patterns, const std::string& layers, const std::string& heads) {
-    HookFilter f;
+std::vector<std::string> split_list(const std::string& list) {
+    std::vector<std::string> out;
     size_t pos = 0;
-    while (pos < patterns.size()) {
-        size_t comma = patterns.find(',', pos);
-        if (comma == std::string::npos) comma = patterns.size();
-        std::string p = patterns.substr(pos, comma - pos);
-        p.erase(0, p.find_first_not_of(' '));
-        p.erase(p.find_last_not_of(' ') + 1);
-        if (!p.empty()) f.patterns.push_back(p);
+    while (pos < list.size()) {
+        size_t comma = list.find(',', pos);
+        if (comma == std::string::npos) comma = list.size();
+        std::string item = list.substr(pos, comma - pos);
+        item.erase(0, item.find_first_not_of(' '));
+        item.erase(item.find_last_not_of(' ') + 1);
+        if (!item.empty()) out.push_back(item);
         pos = comma + 1;
     }
+    return out;
+}
+
+HookFilter HookFilter::parse(const std::string& patterns, const std::string& layers, const std::string& heads) {
+    HookFilter f;
+    f.patterns = split_list(patterns);
     f.layers = parse_index_list(layers, "--layers");
     f.heads = parse_index_list(heads, "--heads");
     return f;

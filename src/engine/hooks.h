@@ -69,6 +69,8 @@ struct HookFilter {
     static HookFilter parse(const std::string& patterns, const std::string& layers, const std::string& heads);
 };
 
+// Split "a, b,,c" at commas into trimmed, non-empty items {"a", "b", "c"}.
+std::vector<std::string> split_list(const std::string& list);
 // Parse "0-3,11" into {0,1,2,3,11}; `what` names the argument in errors ("--layers").
 std::vector<int> parse_index_list(const std::string& spec, const std::string& what);
 
