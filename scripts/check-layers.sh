@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Checks DESIGN.md §1's rule: a layer includes only itself and the layers above it in the list
-# core, io, tokenizer, model, engine, capture, analysis, report, render.
+# core, io, tokenizer, model, engine, capture, analysis, report, render, api (the public API: Runner, AttentionDataAnalyzer).
 set -eu
 cd "$(dirname "$0")/.."
-order=(core io tokenizer model engine capture analysis report render)
+order=(core io tokenizer model engine capture analysis report render api)
 status=0
 for i in "${!order[@]}"; do
   layer=${order[$i]}

@@ -33,6 +33,15 @@ commands:
                        three), scores, q, k, v, z, resid, mlp, logits
       --layers LIST    e.g. 0-3,11 (default: all)     --heads LIST   e.g. 0,5 (default: all)
       --dtype f32|f16  stored type (default f32)      --force        write into a non-empty DIR
+  analyze DIR [DIR ...] [--output OUT]
+                       analyse capture directories (several = shards of one corpus, merged
+                       exactly): writes attention_analysis_report.txt and
+                       attention_data_summary.json into OUT (default: the first DIR)
+      --print          also print the report on stdout
+  heads (DIR ... | --model M) [--sequences N] [--block N] [--seed S] [--json]
+                       the head taxonomy table: labels (previous_token, induction, duplicate_token,
+                       self, sink, local, broad, mixed) with their scores; with --model, probes the
+                       model itself on N (32) random blocks of B (50) tokens repeated twice
   models               list the models found without a path (built-in, Hugging Face cache)
   info --model M       print a model's summary (architecture, sizes, parameters, weights)
   hooks --model M      list every hook point of the model, with its shape
@@ -50,7 +59,7 @@ options:
 A model M is a directory (config.json, model.safetensors, tokenizer files), "tiny" (the built-in
 model), or a name found in the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or
 ~/.cache/huggingface/hub), e.g. gpt2 or distilgpt2.
-Coming with later issues: analyze, plot, view, report, heads, demo.
+Coming with later issues: plot, view, report, demo.
 )";
 
 struct Args {
@@ -73,6 +82,19 @@ struct Args {
         for (size_t i = 0; i + 1 < rest.size(); ++i)
             if (rest[i] == flag) return rest[i + 1];
         return {};
+    }
+    // Arguments that are neither options nor the values of `value_flags`.
+    std::vector<std::string> positional(const std::vector<std::string>& value_flags) const {
+        std::vector<std::string> out;
+        for (size_t i = 0; i < rest.size(); ++i) {
+            if (rest[i].rfind("--", 0) == 0) {
+                for (const auto& f : value_flags)
+                    if (rest[i] == f) ++i;
+                continue;
+            }
+            out.push_back(rest[i]);
+        }
+        return out;
     }
     std::string require(const std::string& flag, const std::string& command) const {
         std::string v = get(flag);
@@ -219,6 +241,68 @@ int run(int argc, char** argv) {
         std::fprintf(stderr, "attnscope: wrote %s: %lld texts, %lld tokens, %lld tensors, %.1f MB in %.1f s\n",
                      s.dir.c_str(), (long long)s.n_sequences, (long long)s.n_tokens, (long long)s.n_tensors,
                      double(s.bytes) / 1e6, s.seconds);
+        return 0;
+    }
+    if (command == "analyze") {
+        const auto dirs = args.positional({"--output"});
+        if (dirs.empty()) throw Error("analyze: no capture directory given", "usage: attnscope analyze DIR [DIR ...]");
+        AttentionDataAnalyzer an(dirs);
+        const AnalysisResult& r = an.analyze([](int64_t done, int64_t total) {
+            if (::isatty(2)) {
+                std::fprintf(stderr, "\rattnscope: analysing %lld/%lld", (long long)done, (long long)total);
+                if (done == total) std::fputc('\n', stderr);
+            }
+        });
+        const std::string out = args.get("--output");
+        for (const auto& path : write_report(r, out.empty() ? dirs[0] : out))
+            std::fprintf(stderr, "attnscope: wrote %s\n", path.c_str());
+        if (args.has("--print")) std::fputs(report_text(r).c_str(), stdout);
+        return 0;
+    }
+    if (command == "heads") {
+        const auto dirs = args.positional({"--model", "--sequences", "--block", "--seed"});
+        const std::string model = args.get("--model");
+        AnalysisResult r;
+        if (!model.empty()) {
+            if (!dirs.empty()) throw Error("heads: give capture directories or --model, not both");
+            ProbeOptions po;
+            auto number = [&](const char* flag, long fallback, long lo, long hi) {
+                const std::string v = args.get(flag);
+                if (v.empty()) return fallback;
+                char* end = nullptr;
+                const long n = std::strtol(v.c_str(), &end, 10);
+                if (*end || n < lo || n > hi)
+                    throw Error(cat(flag, ": expected a number from ", lo, " to ", hi, ", found '", v, "'"));
+                return n;
+            };
+            po.n_sequences = int(number("--sequences", po.n_sequences, 1, 100000));
+            po.block = int(number("--block", po.block, 2, 1 << 20));
+            po.seed = uint64_t(number("--seed", long(po.seed), 0, 2147483647));
+            Runner runner(model);
+            r = runner.probe_heads(po);
+        } else {
+            if (dirs.empty()) throw Error("heads: nothing to analyse", "give capture directories or --model M");
+            AttentionDataAnalyzer an(dirs);
+            r = an.analyze();
+        }
+        if (args.has("--json")) {
+            nlohmann::ordered_json j = summary_json(r);
+            nlohmann::ordered_json heads = nlohmann::ordered_json::array();
+            for (auto& L : j["layers"])
+                for (auto& h : L["heads"]) {
+                    nlohmann::ordered_json e = {{"layer", L["layer"]},
+                                                {"head", h["head"]},
+                                                {"label", h["label"]},
+                                                {"scores", h["scores"]},
+                                                {"template_scores", h["template_scores"]}};
+                    heads.push_back(e);
+                }
+            std::printf("%s\n", heads.dump(1).c_str());
+        } else {
+            for (const auto& n : r.notes)
+                std::printf("note: %s\n", n.c_str());
+            std::fputs(heads_table(r).c_str(), stdout);
+        }
         return 0;
     }
     if (command == "info") {

@@ -16,11 +16,15 @@
 //   forward(*model, batch, hooks, state);
 //
 // Everything throws attnscope::Error with a message that names the file, tensor or argument.
-// The Runner / prepare_data / run_with_hooks API of DESIGN.md §7 arrives with the capture layer.
+// The original module's API (DESIGN.md §7): Runner (prepare_data, run_with_hooks,
+// analyze_attention_patterns), AttentionDataAnalyzer (analyze, create_comprehensive_report).
 #pragma once
 
 #include "capture/capture.h"
-#include "capture/runner.h"
+#include "analysis/analyzer.h"
+#include "api/analyzer_api.h"
+#include "api/runner.h"
+#include "report/report.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "core/threads.h"

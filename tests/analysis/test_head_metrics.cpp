@@ -1,5 +1,6 @@
 // Per-head metrics and detectors on hand-made patterns whose answers are known exactly.
 #include "analysis/head_metrics.h"
+#include "analysis/patterns.h"
 #include "test_util.h"
 
 #include <cmath>
@@ -8,21 +9,9 @@ using namespace attnscope;
 
 namespace {
 
-// [H, T, T] causal patterns built row by row by fn(h, i) -> row of length i+1.
-std::vector<float> build(int64_t H, int64_t T, const std::function<std::vector<double>(int64_t, int64_t)>& fn) {
-    std::vector<float> p(size_t(H * T * T), 0.0f);
-    for (int64_t h = 0; h < H; ++h)
-        for (int64_t i = 0; i < T; ++i) {
-            const auto row = fn(h, i);
-            for (int64_t j = 0; j <= i; ++j)
-                p[size_t((h * T + i) * T + j)] = float(row[size_t(j)]);
-        }
-    return p;
-}
-std::vector<double> one_hot(int64_t n, int64_t at) {
-    std::vector<double> r(size_t(n), 0.0);
-    r[size_t(at)] = 1.0;
-    return r;
+using attnscope::test::one_hot;
+std::vector<float> build(int64_t H, int64_t T, const attnscope::test::RowFn& fn) {
+    return attnscope::test::build_pattern(H, T, fn);
 }
 
 } // namespace

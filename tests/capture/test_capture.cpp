@@ -1,6 +1,6 @@
 // Capture end to end: the run command on a fixture found in a fake Hugging Face cache, compared
 // with the PyTorch reference; the Runner API; bad input; and faults (write errors, SIGINT, SIGKILL).
-#include "capture/runner.h"
+#include "api/runner.h"
 #include "core/files.h"
 #include "io/safetensors.h"
 #include "test_util.h"

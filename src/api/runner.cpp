@@ -2,7 +2,7 @@
 // through the forward pass with a HookSet that streams each captured value straight into its
 // safetensors file, then write the manifest. Every file carries a temporary name until it is
 // complete; an exception (disk full, cancel) leaves only removed temporaries behind.
-#include "capture/runner.h"
+#include "api/runner.h"
 
 #include "core/error.h"
 #include "core/files.h"

@@ -8,11 +8,14 @@
 //   CaptureSummary s = runner.run_with_hooks(data, "results");    // writes results/
 //   ActivationCache c = runner.run_with_hooks(data);                // or keeps it in memory
 //   const Captured& p = c.at("blocks.0.attn.hook_pattern", /*seq*/ 1);
+//   AnalysisResult a = runner.analyze_attention_patterns("results");   // metrics, labels, ...
 //
 // Texts go through the model in batches (options.batch_size); each captured tensor is written
 // as its layer completes, so memory holds one batch's activations whatever the corpus size.
 #pragma once
 
+#include "analysis/analyzer.h"
+#include "api/analyzer_api.h"
 #include "capture/capture.h"
 #include "engine/forward.h"
 #include "io/resolve.h"
@@ -73,6 +76,11 @@ class Runner {
     CaptureSummary run_with_hooks(const PreparedData& data, const std::string& dir) const;
     // Capture into memory.
     ActivationCache run_with_hooks(const PreparedData& data) const;
+
+    // Analyse a capture directory (AttentionDataAnalyzer(dir).analyze()); writes nothing.
+    AnalysisResult analyze_attention_patterns(const std::string& dir) const;
+    // Run this model on repeated random-token blocks and analyse its heads (attnscope heads --model).
+    AnalysisResult probe_heads(const ProbeOptions& options = {}, AnalysisOptions analysis = {}) const;
 
   private:
     CaptureSpec spec() const;

@@ -1,0 +1,662 @@
+// The Analyzer: sums for every statistic of DESIGN.md §6, fed one layer of one sequence at a
+// time, and finish(), which turns the sums into means, labels and findings. Per-row quantities
+// (metrics, detector templates, offsets, position profiles) live in HeadAccum so the forward pass
+// can feed them row by row; quantities that compare heads or layers (Jensen–Shannon similarity,
+// evolution, rollout) need a layer's whole pattern and are fed through add_pattern(). Hidden
+// states add moments, a covariance (for the participation ratio) and within-sequence cosines.
+#include "analysis/analyzer.h"
+
+#include "core/error.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace attnscope {
+
+int position_bucket(int64_t i) {
+    int b = 0;
+    while (b + 1 < kPositionBuckets && (int64_t(1) << (b + 1)) <= i)
+        ++b;
+    return b;
+}
+
+std::string head_name(int layer, int head) {
+    return cat("L", layer, "H", head);
+}
+
+// ---------------------------------------------------------------------------------------------
+// HeadAccum
+
+HeadAccum::HeadAccum(int max_offset)
+    : offset_mass(static_cast<size_t>(max_offset + 2), 0.0), offset_rows(static_cast<size_t>(max_offset + 2), 0.0) {}
+
+void HeadAccum::add_row(const float* a, int64_t i, int64_t n, const int32_t* tok) {
+    // TransformerLens sums (every row, row 0 included, as TL's detect_head does)
+    double total = 0, prev = 0, dup = 0, ind = 0;
+    bool has_dup = false, has_ind = false;
+    for (int64_t j = 0; j < n; ++j) {
+        const double p = a[j];
+        total += p;
+        if (j < i && tok[j] == tok[i]) dup += p, has_dup = true;
+        if (j >= 1 && j <= i && tok[j - 1] == tok[i]) ind += p, has_ind = true;
+    }
+    if (i >= 1 && i - 1 < n) prev = a[i - 1];
+    seq_sums[0] += total, seq_sums[1] += prev, seq_sums[2] += dup, seq_sums[3] += ind;
+    if (i >= 1) template_sum[0] += prev, template_rows[0] += 1;
+    if (has_dup) template_sum[1] += dup, template_rows[1] += 1;
+    if (has_ind) template_sum[2] += ind, template_rows[2] += 1;
+    if (i < 1) return; // row 0 of a causal pattern is one-hot on itself: no information
+
+    const double entropy_before = metrics.sum[HeadStats::entropy];
+    metrics.add_row(a, i, n);
+    const double H = metrics.sum[HeadStats::entropy] - entropy_before;
+
+    const int64_t max_d = int64_t(offset_mass.size()) - 2;
+    for (int64_t d = 0; d <= std::min(i, max_d); ++d)
+        if (i - d < n) offset_mass[size_t(d)] += a[i - d], offset_rows[size_t(d)] += 1;
+    if (i > max_d) {
+        double far = 0;
+        for (int64_t j = 0; j < std::min(n, i - max_d); ++j)
+            far += a[j];
+        offset_mass.back() += far, offset_rows.back() += 1;
+    }
+    const int b = position_bucket(i);
+    pos_entropy[size_t(b)] += H, pos_sink[size_t(b)] += a[0], pos_rows[size_t(b)] += 1;
+}
+
+void HeadAccum::end_sequence() {
+    if (seq_sums[0] > 0) {
+        for (size_t k = 0; k < 3; ++k)
+            score_sum[k] += seq_sums[k + 1] / seq_sums[0];
+        score_sequences += 1;
+    }
+    seq_sums = {};
+}
+
+void HeadAccum::merge(const HeadAccum& o) {
+    metrics.merge(o.metrics);
+    for (size_t k = 0; k < 3; ++k) {
+        score_sum[k] += o.score_sum[k];
+        template_sum[k] += o.template_sum[k];
+        template_rows[k] += o.template_rows[k];
+    }
+    score_sequences += o.score_sequences;
+    if (offset_mass.size() != o.offset_mass.size())
+        throw Error("analysis: merging accumulators with different max_offset");
+    for (size_t d = 0; d < offset_mass.size(); ++d)
+        offset_mass[d] += o.offset_mass[d], offset_rows[d] += o.offset_rows[d];
+    for (size_t b = 0; b < size_t(kPositionBuckets); ++b)
+        pos_entropy[b] += o.pos_entropy[b], pos_sink[b] += o.pos_sink[b], pos_rows[b] += o.pos_rows[b];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hidden states
+
+void HiddenAccum::add(const float* x, int64_t T, int64_t D) {
+    if (dim == 0) {
+        dim = D;
+        sum_vec.assign(size_t(D), 0.0);
+        sum_outer.assign(size_t(D * D), 0.0);
+    }
+    if (D != dim) throw Error(cat("analysis: hidden width ", D, " differs from the ", dim, " seen before"));
+    if (sealed) throw Error("analysis: hidden-state statistics of this layer are already sealed");
+    std::vector<double> xd(size_t(T * D));
+    std::vector<double> unit_sum(size_t(D), 0.0);
+    double unit_count = 0;
+    for (int64_t t = 0; t < T; ++t) {
+        double norm2 = 0;
+        for (int64_t d = 0; d < D; ++d) {
+            const double v = x[t * D + d];
+            xd[size_t(t * D + d)] = v;
+            sum += v, sum_sq += v * v, norm2 += v * v;
+            sum_vec[size_t(d)] += v;
+        }
+        if (norm2 > 0) {
+            const double inv = 1.0 / std::sqrt(norm2);
+            for (int64_t d = 0; d < D; ++d)
+                unit_sum[size_t(d)] += xd[size_t(t * D + d)] * inv;
+            unit_count += 1;
+        }
+    }
+    count += double(T * D);
+    tokens += double(T);
+    // sum over pairs s != t of cos(x_s, x_t) = ||sum_t u_t||^2 - (number of unit vectors)
+    if (unit_count >= 2) {
+        double s2 = 0;
+        for (double v : unit_sum)
+            s2 += v * v;
+        cos_sum += s2 - unit_count;
+        cos_pairs += unit_count * (unit_count - 1);
+    }
+    // sum_outer (upper triangle, row-major) += X^T X
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, int(D), int(T), 1.0, xd.data(), int(D), 1.0, sum_outer.data(),
+                int(D));
+}
+
+void HiddenAccum::merge(const HiddenAccum& o) {
+    if (o.dim == 0) return;
+    if (dim == 0) {
+        *this = o;
+        return;
+    }
+    if (o.dim != dim) throw Error(cat("analysis: merging hidden states of width ", o.dim, " into ", dim));
+    if (sealed || o.sealed) throw Error("analysis: sealed hidden-state statistics cannot be merged");
+    count += o.count, sum += o.sum, sum_sq += o.sum_sq, tokens += o.tokens;
+    cos_sum += o.cos_sum, cos_pairs += o.cos_pairs;
+    for (size_t k = 0; k < sum_vec.size(); ++k)
+        sum_vec[k] += o.sum_vec[k];
+    for (size_t k = 0; k < sum_outer.size(); ++k)
+        sum_outer[k] += o.sum_outer[k];
+}
+
+double HiddenAccum::std() const {
+    if (count <= 0) return 0;
+    const double m = sum / count;
+    return std::sqrt(std::max(0.0, sum_sq / count - m * m));
+}
+
+void HiddenAccum::seal() {
+    if (sealed) return;
+    sealed_effective_dim = effective_dim();
+    sealed = true;
+    std::vector<double>().swap(sum_outer);
+}
+
+double HiddenAccum::effective_dim() const {
+    if (sealed) return sealed_effective_dim;
+    if (tokens < 2 || dim == 0) return 0;
+    // C = E[x x^T] - mu mu^T; participation ratio = (tr C)^2 / tr(C^2) = (sum lambda)^2 / sum lambda^2
+    double tr = 0, tr2 = 0;
+    for (int64_t a = 0; a < dim; ++a)
+        for (int64_t b = a; b < dim; ++b) {
+            const double mu_a = sum_vec[size_t(a)] / tokens, mu_b = sum_vec[size_t(b)] / tokens;
+            const double c = sum_outer[size_t(a * dim + b)] / tokens - mu_a * mu_b;
+            if (a == b)
+                tr += c, tr2 += c * c;
+            else
+                tr2 += 2 * c * c;
+        }
+    return tr2 > 0 ? tr * tr / tr2 : 0;
+}
+
+void FlowAccum::merge(const FlowAccum& o) {
+    n += o.n, sx += o.sx, sy += o.sy, sxx += o.sxx, syy += o.syy, sxy += o.sxy;
+    ratio_sum += o.ratio_sum, ratio_tokens += o.ratio_tokens;
+    resid_ratio_sum += o.resid_ratio_sum, resid_tokens += o.resid_tokens;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jensen–Shannon
+
+template <typename F> static double js_impl(const F* p, const F* q, int64_t n) {
+    // JS(p, q) = 1/2 KL(p || m) + 1/2 KL(q || m), m = (p + q) / 2; 0 ln 0 = 0
+    double js = 0;
+    for (int64_t j = 0; j < n; ++j) {
+        const double a = p[j], b = q[j], m = 0.5 * (a + b);
+        if (a > 0) js += 0.5 * a * std::log(a / m);
+        if (b > 0) js += 0.5 * b * std::log(b / m);
+    }
+    return std::max(0.0, js);
+}
+double js_divergence(const float* p, const float* q, int64_t n) {
+    return js_impl(p, q, n);
+}
+double js_divergence(const double* p, const double* q, int64_t n) {
+    return js_impl(p, q, n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Analyzer
+
+Analyzer::Analyzer(const ModelConfig& cfg, AnalysisOptions options) : cfg_(cfg), opt_(options) {
+    if (opt_.max_offset < 1 || opt_.max_offset > 4096)
+        throw Error(cat("analysis: max_offset ", opt_.max_offset, " out of 1..4096"));
+    layers_.resize(size_t(cfg.n_layer));
+    for (auto& L : layers_)
+        L.acc.assign(size_t(cfg.n_head), HeadAccum(opt_.max_offset));
+}
+
+void Analyzer::begin_sequence(const std::vector<int32_t>& tokens, const std::vector<std::string>& strings) {
+    tokens_ = tokens;
+    token_strings_ = strings;
+    last_layer_ = -1;
+    prev_mean_.clear();
+    rollout_.clear();
+    rollout_ok_ = true;
+}
+
+void Analyzer::mark_layer(int il, const std::vector<int>& heads) {
+    if (il < 0 || il >= cfg_.n_layer) throw Error(cat("analysis: layer ", il, " out of range 0..", cfg_.n_layer - 1));
+    Layer& L = layers_[size_t(il)];
+    std::vector<int> hs = heads;
+    if (hs.empty())
+        for (int h = 0; h < cfg_.n_head; ++h)
+            hs.push_back(h);
+    for (int h : hs)
+        if (h < 0 || h >= cfg_.n_head) throw Error(cat("analysis: head ", h, " out of range 0..", cfg_.n_head - 1));
+    if (L.seen && L.heads != hs)
+        throw Error(cat("analysis: layer ", il, " was given different heads in different sequences"),
+                    "analyse captures made with the same --heads");
+    if (!L.seen) {
+        L.seen = true;
+        L.heads = hs;
+        L.js_sum.assign(hs.size() * hs.size(), 0.0);
+    }
+}
+
+HeadAccum& Analyzer::head(int il, int h) {
+    if (il < 0 || il >= cfg_.n_layer || h < 0 || h >= cfg_.n_head)
+        throw Error(cat("analysis: no head L", il, "H", h, " in a model of ", cfg_.n_layer, " x ", cfg_.n_head));
+    return layers_[size_t(il)].acc[size_t(h)];
+}
+
+void Analyzer::add_pattern(int il, const TensorView& p, const std::vector<int>& heads) {
+    mark_layer(il, heads);
+    Layer& L = layers_[size_t(il)];
+    const int64_t Hc = int64_t(L.heads.size()), T = int64_t(tokens_.size());
+    if (p.n_dim != 3 || p.ne[0] != Hc || p.ne[1] != T || p.ne[2] != T)
+        throw Error(cat("analysis: layer ", il, " pattern has shape ", shape_str(p.shape()), ", expected [", Hc, ", ",
+                        T, ", ", T, "]"));
+    // rows as contiguous float pointers (copy if strided)
+    std::vector<float> copy;
+    const float* base = p.data;
+    if (!(p.stride[2] == 1 && p.stride[1] == T && p.stride[0] == T * T)) {
+        copy.resize(size_t(Hc * T * T));
+        for (int64_t h = 0; h < Hc; ++h)
+            for (int64_t i = 0; i < T; ++i)
+                for (int64_t j = 0; j < T; ++j)
+                    copy[size_t((h * T + i) * T + j)] = p.at(h, i, j);
+        base = copy.data();
+    }
+    auto row = [&](int64_t h, int64_t i) { return base + (h * T + i) * T; };
+
+    for (int64_t h = 0; h < Hc; ++h) {
+        HeadAccum& acc = L.acc[size_t(L.heads[size_t(h)])];
+        for (int64_t i = 0; i < T; ++i)
+            acc.add_row(row(h, i), i, i + 1, tokens_.data());
+        acc.end_sequence();
+    }
+    // head similarity: JS between every pair of heads, row by row (rows i >= 1)
+    for (int64_t a = 0; a < Hc; ++a)
+        for (int64_t b = a + 1; b < Hc; ++b) {
+            double s = 0;
+            for (int64_t i = 1; i < T; ++i)
+                s += js_divergence(row(a, i), row(b, i), i + 1);
+            L.js_sum[size_t(a * Hc + b)] += s;
+            L.js_sum[size_t(b * Hc + a)] += s;
+        }
+    L.js_rows += double(std::max<int64_t>(0, T - 1));
+
+    // the layer's mean pattern over its heads: evolution through depth and rollout
+    std::vector<double> mean(size_t(T * T), 0.0);
+    for (int64_t h = 0; h < Hc; ++h)
+        for (int64_t i = 0; i < T; ++i)
+            for (int64_t j = 0; j <= i; ++j)
+                mean[size_t(i * T + j)] += double(row(h, i)[j]) / double(Hc);
+    if (last_layer_ == il - 1 && !prev_mean_.empty()) {
+        for (int64_t i = 1; i < T; ++i)
+            L.evo_js_sum += js_divergence(&mean[size_t(i * T)], &prev_mean_[size_t(i * T)], i + 1);
+        L.evo_rows += double(T - 1);
+    }
+
+    // Rollout (Abnar & Zuidema 2020): A' = 0.5 mean_h A + 0.5 I, rows renormalised;
+    // R_0 = A'_0, R_l = A'_l R_{l-1}. Needs every head of consecutive layers from 0.
+    const bool all_heads = Hc == cfg_.n_head;
+    if (rollout_ok_ && all_heads && il == last_layer_ + 1) {
+        std::vector<double> A(size_t(T * T), 0.0);
+        for (int64_t i = 0; i < T; ++i) {
+            double s = 0;
+            for (int64_t j = 0; j <= i; ++j)
+                s += (A[size_t(i * T + j)] = 0.5 * mean[size_t(i * T + j)] + (i == j ? 0.5 : 0.0));
+            for (int64_t j = 0; j <= i; ++j)
+                A[size_t(i * T + j)] /= s;
+        }
+        if (il == 0) {
+            rollout_ = std::move(A);
+        } else {
+            // both lower triangular: (A R)_ij = sum_{k=j..i} A_ik R_kj
+            std::vector<double> R(size_t(T * T), 0.0);
+            for (int64_t i = 0; i < T; ++i)
+                for (int64_t k = 0; k <= i; ++k) {
+                    const double aik = A[size_t(i * T + k)];
+                    if (aik == 0) continue;
+                    const double* rk = &rollout_[size_t(k * T)];
+                    double* ri = &R[size_t(i * T)];
+                    for (int64_t j = 0; j <= k; ++j)
+                        ri[j] += aik * rk[j];
+                }
+            rollout_ = std::move(R);
+        }
+        for (int64_t i = 1; i < T; ++i) {
+            L.rollout_sink_sum += rollout_[size_t(i * T)];
+            double d = 0;
+            for (int64_t j = 0; j <= i; ++j)
+                d += rollout_[size_t(i * T + j)] * double(i - j);
+            L.rollout_dist_sum += d;
+        }
+        L.rollout_rows += double(T - 1);
+    } else {
+        rollout_ok_ = false;
+        rollout_broken_ = true;
+    }
+    prev_mean_ = std::move(mean);
+    last_layer_ = il;
+}
+
+void Analyzer::end_sequence() {
+    const int64_t T = int64_t(tokens_.size());
+    if (rollout_ok_ && last_layer_ == cfg_.n_layer - 1 && T > 0 && int(rollout_rows_.size()) < opt_.rollout_sequences) {
+        RolloutRow r;
+        r.sequence = int(n_sequences_);
+        r.tokens = token_strings_;
+        r.last_row.assign(rollout_.begin() + (T - 1) * T, rollout_.begin() + T * T);
+        rollout_rows_.push_back(std::move(r));
+    } else if (last_layer_ != cfg_.n_layer - 1) {
+        rollout_broken_ = true;
+    }
+    count_sequence(T);
+    tokens_.clear();
+    prev_mean_.clear();
+    rollout_.clear();
+}
+
+void Analyzer::add_hidden(int il, const TensorView& in, const TensorView& out, const TensorView& resid) {
+    if (il < 0 || il >= cfg_.n_layer) throw Error(cat("analysis: layer ", il, " out of range 0..", cfg_.n_layer - 1));
+    Layer& L = layers_[size_t(il)];
+    auto check = [&](const TensorView& v, const char* what) {
+        if (!v.data) return false;
+        if (v.n_dim != 2 || v.ne[1] != cfg_.n_embd || v.stride[1] != 1 || v.stride[0] != v.ne[1])
+            throw Error(cat("analysis: layer ", il, " ", what, " has shape ", shape_str(v.shape()), ", expected [T, ",
+                            cfg_.n_embd, "] (contiguous)"));
+        return true;
+    };
+    const bool hi = check(in, "input"), ho = check(out, "output"), hr = check(resid, "resid_pre");
+    if (hi) L.input.add(in.data, in.ne[0], in.ne[1]);
+    if (ho) L.output.add(out.data, out.ne[0], out.ne[1]);
+    if (hr) L.resid.add(resid.data, resid.ne[0], resid.ne[1]);
+    const int64_t D = cfg_.n_embd;
+    auto norm = [D](const float* v) {
+        double s = 0;
+        for (int64_t d = 0; d < D; ++d)
+            s += double(v[d]) * v[d];
+        return std::sqrt(s);
+    };
+    if (hi && ho) {
+        if (in.ne[0] != out.ne[0])
+            throw Error(cat("analysis: layer ", il, " input has ", in.ne[0], " tokens but output ", out.ne[0]));
+        FlowAccum& f = L.flow;
+        for (int64_t t = 0; t < in.ne[0]; ++t) {
+            const float* x = in.data + t * D;
+            const float* y = out.data + t * D;
+            for (int64_t d = 0; d < D; ++d) {
+                f.sx += x[d], f.sy += y[d], f.sxx += double(x[d]) * x[d], f.syy += double(y[d]) * y[d];
+                f.sxy += double(x[d]) * y[d];
+            }
+            f.n += double(D);
+            const double nx = norm(x);
+            if (nx > 0) f.ratio_sum += norm(y) / nx, f.ratio_tokens += 1;
+        }
+    }
+    if (ho && hr) {
+        if (resid.ne[0] != out.ne[0])
+            throw Error(cat("analysis: layer ", il, " resid_pre has ", resid.ne[0], " tokens but output ", out.ne[0]));
+        for (int64_t t = 0; t < out.ne[0]; ++t) {
+            const double nr = norm(resid.data + t * D);
+            if (nr > 0) L.flow.resid_ratio_sum += norm(out.data + t * D) / nr, L.flow.resid_tokens += 1;
+        }
+    }
+}
+
+void Analyzer::seal_hidden(int il) {
+    Layer& L = layers_.at(size_t(il));
+    L.input.seal(), L.output.seal(), L.resid.seal();
+}
+
+void Analyzer::merge(const Analyzer& o) {
+    if (o.cfg_.n_layer != cfg_.n_layer || o.cfg_.n_head != cfg_.n_head || o.cfg_.n_embd != cfg_.n_embd)
+        throw Error("analysis: cannot merge analyses of different models");
+    for (size_t il = 0; il < layers_.size(); ++il) {
+        Layer& L = layers_[il];
+        const Layer& M = o.layers_[il];
+        if (M.seen) {
+            mark_layer(int(il), M.heads);
+            for (int h : M.heads)
+                L.acc[size_t(h)].merge(M.acc[size_t(h)]);
+            for (size_t k = 0; k < L.js_sum.size(); ++k)
+                L.js_sum[k] += M.js_sum[k];
+            L.js_rows += M.js_rows;
+            L.evo_js_sum += M.evo_js_sum, L.evo_rows += M.evo_rows;
+            L.rollout_sink_sum += M.rollout_sink_sum, L.rollout_dist_sum += M.rollout_dist_sum;
+            L.rollout_rows += M.rollout_rows;
+        }
+        L.input.merge(M.input);
+        L.output.merge(M.output);
+        L.resid.merge(M.resid);
+        L.flow.merge(M.flow);
+    }
+    for (const auto& r : o.rollout_rows_)
+        if (int(rollout_rows_.size()) < opt_.rollout_sequences) {
+            rollout_rows_.push_back(r);
+            rollout_rows_.back().sequence += int(n_sequences_);
+        }
+    rollout_broken_ = rollout_broken_ || o.rollout_broken_;
+    n_sequences_ += o.n_sequences_;
+    n_tokens_ += o.n_tokens_;
+}
+
+static HiddenResult hidden_result(const HiddenAccum& h) {
+    HiddenResult r;
+    if (h.tokens <= 0) return r;
+    r.present = true;
+    r.mean = h.mean();
+    r.std = h.std();
+    r.effective_dim = h.effective_dim();
+    r.mean_cosine = h.mean_cosine();
+    r.tokens = h.tokens;
+    return r;
+}
+
+AnalysisResult Analyzer::finish() const {
+    AnalysisResult r;
+    r.config = cfg_;
+    r.options = opt_;
+    r.n_sequences = n_sequences_;
+    r.n_tokens = n_tokens_;
+    bool any_rollout = false;
+    for (size_t il = 0; il < layers_.size(); ++il) {
+        const Layer& L = layers_[il];
+        LayerResult lr;
+        lr.layer = int(il);
+        if (L.seen) {
+            const size_t Hc = L.heads.size();
+            for (int h : L.heads) {
+                const HeadAccum& a = L.acc[size_t(h)];
+                HeadResult hr;
+                hr.layer = int(il), hr.head = h;
+                hr.rows = a.metrics.rows();
+                for (size_t m = 0; m < size_t(HeadStats::n_metrics); ++m)
+                    hr.metrics[m] = a.metrics.mean(HeadStats::Metric(m));
+                const double ns = a.score_sequences;
+                if (ns > 0) hr.scores = {a.score_sum[0] / ns, a.score_sum[1] / ns, a.score_sum[2] / ns};
+                auto tmean = [&](size_t k) {
+                    return a.template_rows[k] > 0 ? a.template_sum[k] / a.template_rows[k] : 0.0;
+                };
+                hr.template_scores = {tmean(0), tmean(1), tmean(2)};
+                hr.template_rows = a.template_rows;
+                for (size_t d = 0; d < a.offset_mass.size(); ++d)
+                    hr.offset_profile.push_back(a.offset_rows[d] > 0 ? a.offset_mass[d] / a.offset_rows[d] : 0.0);
+                for (size_t b = 0; b < size_t(kPositionBuckets); ++b) {
+                    hr.rows_by_position[b] = a.pos_rows[b];
+                    if (a.pos_rows[b] > 0) {
+                        hr.entropy_by_position[b] = a.pos_entropy[b] / a.pos_rows[b];
+                        hr.sink_by_position[b] = a.pos_sink[b] / a.pos_rows[b];
+                    }
+                }
+                lr.entropy += hr.metric(HeadStats::entropy) / double(Hc);
+                lr.entropy_normalized += hr.metric(HeadStats::entropy_normalized) / double(Hc);
+                lr.mean_distance += hr.metric(HeadStats::mean_distance) / double(Hc);
+                lr.sink_mass += hr.metric(HeadStats::sink_mass) / double(Hc);
+                lr.heads.push_back(std::move(hr));
+            }
+            if (L.js_rows > 0) {
+                lr.js.assign(Hc * Hc, 0.0);
+                double pairs = 0, total = 0;
+                for (size_t a = 0; a < Hc; ++a)
+                    for (size_t b = 0; b < Hc; ++b) {
+                        lr.js[a * Hc + b] = L.js_sum[a * Hc + b] / L.js_rows;
+                        if (a < b) {
+                            total += lr.js[a * Hc + b], pairs += 1;
+                            if (lr.js[a * Hc + b] < opt_.redundant_js)
+                                r.redundant.push_back({int(il), L.heads[a], L.heads[b], lr.js[a * Hc + b]});
+                        }
+                    }
+                lr.diversity = pairs > 0 ? total / pairs : 0;
+            }
+            if (L.evo_rows > 0) lr.js_from_previous = L.evo_js_sum / L.evo_rows;
+            if (L.rollout_rows > 0) {
+                lr.rollout_sink = L.rollout_sink_sum / L.rollout_rows;
+                lr.rollout_distance = L.rollout_dist_sum / L.rollout_rows;
+                any_rollout = true;
+            }
+        }
+        lr.input = hidden_result(L.input);
+        lr.output = hidden_result(L.output);
+        lr.resid_pre = hidden_result(L.resid);
+        const FlowAccum& f = L.flow;
+        if (f.n > 0) {
+            lr.has_flow = true;
+            lr.transform_magnitude = f.ratio_tokens > 0 ? f.ratio_sum / f.ratio_tokens : 0;
+            const double cov = f.sxy / f.n - (f.sx / f.n) * (f.sy / f.n);
+            const double vx = f.sxx / f.n - (f.sx / f.n) * (f.sx / f.n);
+            const double vy = f.syy / f.n - (f.sy / f.n) * (f.sy / f.n);
+            lr.io_correlation = (vx > 0 && vy > 0) ? cov / std::sqrt(vx * vy) : 0;
+        }
+        if (f.resid_tokens > 0) lr.resid_update = f.resid_ratio_sum / f.resid_tokens;
+        r.layers.push_back(std::move(lr));
+    }
+    r.rollout_complete = any_rollout && !rollout_broken_;
+    if (r.rollout_complete) r.rollout = rollout_rows_;
+    label_heads(r);
+    find_collapse_and_recommend(r);
+    return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// From capture directories
+
+namespace {
+
+std::string file_of(const std::string& hook) {
+    if (hook.find("hook_pattern") != std::string::npos) return "attention_data_weights.safetensors";
+    if (hook.find("hook_attn_out") != std::string::npos) return "attention_data_outputs.safetensors";
+    return "attention_data_inputs.safetensors";
+}
+
+// Read a hook's tensor of a sequence, checking it exists and has the expected shape.
+Captured read_checked(const CaptureReader& r, int64_t s, const std::string& hook, const std::vector<int64_t>& shape) {
+    const std::string tensor = ActivationCache::key(hook, int(s));
+    if (!r.has(s, hook))
+        throw Error(
+            cat(r.dir(), "/", file_of(hook), ": tensor '", tensor, "' is missing (sequence 0 has '", hook, "')"),
+            "the capture is incomplete or was edited; re-run attnscope run");
+    Captured c = r.read(s, hook);
+    if (c.shape != shape)
+        throw Error(cat(r.dir(), "/", file_of(hook), ": tensor '", tensor, "' has shape ", shape_str(c.shape),
+                        ", expected ", shape_str(shape)),
+                    "the tensor does not match the manifest; re-run attnscope run");
+    return c;
+}
+
+} // namespace
+
+AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& readers, const AnalysisOptions& options,
+                                const std::function<void(int64_t, int64_t)>& on_progress) {
+    if (readers.empty()) throw Error("analysis: no capture directory given");
+    const ModelConfig& cfg = readers[0]->config();
+    for (const CaptureReader* r : readers) {
+        const ModelConfig& c = r->config();
+        if (c.n_layer != cfg.n_layer || c.n_head != cfg.n_head || c.n_embd != cfg.n_embd)
+            throw Error(cat(r->dir(), ": model ", c.n_layer, " layers x ", c.n_head, " heads x ", c.n_embd,
+                            " wide differs from ", readers[0]->dir(), " (", cfg.n_layer, " x ", cfg.n_head, " x ",
+                            cfg.n_embd, ")"),
+                        "analyse captures of one model together");
+        if (r->heads() != readers[0]->heads())
+            throw Error(cat(r->dir(), ": captured a different head subset than ", readers[0]->dir()));
+    }
+    Analyzer an(cfg, options);
+    const int L = cfg.n_layer;
+    auto hook = [](int il, const char* name) { return cat("blocks.", il, ".", name); };
+
+    int64_t total = 0, done = 0;
+    for (const CaptureReader* r : readers)
+        total += r->n_sequences();
+    total += L; // pass 2 reports once per layer
+    // Pass 1, sequence by sequence: patterns of consecutive layers (rollout, evolution).
+    bool any_pattern = false;
+    for (const CaptureReader* r : readers) {
+        const int64_t Hc = r->heads().empty() ? cfg.n_head : int64_t(r->heads().size());
+        std::vector<bool> has_layer(static_cast<size_t>(L));
+        for (int il = 0; il < L; ++il)
+            has_layer[size_t(il)] = r->n_sequences() > 0 && r->has(0, hook(il, "attn.hook_pattern"));
+        for (int64_t s = 0; s < r->n_sequences(); ++s) {
+            const SequenceInfo& seq = r->sequence(s);
+            const int64_t T = seq.length;
+            an.begin_sequence(seq.token_ids, seq.tokens);
+            for (int il = 0; il < L; ++il) {
+                if (!has_layer[size_t(il)]) continue;
+                Captured c = read_checked(*r, s, hook(il, "attn.hook_pattern"), {Hc, T, T});
+                an.add_pattern(il, TensorView::contiguous(c.data.data(), c.shape), r->heads());
+                any_pattern = true;
+            }
+            an.end_sequence();
+            if (on_progress) on_progress(++done, total);
+        }
+    }
+    // Pass 2, layer by layer: hidden states. Each layer's covariances (3 x D x D doubles) are
+    // reduced to their participation ratio and freed before the next layer is read.
+    bool any_hidden = false;
+    const int64_t D = cfg.n_embd;
+    for (int il = 0; il < L; ++il) {
+        const std::string hin = hook(il, "ln1.hook_normalized"), hout = hook(il, "hook_attn_out"),
+                          hres = hook(il, "hook_resid_pre");
+        for (const CaptureReader* r : readers) {
+            if (r->n_sequences() == 0) continue;
+            const bool has_in = r->has(0, hin), has_out = r->has(0, hout), has_res = r->has(0, hres);
+            if (!has_in && !has_out && !has_res) continue;
+            for (int64_t s = 0; s < r->n_sequences(); ++s) {
+                const int64_t T = r->sequence(s).length;
+                Captured in, out, resid;
+                if (has_in) in = read_checked(*r, s, hin, {T, D});
+                if (has_out) out = read_checked(*r, s, hout, {T, D});
+                if (has_res) resid = read_checked(*r, s, hres, {T, D});
+                auto view = [](Captured& c) {
+                    return c.data.empty() ? TensorView{} : TensorView::contiguous(c.data.data(), c.shape);
+                };
+                an.add_hidden(il, view(in), view(out), view(resid));
+                any_hidden = true;
+            }
+        }
+        an.seal_hidden(il);
+        if (on_progress) on_progress(++done, total);
+    }
+    if (!any_pattern && !any_hidden)
+        throw Error(cat(readers[0]->dir(), ": the capture holds no attention weights and no attention inputs/outputs"),
+                    "capture with attnscope run --capture weights,inputs,outputs (the default)");
+    AnalysisResult res = an.finish();
+    for (const CaptureReader* r : readers)
+        res.sources.push_back(r->dir());
+    const auto& m = readers[0]->manifest();
+    if (m.contains("model") && m["model"].is_object() && m["model"].contains("name") && m["model"]["name"].is_string())
+        res.model = m["model"]["name"].get<std::string>();
+    if (!any_pattern)
+        res.notes.push_back("no attention weights captured: head metrics, similarity and rollout are missing "
+                            "(capture with --capture weights)");
+    if (!any_hidden)
+        res.notes.push_back("no attention inputs/outputs captured: layer statistics are missing "
+                            "(capture with --capture inputs,outputs)");
+    return res;
+}
+
+} // namespace attnscope
