@@ -33,6 +33,9 @@ commands:
                        three), scores, q, k, v, z, resid, mlp, logits
       --layers LIST    e.g. 0-3,11 (default: all)     --heads LIST   e.g. 0,5 (default: all)
       --dtype f32|f16  stored type (default f32)      --force        write into a non-empty DIR
+      --stats-only     store no tensors: compute the per-head statistics from each attention
+                       row while the forward pass runs (memory O(layers x heads x T), so long
+                       texts fit) and write the report and summary into DIR
   analyze DIR [DIR ...] [--output OUT]
                        analyse capture directories (several = shards of one corpus, merged
                        exactly): writes attention_analysis_report.txt and
@@ -237,6 +240,12 @@ int run(int argc, char** argv) {
         const PreparedData data = runner.prepare_data(std::move(texts), number("--max-length", 0));
         std::signal(SIGINT, on_sigint);
         std::signal(SIGTERM, on_sigint);
+        if (args.has("--stats-only")) {
+            runner.run_stats_only(data, output);
+            std::fprintf(stderr, "attnscope: wrote %s/%s and %s/%s\n", output.c_str(), kReportFile, output.c_str(),
+                         kSummaryFile);
+            return 0;
+        }
         const CaptureSummary s = runner.run_with_hooks(data, output);
         std::fprintf(stderr, "attnscope: wrote %s: %lld texts, %lld tokens, %lld tensors, %.1f MB in %.1f s\n",
                      s.dir.c_str(), (long long)s.n_sequences, (long long)s.n_tokens, (long long)s.n_tensors,

@@ -98,7 +98,7 @@ void HiddenAccum::add(const float* x, int64_t T, int64_t D) {
     if (dim == 0) {
         dim = D;
         sum_vec.assign(size_t(D), 0.0);
-        sum_outer.assign(size_t(D * D), 0.0);
+        if (track_covariance) sum_outer.assign(size_t(D * D), 0.0);
     }
     if (D != dim) throw Error(cat("analysis: hidden width ", D, " differs from the ", dim, " seen before"));
     if (sealed) throw Error("analysis: hidden-state statistics of this layer are already sealed");
@@ -131,8 +131,9 @@ void HiddenAccum::add(const float* x, int64_t T, int64_t D) {
         cos_pairs += unit_count * (unit_count - 1);
     }
     // sum_outer (upper triangle, row-major) += X^T X
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, int(D), int(T), 1.0, xd.data(), int(D), 1.0, sum_outer.data(),
-                int(D));
+    if (track_covariance)
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, int(D), int(T), 1.0, xd.data(), int(D), 1.0,
+                    sum_outer.data(), int(D));
 }
 
 void HiddenAccum::merge(const HiddenAccum& o) {
@@ -147,6 +148,8 @@ void HiddenAccum::merge(const HiddenAccum& o) {
     cos_sum += o.cos_sum, cos_pairs += o.cos_pairs;
     for (size_t k = 0; k < sum_vec.size(); ++k)
         sum_vec[k] += o.sum_vec[k];
+    if (sum_outer.size() != o.sum_outer.size())
+        throw Error("analysis: merging hidden states with and without covariance");
     for (size_t k = 0; k < sum_outer.size(); ++k)
         sum_outer[k] += o.sum_outer[k];
 }
@@ -166,6 +169,7 @@ void HiddenAccum::seal() {
 
 double HiddenAccum::effective_dim() const {
     if (sealed) return sealed_effective_dim;
+    if (!track_covariance) return -1;
     if (tokens < 2 || dim == 0) return 0;
     // C = E[x x^T] - mu mu^T; participation ratio = (tr C)^2 / tr(C^2) = (sum lambda)^2 / sum lambda^2
     double tr = 0, tr2 = 0;
@@ -214,8 +218,10 @@ Analyzer::Analyzer(const ModelConfig& cfg, AnalysisOptions options) : cfg_(cfg),
     if (opt_.max_offset < 1 || opt_.max_offset > 4096)
         throw Error(cat("analysis: max_offset ", opt_.max_offset, " out of 1..4096"));
     layers_.resize(size_t(cfg.n_layer));
-    for (auto& L : layers_)
+    for (auto& L : layers_) {
         L.acc.assign(size_t(cfg.n_head), HeadAccum(opt_.max_offset));
+        L.input.track_covariance = L.output.track_covariance = L.resid.track_covariance = opt_.covariance;
+    }
 }
 
 void Analyzer::begin_sequence(const std::vector<int32_t>& tokens, const std::vector<std::string>& strings) {

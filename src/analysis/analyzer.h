@@ -38,6 +38,7 @@ struct AnalysisOptions {
     double collapse_cosine = 0.9; // representation collapse: mean pairwise cosine at or above this
     double label_score = 0.4;     // a detector score at or above this names a head's label
     int rollout_sequences = 8;    // sequences whose final rollout row is kept for the report
+    bool covariance = true;       // effective dimensionality: keeps a D x D sum per layer and tensor
 };
 
 // Number of query-position buckets: bucket b holds positions 2^b .. 2^(b+1)-1 (i >= 1).
@@ -74,6 +75,7 @@ struct HeadAccum {
 
 // Hidden-state statistics of one layer's captured tensors, as sums.
 struct HiddenAccum {
+    bool track_covariance = true; // sum_outer (and so effective_dim) only when set
     int64_t dim = 0;
     double count = 0, sum = 0, sum_sq = 0; // over all elements
     std::vector<double> sum_vec;           // [D]  sum over tokens of x
@@ -86,7 +88,7 @@ struct HiddenAccum {
     void merge(const HiddenAccum& o);
     double mean() const { return count > 0 ? sum / count : 0; }
     double std() const;
-    double effective_dim() const; // participation ratio (tr C)^2 / tr(C^2) of the covariance C
+    double effective_dim() const; // participation ratio (tr C)^2 / tr(C^2) of the covariance C; -1 if not tracked
     double mean_cosine() const { return cos_pairs > 0 ? cos_sum / cos_pairs : 0; }
     // Reduce the covariance to its participation ratio and free it (no add/merge afterwards).
     void seal();
@@ -118,7 +120,7 @@ struct HeadResult {
 
 struct HiddenResult {
     bool present = false;
-    double mean = 0, std = 0, effective_dim = 0, mean_cosine = 0, tokens = 0;
+    double mean = 0, std = 0, effective_dim = -1, mean_cosine = 0, tokens = 0; // effective_dim -1: not tracked
 };
 
 struct LayerResult {

@@ -4,6 +4,8 @@
 // complete; an exception (disk full, cancel) leaves only removed temporaries behind.
 #include "api/runner.h"
 
+#include "report/report.h"
+
 #include "core/error.h"
 #include "core/files.h"
 #include "core/sha256.h"
@@ -199,6 +201,87 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
     sum.n_tokens = data.batch.n_tokens();
     sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return sum;
+}
+
+AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::string& dir) const {
+    const CaptureSpec sp = spec();
+    const ModelConfig& cfg = model_->config();
+    const int L = cfg.n_layer, H = cfg.n_head;
+    if (!dir.empty() && fs::exists(dir) && !fs::is_directory(dir))
+        throw Error(cat(dir, ": exists and is not a directory"), "choose another --output");
+    AnalysisOptions ao;
+    // effective dimensionality keeps 3 x D x D doubles per layer; past 1 GB it is left out
+    const double cov_bytes = 3.0 * L * double(cfg.n_embd) * cfg.n_embd * 8;
+    ao.covariance = cov_bytes <= 1e9;
+    Analyzer an(cfg, ao);
+    std::vector<int> layers = sp.layers, heads = sp.heads;
+    if (layers.empty())
+        for (int il = 0; il < L; ++il)
+            layers.push_back(il);
+    if (heads.empty())
+        for (int h = 0; h < H; ++h)
+            heads.push_back(h);
+    std::vector<char> layer_on(size_t(L), 0), head_on(size_t(H), 0);
+    for (int il : layers)
+        layer_on[size_t(il)] = 1, an.mark_layer(il, sp.heads);
+    for (int h : heads)
+        head_on[size_t(h)] = 1;
+
+    // One accumulator per (sequence of the batch, layer, head): the forward pass calls the row
+    // function concurrently for different (sequence, head) pairs, never for the same one.
+    const size_t per_seq = size_t(L) * size_t(H);
+    std::vector<HeadAccum> acc;
+    const Batch* batch = nullptr;
+    ForwardOptions fo;
+    fo.attention_rows = [&](int il, int s, int h, int64_t i, const float* row, int64_t n) {
+        if (!layer_on[size_t(il)] || !head_on[size_t(h)]) return;
+        acc[size_t(s) * per_seq + size_t(il) * size_t(H) + size_t(h)].add_row(row, i, n,
+                                                                              batch->tokens[size_t(s)].data());
+    };
+    // Hidden states: ln1 output and resid_pre are kept per sequence until attn_out arrives.
+    std::vector<std::vector<float>> ln1, resid;
+    HookSet hooks;
+    hooks.add(HookFilter::parse("blocks.*.hook_resid_pre,blocks.*.ln1.hook_normalized,blocks.*.hook_attn_out", "", ""),
+              [&](const HookContext& ctx, TensorView v) {
+                  if (!layer_on[size_t(ctx.layer)]) return;
+                  const size_t n = size_t(v.ne[0] * v.ne[1]);
+                  if (ctx.hook == Hook::resid_pre) resid[size_t(ctx.seq)].assign(v.data, v.data + n);
+                  if (ctx.hook == Hook::ln1_normalized) ln1[size_t(ctx.seq)].assign(v.data, v.data + n);
+                  if (ctx.hook == Hook::attn_out) {
+                      const int64_t T = v.ne[0], D = v.ne[1];
+                      an.add_hidden(ctx.layer, TensorView::contiguous(ln1[size_t(ctx.seq)].data(), {T, D}), v,
+                                    TensorView::contiguous(resid[size_t(ctx.seq)].data(), {T, D}));
+                  }
+              });
+    RunState state;
+    for_each_batch(data.batch, options_.batch_size, options_, [&](int64_t, const Batch& b) {
+        batch = &b;
+        acc.assign(size_t(b.n_seq()) * per_seq, HeadAccum(ao.max_offset));
+        ln1.assign(size_t(b.n_seq()), {});
+        resid.assign(size_t(b.n_seq()), {});
+        forward(*model_, b, hooks, state, fo);
+        // merge in sequence order, so the sums do not depend on thread timing
+        for (int64_t s = 0; s < b.n_seq(); ++s) {
+            for (int il : layers)
+                for (int h : heads) {
+                    HeadAccum& a = acc[size_t(s) * per_seq + size_t(il) * size_t(H) + size_t(h)];
+                    a.end_sequence();
+                    an.head(il, h).merge(a);
+                }
+            an.count_sequence(int64_t(b.tokens[size_t(s)].size()));
+        }
+    });
+    AnalysisResult r = an.finish();
+    r.model = resolved_.name;
+    r.stats_only = true;
+    std::erase_if(r.notes, [](const std::string& n) { return n.rfind("attention rollout needs", 0) == 0; });
+    r.notes.push_back("computed during the forward pass (--stats-only): head similarity, evolution between layers "
+                      "and rollout need whole patterns and are not computed");
+    if (!ao.covariance)
+        r.notes.push_back(
+            cat("effective dimensionality left out: its covariances would take ", int64_t(cov_bytes / 1e6), " MB"));
+    if (!dir.empty()) write_report(r, dir);
+    return r;
 }
 
 ActivationCache Runner::run_with_hooks(const PreparedData& data) const {

@@ -77,6 +77,11 @@ class Runner {
     // Capture into memory.
     ActivationCache run_with_hooks(const PreparedData& data) const;
 
+    // --stats-only: per-head statistics computed while the forward pass runs, from each attention
+    // row as it is made, so no [H, T, T] tensor exists (memory O(L H T), not O(L H T^2)); plus
+    // hidden-state statistics from the attention inputs and outputs. Heads and layers follow
+    // options.layers / options.heads. Writes the report and summary into dir unless it is empty.
+    AnalysisResult run_stats_only(const PreparedData& data, const std::string& dir = "") const;
     // Analyse a capture directory (AttentionDataAnalyzer(dir).analyze()); writes nothing.
     AnalysisResult analyze_attention_patterns(const std::string& dir) const;
     // Run this model on repeated random-token blocks and analyse its heads (attnscope heads --model).

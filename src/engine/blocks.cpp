@@ -120,6 +120,7 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
                 const int64_t r = off + i;
                 scores_row(q + r * ld + h * d, k + off * ld + h * d, ld, n, d, scale, row);
                 softmax_row(row, n);
+                if (ctx.options.attention_rows) ctx.options.attention_rows(il, int(s), int(h), i, row, n);
                 weighted_sum_row(row, v + off * ld + h * d, ld, n, d, z + r * D + h * d);
             }
         }
@@ -146,6 +147,10 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
             for (int64_t r = 0; r < H * T; ++r)
                 softmax_row(att + r * T, T); // exp(-inf) = 0 keeps the mask
             if (ctx.plan.wants(Hook::pattern, il)) ctx.hooks.dispatch(Hook::pattern, il, int(s), att_view);
+            if (ctx.options.attention_rows)
+                for (int64_t h = 0; h < H; ++h)
+                    for (int64_t i = 0; i < T; ++i)
+                        ctx.options.attention_rows(il, int(s), int(h), i, att + (h * T + i) * T, n_keys(i, T));
 #pragma omp parallel for collapse(2) schedule(static)
             for (int64_t h = 0; h < H; ++h)
                 for (int64_t i = 0; i < T; ++i)

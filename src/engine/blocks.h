@@ -19,6 +19,7 @@ struct BlockContext {
     const HookSet::Plan& plan;
     RunState& state;
     ForwardStats& stats;
+    const ForwardOptions& options;
 };
 
 // Offer rows [offset_s, offset_s + T_s) of a [N, width] buffer to the hooks, one sequence at a time.

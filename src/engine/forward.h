@@ -17,6 +17,7 @@
 #include "model/model.h"
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace attnscope {
@@ -36,8 +37,15 @@ struct Batch {
     int64_t offset(int64_t s) const;
 };
 
+// Receives every attention probability row as it is computed: layer, sequence, head, query
+// position i, the row (n = keys it sees). Called concurrently for different (sequence, head)
+// pairs of a layer, in row order within a pair; the row is valid only during the call. With it,
+// statistics need no [H, T, T] buffer (attnscope run --stats-only).
+using AttentionRowFn = std::function<void(int il, int seq, int head, int64_t i, const float* row, int64_t n)>;
+
 struct ForwardOptions {
-    bool logits = false; // compute logits into RunState::logits even if no hook asks for them
+    bool logits = false;                     // compute logits into RunState::logits even if no hook asks for them
+    AttentionRowFn attention_rows = nullptr; // optional, see above
 };
 
 // What a forward did, for callers and for tests of the "nobody asked, nothing done" rule.

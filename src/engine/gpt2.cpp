@@ -11,7 +11,7 @@ void forward_gpt2(const Model& model, const Batch& batch, const HookSet& hooks, 
                   const ForwardOptions& options, ForwardStats& stats) {
     const ModelConfig& cfg = model.config();
     const HookSet::Plan plan = hooks.plan(cfg.n_layer);
-    BlockContext ctx{cfg, batch, hooks, plan, state, stats};
+    BlockContext ctx{cfg, batch, hooks, plan, state, stats, options};
 
     embed(model.tok_embd(), model.pos_embd(), ctx);
     for (int il = 0; il < cfg.n_layer; ++il) {

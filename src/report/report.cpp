@@ -305,8 +305,10 @@ std::string report_text(const AnalysisResult& r) {
             t.add({cat(L.layer), L.input.present ? num(L.input.mean, 4) : "-", L.input.present ? num(L.input.std) : "-",
                    L.output.present ? num(L.output.mean, 4) : "-", L.output.present ? num(L.output.std) : "-",
                    L.has_flow ? num(L.transform_magnitude) : "-", L.resid_update >= 0 ? num(L.resid_update) : "-",
-                   L.has_flow ? num(L.io_correlation) : "-", L.input.present ? num(L.input.effective_dim, 1) : "-",
-                   L.output.present ? num(L.output.effective_dim, 1) : "-", st.present ? num(st.mean_cosine) : "-"});
+                   L.has_flow ? num(L.io_correlation) : "-",
+                   L.input.effective_dim >= 0 ? num(L.input.effective_dim, 1) : "-",
+                   L.output.effective_dim >= 0 ? num(L.output.effective_dim, 1) : "-",
+                   st.present ? num(st.mean_cosine) : "-"});
         }
         out += any ? t.str() : "Not computed: no attention inputs or outputs were captured.\n";
     }
@@ -406,7 +408,7 @@ nlohmann::ordered_json summary_json(const AnalysisResult& r) {
             if (!h.present) return nullptr;
             return {{"mean", h.mean},
                     {"std", h.std},
-                    {"effective_dim", h.effective_dim},
+                    {"effective_dim", opt(h.effective_dim)},
                     {"mean_cosine", h.mean_cosine},
                     {"tokens", h.tokens}};
         };
