@@ -8,6 +8,8 @@ packages=(
   libopenblas-openmp-dev              # matrix products (OpenMP build: one thread pool with ours)
   nlohmann-json3-dev                  # JSON
   libpcre2-dev                        # the tokenizer's pre-tokenization pattern (Unicode classes)
+  libcairo2-dev libpango1.0-dev       # figures (PNG, SVG) and their text
+  fonts-dejavu-core                   # the figures' font
   libgtest-dev                        # tests
   python3 python3-numpy               # the test of the README's numpy reader
 )

@@ -41,6 +41,13 @@ commands:
                        exactly): writes attention_analysis_report.txt and
                        attention_data_summary.json into OUT (default: the first DIR)
       --print          also print the report on stdout
+  plot DIR (flow | dashboard | grid | weights --layer L --head H) [--seq S] [--format png|svg]
+       [--output OUT]  one figure into OUT (default DIR): attention_flow_visualization,
+                       comprehensive_attention_analysis, attention_heads_grid (every head of
+                       sequence S as a thumbnail) or attention_weights_L{L}_H{H} (heatmap of one
+                       head on sequence S, default 0)
+  report DIR [DIR ...] [--output OUT] [--format png|svg]
+                       analyze + every figure (+ the viewer when it lands) into OUT
   heads (DIR ... | --model M) [--sequences N] [--block N] [--seed S] [--json]
                        the head taxonomy table: labels (previous_token, induction, duplicate_token,
                        self, sink, local, broad, mixed) with their scores; with --model, probes the
@@ -62,7 +69,7 @@ options:
 A model M is a directory (config.json, model.safetensors, tokenizer files), "tiny" (the built-in
 model), or a name found in the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or
 ~/.cache/huggingface/hub), e.g. gpt2 or distilgpt2.
-Coming with later issues: plot, view, report, demo.
+Coming with later issues: view, demo.
 )";
 
 struct Args {
@@ -266,6 +273,48 @@ int run(int argc, char** argv) {
         for (const auto& path : write_report(r, out.empty() ? dirs[0] : out))
             std::fprintf(stderr, "attnscope: wrote %s\n", path.c_str());
         if (args.has("--print")) std::fputs(report_text(r).c_str(), stdout);
+        return 0;
+    }
+    if (command == "plot" || command == "report") {
+        const auto pos = args.positional({"--output", "--format", "--layer", "--head", "--seq"});
+        const ImageFormat fmt = parse_image_format(args.get("--format"));
+        const std::string out = args.get("--output");
+        auto integer = [&](const char* flag, long fallback) {
+            const std::string v = args.get(flag);
+            if (v.empty()) {
+                if (fallback >= 0) return fallback;
+                throw Error(cat("plot weights: missing ", flag), "e.g. attnscope plot DIR weights --layer 0 --head 1");
+            }
+            char* end = nullptr;
+            const long n = std::strtol(v.c_str(), &end, 10);
+            if (*end || n < 0) throw Error(cat(flag, ": expected a number from 0, found '", v, "'"));
+            return n;
+        };
+        if (command == "report") {
+            if (pos.empty()) throw Error("report: no capture directory given", "usage: attnscope report DIR [DIR ...]");
+            AttentionDataAnalyzer an(pos);
+            for (const auto& path : an.create_comprehensive_report(out, fmt))
+                std::fprintf(stderr, "attnscope: wrote %s\n", path.c_str());
+            return 0;
+        }
+        if (pos.size() != 2)
+            throw Error("plot: expected a capture directory and a figure",
+                        "usage: attnscope plot DIR (flow | dashboard | grid | weights --layer L --head H)");
+        AttentionDataAnalyzer an(pos[0]);
+        const std::string& what = pos[1];
+        std::string path;
+        if (what == "flow")
+            path = an.visualize_attention_flow(out, fmt);
+        else if (what == "dashboard")
+            path = an.visualize_dashboard(out, fmt);
+        else if (what == "grid" || what == "heads")
+            path = an.visualize_heads_grid(integer("--seq", 0), out, fmt);
+        else if (what == "weights")
+            path = an.visualize_attention_weights(int(integer("--layer", -1)), int(integer("--head", -1)),
+                                                  integer("--seq", 0), out, fmt);
+        else
+            throw Error(cat("plot: unknown figure '", what, "'"), "choose flow, dashboard, grid or weights");
+        std::fprintf(stderr, "attnscope: wrote %s\n", path.c_str());
         return 0;
     }
     if (command == "heads") {

@@ -5,7 +5,10 @@
 
 #include "api/runner.h"
 #include "core/error.h"
+#include "render/figures.h"
 #include "report/report.h"
+
+#include <filesystem>
 
 #include <algorithm>
 
@@ -33,8 +36,97 @@ const AnalysisResult& AttentionDataAnalyzer::analyze(const std::function<void(in
     return *result_;
 }
 
-std::vector<std::string> AttentionDataAnalyzer::create_comprehensive_report(const std::string& out_dir) {
-    return write_report(analyze(), out_dir.empty() ? dirs_[0] : out_dir);
+std::string AttentionDataAnalyzer::out(const std::string& out_dir) const {
+    const std::string d = out_dir.empty() ? dirs_[0] : out_dir;
+    std::error_code ec;
+    std::filesystem::create_directories(d, ec);
+    if (ec) throw Error(cat(d, ": cannot create the output directory: ", ec.message()));
+    return d;
+}
+
+static std::string join(const std::string& dir, const std::string& name) {
+    return (std::filesystem::path(dir) / name).string();
+}
+
+std::string AttentionDataAnalyzer::visualize_attention_flow(const std::string& out_dir, ImageFormat f) {
+    const std::string path = join(out(out_dir), cat("attention_flow_visualization", extension(f)));
+    render_flow(analyze(), path);
+    return path;
+}
+
+std::string AttentionDataAnalyzer::visualize_dashboard(const std::string& out_dir, ImageFormat f) {
+    const std::string path = join(out(out_dir), cat("comprehensive_attention_analysis", extension(f)));
+    render_dashboard(analyze(), path);
+    return path;
+}
+
+std::string AttentionDataAnalyzer::visualize_attention_weights(int layer, int head, int64_t seq,
+                                                               const std::string& out_dir, ImageFormat f) {
+    const std::string path = join(out(out_dir), cat("attention_weights_L", layer, "_H", head, extension(f)));
+    render_attention_weights(*readers_[0], seq, layer, head, &analyze(), path);
+    return path;
+}
+
+std::string AttentionDataAnalyzer::visualize_heads_grid(int64_t seq, const std::string& out_dir, ImageFormat f) {
+    const std::string path = join(out(out_dir), cat("attention_heads_grid", extension(f)));
+    render_heads_grid(*readers_[0], seq, &analyze(), path);
+    return path;
+}
+
+std::vector<std::pair<int, int>> AttentionDataAnalyzer::heads_to_plot() {
+    const AnalysisResult& r = analyze();
+    std::vector<std::pair<int, int>> all;
+    for (const auto& L : r.layers)
+        for (const auto& h : L.heads)
+            all.push_back({h.layer, h.head});
+    if (all.size() <= 16) return all;
+    // the strongest two heads of each label, by the score that gave the label
+    auto strength = [](const HeadResult& h) {
+        if (h.label == "induction") return h.template_scores.induction;
+        if (h.label == "previous_token") return h.template_scores.previous_token;
+        if (h.label == "duplicate_token") return h.template_scores.duplicate_token;
+        if (h.label == "self") return h.metric(HeadStats::self_mass);
+        if (h.label == "sink") return h.metric(HeadStats::sink_mass);
+        if (h.label == "local") return -h.metric(HeadStats::mean_distance_nofirst);
+        return h.metric(HeadStats::entropy_normalized);
+    };
+    std::vector<std::pair<int, int>> out;
+    for (const char* label :
+         {"induction", "previous_token", "duplicate_token", "self", "sink", "local", "broad", "mixed"}) {
+        std::vector<const HeadResult*> hs;
+        for (const auto& L : r.layers)
+            for (const auto& h : L.heads)
+                if (h.label == label) hs.push_back(&h);
+        std::sort(hs.begin(), hs.end(),
+                  [&](const HeadResult* a, const HeadResult* b) { return strength(*a) > strength(*b); });
+        for (size_t k = 0; k < hs.size() && k < 2; ++k)
+            out.push_back({hs[k]->layer, hs[k]->head});
+    }
+    return out;
+}
+
+std::vector<std::string> AttentionDataAnalyzer::create_comprehensive_report(const std::string& out_dir, ImageFormat f) {
+    const std::string d = out(out_dir);
+    std::vector<std::string> paths = write_report(analyze(), d);
+    paths.push_back(visualize_attention_flow(d, f));
+    paths.push_back(visualize_dashboard(d, f));
+    const bool has_weights = readers_[0]->n_sequences() > 0 && !analyze().layers.empty() &&
+                             std::any_of(analyze().layers.begin(), analyze().layers.end(),
+                                         [](const LayerResult& L) { return !L.heads.empty(); });
+    if (has_weights && !analyze().stats_only) {
+        paths.push_back(visualize_heads_grid(0, d, f));
+        for (const auto& [il, h] : heads_to_plot())
+            paths.push_back(visualize_attention_weights(il, h, 0, d, f));
+    }
+    return paths;
+}
+
+std::string visualize_attention_flow(const std::string& dir) {
+    return AttentionDataAnalyzer(dir).visualize_attention_flow();
+}
+
+std::string visualize_attention_weights(const std::string& dir, int layer, int head) {
+    return AttentionDataAnalyzer(dir).visualize_attention_weights(layer, head);
 }
 
 // splitmix64: a portable generator, so a seed gives the same probe everywhere.

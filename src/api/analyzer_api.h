@@ -14,6 +14,7 @@
 #pragma once
 
 #include "analysis/analyzer.h"
+#include "render/canvas.h"
 
 #include <functional>
 #include <memory>
@@ -30,18 +31,37 @@ class AttentionDataAnalyzer {
 
     // progress(done, total) is called as sequences and layers are read.
     const AnalysisResult& analyze(const std::function<void(int64_t, int64_t)>& progress = {});
-    // The report and summary (and, once the render layer lands, the figures) into out_dir
-    // (default: the first capture directory). Returns the paths written.
-    std::vector<std::string> create_comprehensive_report(const std::string& out_dir = "");
+    // Everything into out_dir (default: the first capture directory): the report and summary,
+    // attention_flow_visualization, comprehensive_attention_analysis, attention_heads_grid and
+    // attention_weights_L{L}_H{H} for the heads that matter most (all when there are at most 16;
+    // else the strongest two of each label), in `format`. Returns the paths written.
+    std::vector<std::string> create_comprehensive_report(const std::string& out_dir = "",
+                                                         ImageFormat format = ImageFormat::png);
+
+    // The figures one at a time (into out_dir, default the first capture directory); each
+    // returns the path written.
+    std::string visualize_attention_flow(const std::string& out_dir = "", ImageFormat format = ImageFormat::png);
+    std::string visualize_attention_weights(int layer, int head, int64_t seq = 0, const std::string& out_dir = "",
+                                            ImageFormat format = ImageFormat::png);
+    std::string visualize_dashboard(const std::string& out_dir = "", ImageFormat format = ImageFormat::png);
+    std::string visualize_heads_grid(int64_t seq = 0, const std::string& out_dir = "",
+                                     ImageFormat format = ImageFormat::png);
+    // The heads create_comprehensive_report draws one by one: (layer, head) pairs.
+    std::vector<std::pair<int, int>> heads_to_plot();
 
     const std::vector<std::string>& dirs() const { return dirs_; }
 
   private:
+    std::string out(const std::string& out_dir) const;
     std::vector<std::string> dirs_;
     AnalysisOptions options_;
     std::vector<std::unique_ptr<CaptureReader>> readers_;
     std::unique_ptr<AnalysisResult> result_;
 };
+
+// The original module's free functions: the figure from a capture directory, written into it.
+std::string visualize_attention_flow(const std::string& dir);
+std::string visualize_attention_weights(const std::string& dir, int layer, int head);
 
 // The probe of Olsson et al. (2022): n_sequences random blocks of `block` tokens, each repeated
 // twice, drawn (fixed seed) from the vocabulary without its first 256 ids when it is larger than
