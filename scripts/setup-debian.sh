@@ -12,7 +12,11 @@ packages=(
   fonts-dejavu-core                   # the figures' font
   libgtest-dev                        # tests
   python3 python3-numpy               # the test of the README's numpy reader
+  chromium                            # the viewer's browser test (headless)
 )
+# node and npm drive the browser test and the tokenizer parity test; any install will do
+# (Debian's, or one already on the machine)
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -46,8 +46,12 @@ commands:
                        comprehensive_attention_analysis, attention_heads_grid (every head of
                        sequence S as a thumbnail) or attention_weights_L{L}_H{H} (heatmap of one
                        head on sequence S, default 0)
+  view DIR [--output OUT] [--sequences N]
+                       attention_view.html: one self-contained interactive page (grid of all
+                       heads, heatmap with read-out, head view, tokens, metrics) for the first
+                       N (8) sequences; opens in any browser, makes no network request
   report DIR [DIR ...] [--output OUT] [--format png|svg]
-                       analyze + every figure (+ the viewer when it lands) into OUT
+                       analyze + every figure + the viewer into OUT (default: the first DIR)
   heads (DIR ... | --model M) [--sequences N] [--block N] [--seed S] [--json]
                        the head taxonomy table: labels (previous_token, induction, duplicate_token,
                        self, sink, local, broad, mixed) with their scores; with --model, probes the
@@ -69,7 +73,7 @@ options:
 A model M is a directory (config.json, model.safetensors, tokenizer files), "tiny" (the built-in
 model), or a name found in the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or
 ~/.cache/huggingface/hub), e.g. gpt2 or distilgpt2.
-Coming with later issues: view, demo.
+Coming with a later issue: demo.
 )";
 
 struct Args {
@@ -273,6 +277,18 @@ int run(int argc, char** argv) {
         for (const auto& path : write_report(r, out.empty() ? dirs[0] : out))
             std::fprintf(stderr, "attnscope: wrote %s\n", path.c_str());
         if (args.has("--print")) std::fputs(report_text(r).c_str(), stdout);
+        return 0;
+    }
+    if (command == "view") {
+        const auto pos = args.positional({"--output", "--sequences"});
+        if (pos.size() != 1) throw Error("view: expected one capture directory", "usage: attnscope view DIR");
+        const std::string n = args.get("--sequences");
+        char* end = nullptr;
+        const long ns = n.empty() ? 8 : std::strtol(n.c_str(), &end, 10);
+        if (!n.empty() && (*end || ns < 1 || ns > 10000))
+            throw Error(cat("--sequences: expected a number from 1 to 10000, found '", n, "'"));
+        AttentionDataAnalyzer an(pos[0]);
+        std::fprintf(stderr, "attnscope: wrote %s\n", an.create_viewer(args.get("--output"), int(ns)).c_str());
         return 0;
     }
     if (command == "plot" || command == "report") {

@@ -6,6 +6,7 @@
 #include "api/runner.h"
 #include "core/error.h"
 #include "render/figures.h"
+#include "render/viewer.h"
 #include "report/report.h"
 
 #include <filesystem>
@@ -73,6 +74,14 @@ std::string AttentionDataAnalyzer::visualize_heads_grid(int64_t seq, const std::
     return path;
 }
 
+std::string AttentionDataAnalyzer::create_viewer(const std::string& out_dir, int max_sequences) {
+    const std::string path = join(out(out_dir), "attention_view.html");
+    ViewerOptions vo;
+    vo.max_sequences = max_sequences;
+    write_viewer(*readers_[0], &analyze(), path, vo);
+    return path;
+}
+
 std::vector<std::pair<int, int>> AttentionDataAnalyzer::heads_to_plot() {
     const AnalysisResult& r = analyze();
     std::vector<std::pair<int, int>> all;
@@ -114,6 +123,7 @@ std::vector<std::string> AttentionDataAnalyzer::create_comprehensive_report(cons
                              std::any_of(analyze().layers.begin(), analyze().layers.end(),
                                          [](const LayerResult& L) { return !L.heads.empty(); });
     if (has_weights && !analyze().stats_only) {
+        paths.push_back(create_viewer(d));
         paths.push_back(visualize_heads_grid(0, d, f));
         for (const auto& [il, h] : heads_to_plot())
             paths.push_back(visualize_attention_weights(il, h, 0, d, f));

@@ -32,7 +32,8 @@ class AttentionDataAnalyzer {
     // progress(done, total) is called as sequences and layers are read.
     const AnalysisResult& analyze(const std::function<void(int64_t, int64_t)>& progress = {});
     // Everything into out_dir (default: the first capture directory): the report and summary,
-    // attention_flow_visualization, comprehensive_attention_analysis, attention_heads_grid and
+    // attention_view.html, attention_flow_visualization, comprehensive_attention_analysis,
+    // attention_heads_grid and
     // attention_weights_L{L}_H{H} for the heads that matter most (all when there are at most 16;
     // else the strongest two of each label), in `format`. Returns the paths written.
     std::vector<std::string> create_comprehensive_report(const std::string& out_dir = "",
@@ -46,6 +47,8 @@ class AttentionDataAnalyzer {
     std::string visualize_dashboard(const std::string& out_dir = "", ImageFormat format = ImageFormat::png);
     std::string visualize_heads_grid(int64_t seq = 0, const std::string& out_dir = "",
                                      ImageFormat format = ImageFormat::png);
+    // attention_view.html: the self-contained interactive viewer of the first sequences.
+    std::string create_viewer(const std::string& out_dir = "", int max_sequences = 8);
     // The heads create_comprehensive_report draws one by one: (layer, head) pairs.
     std::vector<std::pair<int, int>> heads_to_plot();
 

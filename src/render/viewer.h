@@ -1,0 +1,37 @@
+// attention_view.html: one self-contained file (script, styles and data inline; a
+// Content-Security-Policy that forbids any network request) with linked views: the grid of all
+// heads, a head's heatmap with hover read-out, BertViz's head view (lines between tokens,
+// weight as opacity, hover a token to isolate it), the token list, and the head's metrics and label.
+//
+//   CaptureReader cap("results");
+//   ViewerStats s = write_viewer(cap, &analysis, "results/attention_view.html");
+//   printf("%.1f MB\n", s.bytes / 1e6);
+//
+// Patterns are stored as their lower triangles, 8 bits per weight (q = round(255 sqrt(a)), so
+// small weights keep precision), base64. Every string from the data is JSON-escaped with <, >
+// and & as \u escapes inside the page, and put into the page with textContent only.
+#pragma once
+
+#include "analysis/analyzer.h"
+#include "capture/capture.h"
+
+#include <string>
+
+namespace attnscope {
+
+struct ViewerOptions {
+    int max_sequences = 8;    // the first N sequences of the capture
+    int64_t max_tokens = 512; // longer sequences are left out (said in the page's data)
+};
+
+struct ViewerStats {
+    int64_t bytes = 0, sequences = 0, heads = 0;
+};
+
+ViewerStats write_viewer(const CaptureReader& capture, const AnalysisResult* analysis, const std::string& path,
+                         const ViewerOptions& options = {});
+
+// The template with the data in place (exposed for tests): `data` is the JSON text.
+std::string viewer_html(const std::string& data_json);
+
+} // namespace attnscope
