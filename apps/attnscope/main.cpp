@@ -2,6 +2,7 @@
 // exception into one line on stderr and a non-zero exit code. No analysis happens here.
 #include <attnscope/attnscope.h>
 
+#include "core/files.h"
 #include "io/texts.h"
 
 #include <atomic>
@@ -63,6 +64,9 @@ commands:
                        one JSON object per text: {"ids": [...], "tokens": [...]}; FILE is JSON
                        Lines ({"text": ...} per line) if it ends in .jsonl, else one text per line;
                        --special recognises special tokens such as <|endoftext|> in the text
+  demo [--output DIR]  the whole pipeline on the built-in model and built-in texts (one repeats
+                       itself, so induction shows): capture, analysis, every figure, the viewer
+                       and the head probe, into DIR (default ./attnscope-demo)
   help                 this text
 
 options:
@@ -73,7 +77,6 @@ options:
 A model M is a directory (config.json, model.safetensors, tokenizer files), "tiny" (the built-in
 model), or a name found in the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or
 ~/.cache/huggingface/hub), e.g. gpt2 or distilgpt2.
-Coming with a later issue: demo.
 )";
 
 struct Args {
@@ -277,6 +280,52 @@ int run(int argc, char** argv) {
         for (const auto& path : write_report(r, out.empty() ? dirs[0] : out))
             std::fprintf(stderr, "attnscope: wrote %s\n", path.c_str());
         if (args.has("--print")) std::fputs(report_text(r).c_str(), stdout);
+        return 0;
+    }
+    if (command == "demo") {
+        const std::string out = args.get("--output").empty() ? "attnscope-demo" : args.get("--output");
+        // a rerun may overwrite attnscope's own files, never a directory that holds anything else
+        if (std::filesystem::is_directory(out) && !std::filesystem::is_empty(out) &&
+            !std::filesystem::exists(std::filesystem::path(out) / "manifest.json"))
+            throw Error(cat(out, ": exists, is not empty and is not an attnscope capture"),
+                        "choose another directory with --output");
+        const std::vector<std::string> texts = {
+            "The State of the Union is strong, and the people of this nation have built it with their own hands.",
+            "We must keep faith with the men and women who serve, and we must keep our word to the nations who "
+            "stand with us.",
+            "Congress has a duty to the people: to spend their money with care, and to account for every dollar.",
+            // repeats itself: the second and third copies are where induction heads show
+            "liberty treaty harbor railroad tariff revenue frontier liberty treaty harbor railroad tariff revenue "
+            "frontier liberty treaty harbor railroad tariff revenue frontier",
+            "Peace, prosperity and liberty: these are the ends of government, and the measure of our work."};
+        // the built-in model itself, even if the current directory holds a folder named "tiny"
+        std::string builtin;
+        for (const auto& m : list_models())
+            if (m.source == "built-in" && builtin.empty()) builtin = m.path;
+        if (builtin.empty())
+            throw Error("demo: the built-in model is missing",
+                        "build from the source tree (models/tiny) or install attnscope with cmake --install");
+        RunnerOptions opt;
+        opt.force = true;
+        opt.on_progress = show_progress;
+        Runner runner(builtin, opt);
+        std::fprintf(stderr, "attnscope demo: the built-in model (%s), %zu texts -> %s/\n", runner.resolved().path.c_str(),
+                     texts.size(), out.c_str());
+        const CaptureSummary cs = runner.run_with_hooks(runner.prepare_data(texts), out);
+        AttentionDataAnalyzer an(out);
+        const auto paths = an.create_comprehensive_report(out);
+        const AnalysisResult probe = runner.probe_heads();
+        std::string table = "Heads of the built-in model, probed with repeated random tokens:\n" + heads_table(probe);
+        write_file_atomic((std::filesystem::path(out) / "heads_probe.txt").string(), table);
+        std::printf("%s\n", table.c_str());
+        const AnalysisResult& r = an.analyze();
+        std::printf("Findings on the demo texts:\n");
+        for (size_t k = 0; k < r.recommendations.size() && k < 4; ++k)
+            std::printf("  - %s\n", r.recommendations[k].c_str());
+        std::printf("\nWrote %s/: the capture (%lld tensors, %.1f MB), %zu report files, heads_probe.txt.\n"
+                    "Open %s/attention_view.html in a browser; the report is %s/%s.\n",
+                    out.c_str(), (long long)cs.n_tensors, double(cs.bytes) / 1e6, paths.size(), out.c_str(),
+                    out.c_str(), kReportFile);
         return 0;
     }
     if (command == "view") {
