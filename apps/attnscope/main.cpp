@@ -34,6 +34,8 @@ commands:
                        three), scores, q, k, v, z, resid, mlp, logits
       --layers LIST    e.g. 0-3,11 (default: all)     --heads LIST   e.g. 0,5 (default: all)
       --dtype f32|f16  stored type (default f32)      --force        write into a non-empty DIR
+      --resume         continue an interrupted run (same command) after its last completed
+                       batch; the result is byte-identical to an uninterrupted run
       --stats-only     store no tensors: compute the per-head statistics from each attention
                        row while the forward pass runs (memory O(layers x heads x T), so long
                        texts fit) and write the report and summary into DIR
@@ -223,6 +225,7 @@ int run(int argc, char** argv) {
         opt.layers = args.get("--layers");
         opt.heads = args.get("--heads");
         opt.force = args.has("--force");
+        opt.resume = args.has("--resume");
         const std::string dtype = args.get("--dtype");
         if (dtype == "f16")
             opt.dtype = DType::f16;

@@ -218,8 +218,9 @@ Analyzer::Analyzer(const ModelConfig& cfg, AnalysisOptions options) : cfg_(cfg),
     if (opt_.max_offset < 1 || opt_.max_offset > 4096)
         throw Error(cat("analysis: max_offset ", opt_.max_offset, " out of 1..4096"));
     layers_.resize(size_t(cfg.n_layer));
+    // head accumulators are made when a layer is first seen (mark_layer): a capture that names a
+    // huge model but holds little costs little
     for (auto& L : layers_) {
-        L.acc.assign(size_t(cfg.n_head), HeadAccum(opt_.max_offset));
         L.input.track_covariance = L.output.track_covariance = L.resid.track_covariance = opt_.covariance;
     }
 }
@@ -248,6 +249,7 @@ void Analyzer::mark_layer(int il, const std::vector<int>& heads) {
     if (!L.seen) {
         L.seen = true;
         L.heads = hs;
+        L.acc.assign(size_t(cfg_.n_head), HeadAccum(opt_.max_offset));
         L.js_sum.assign(hs.size() * hs.size(), 0.0);
     }
 }
@@ -255,6 +257,7 @@ void Analyzer::mark_layer(int il, const std::vector<int>& heads) {
 HeadAccum& Analyzer::head(int il, int h) {
     if (il < 0 || il >= cfg_.n_layer || h < 0 || h >= cfg_.n_head)
         throw Error(cat("analysis: no head L", il, "H", h, " in a model of ", cfg_.n_layer, " x ", cfg_.n_head));
+    if (!layers_[size_t(il)].seen) mark_layer(il, {});
     return layers_[size_t(il)].acc[size_t(h)];
 }
 

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <sys/stat.h>
@@ -99,12 +100,16 @@ PreparedData Runner::prepare_data(std::vector<std::string> texts, int64_t max_le
 namespace {
 
 // Walk the batch in slices of batch_size, calling fn(first sequence, sub-batch).
-template <typename Fn> void for_each_batch(const Batch& all, int batch_size, const RunnerOptions& opt, Fn&& fn) {
+// Starts at batch `start_batch` (a resumed run), counting the batches before it as done.
+template <typename Fn>
+void for_each_batch(const Batch& all, int batch_size, const RunnerOptions& opt, Fn&& fn, int64_t start_batch = 0) {
     Progress p;
     p.texts_total = all.n_seq();
     p.tokens_total = all.n_tokens();
+    for (int64_t s = 0; s < std::min(all.n_seq(), start_batch * batch_size); ++s)
+        p.texts_done += 1, p.tokens_done += int64_t(all.tokens[size_t(s)].size());
     const auto t0 = std::chrono::steady_clock::now();
-    for (int64_t first = 0; first < all.n_seq(); first += batch_size) {
+    for (int64_t first = start_batch * batch_size; first < all.n_seq(); first += batch_size) {
         if (opt.cancel && opt.cancel->load()) throw Error("interrupted: no complete capture was written");
         const int64_t n = std::min<int64_t>(batch_size, all.n_seq() - first);
         Batch b;
@@ -126,10 +131,59 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
 
     if (fs::exists(dir) && !fs::is_directory(dir))
         throw Error(cat(dir, ": exists and is not a directory"), "choose another --output");
-    if (fs::is_directory(dir) && !fs::is_empty(dir) && !options_.force)
-        throw Error(cat(dir, ": the output directory exists and is not empty"),
-                    "choose a new directory, or pass --force to overwrite attnscope's files in it");
+    const std::string resume_path = (fs::path(dir) / kResumeFile).string();
+    const int64_t n_batches = (data.batch.n_seq() + options_.batch_size - 1) / options_.batch_size;
+    // What makes two runs the same run: the weights, every token, and how they are captured.
+    std::string fingerprint;
+    {
+        Sha256 h;
+        auto add = [&](const std::string& x) { h.update(x.data(), x.size()), h.update("|", 1); };
+        add(cat(kCaptureSchema, sp.dtype == DType::f16 ? " f16 " : " f32 ", options_.batch_size, " ", data.max_length));
+        for (int x : sp.heads)
+            add(cat("head ", x));
+        for (int x : sp.layers)
+            add(cat("layer ", x));
+        for (const auto& p : sp.patterns)
+            add(p);
+        for (const auto& f : model_->weight_files())
+            add(cached_sha256(f));
+        for (const auto& seq : data.batch.tokens) {
+            add(cat(seq.size()));
+            h.update(seq.data(), seq.size() * sizeof(int32_t));
+        }
+        fingerprint = h.hex_digest();
+    }
+    int64_t start_batch = 0;
+    if (options_.resume) {
+        if (!fs::exists(resume_path))
+            throw Error(cat(dir, ": nothing to resume (no ", kResumeFile, ")"),
+                        "the run finished or never started; run without --resume");
+        const nlohmann::json j = read_json_file(resume_path);
+        if (json_string_or(j, "fingerprint", resume_path, "") != fingerprint)
+            throw Error(cat(dir, ": the interrupted run used other texts, model or capture options"),
+                        "resume with exactly the same command, or start afresh with --force");
+        start_batch = json_int(j, "batches_completed", resume_path, 0, n_batches);
+    } else {
+        if (fs::exists(resume_path) && !options_.force)
+            throw Error(cat(dir, ": holds an interrupted run"),
+                        "continue it with the same command and --resume, or start afresh with --force");
+        if (fs::is_directory(dir) && !fs::is_empty(dir) && !options_.force)
+            throw Error(cat(dir, ": the output directory exists and is not empty"),
+                        "choose a new directory, or pass --force to overwrite attnscope's files in it");
+    }
     fs::create_directories(dir);
+    // A killed run leaves temporaries (".<file>.tmp-<pid>"); ours, by name, are removed here,
+    // except the partial files a resumed run continues.
+    for (const auto& e : fs::directory_iterator(dir)) {
+        const std::string name = e.path().filename().string();
+        const size_t mark = name.find(kTempMarker);
+        if (name.empty() || name[0] != '.' || mark == std::string::npos) continue;
+        const std::string base = name.substr(1, mark - 1), suffix = name.substr(mark + std::strlen(kTempMarker));
+        const bool ours = base == "manifest.json" || base == kResumeFile ||
+                          (base.rfind("attention_data_", 0) == 0 && base.size() > 12 &&
+                           base.compare(base.size() - 12, 12, ".safetensors") == 0);
+        if (ours && !(options_.resume && suffix == "resumable")) fs::remove(e.path());
+    }
 
     // Declare every tensor of every file up front: shapes are known after tokenization. Each
     // sequence declares the same (layer, hook) pairs in the same order, so a tensor's index in
@@ -169,8 +223,12 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
                         ->declare(ActivationCache::key(hook_name(Hook(ih), il), int(s)),
                                   captured_shape(Hook(ih), T, cfg, sp.heads));
     }
-    for (auto& [f, w] : writers)
+    const int64_t done_seqs = std::min(data.batch.n_seq(), start_batch * options_.batch_size);
+    for (auto& [f, w] : writers) {
+        w->set_resumable(options_.resume);
         w->begin();
+        if (options_.resume) w->assume_written(size_t(done_seqs) * per_seq.at(f));
+    }
 
     RunState state;
     std::vector<float> scratch;
@@ -184,10 +242,43 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
             size_t(first_seq + ctx.seq) * per_seq.at(file) + slot[size_t((ctx.layer + 1) * kHookCount + int(ctx.hook))];
         writers.at(file)->write(index, packed);
     });
-    for_each_batch(data.batch, options_.batch_size, options_, [&](int64_t first, const Batch& b) {
-        first_seq = first;
-        forward(*model_, b, hooks, state);
-    });
+    // Progress is recorded (data synced to disk, then the progress file replaced) at most every
+    // few seconds, so syncing never dominates a fast capture; a resumed run redoes at most the
+    // batches since, writing the same bytes again. ATTNSCOPE_CHECKPOINT_SECONDS overrides (tests: 0).
+    double every = 2.0;
+    if (const char* e = std::getenv("ATTNSCOPE_CHECKPOINT_SECONDS")) every = std::max(0.0, std::atof(e));
+    auto last_checkpoint = std::chrono::steady_clock::now();
+    int64_t completed = start_batch, recorded = start_batch;
+    try {
+        for_each_batch(
+            data.batch, options_.batch_size, options_,
+            [&](int64_t first, const Batch& b) {
+                first_seq = first;
+                forward(*model_, b, hooks, state);
+                ++completed;
+                const auto now = std::chrono::steady_clock::now();
+                if (completed < n_batches && std::chrono::duration<double>(now - last_checkpoint).count() >= every) {
+                    // the batches are on disk before the progress file says so
+                    for (auto& [f, w] : writers)
+                        w->sync();
+                    write_file_atomic(resume_path, nlohmann::json{{"schema", kCaptureSchema},
+                                                                  {"fingerprint", fingerprint},
+                                                                  {"batches_completed", completed},
+                                                                  {"batches_total", n_batches}}
+                                                       .dump(1));
+                    recorded = completed;
+                    last_checkpoint = now;
+                }
+            },
+            start_batch);
+    } catch (const Error& e) {
+        // what the progress file records is safe on disk; without a record nothing is kept
+        if (recorded == 0 || !fs::exists(resume_path)) throw;
+        for (auto& [f, w] : writers)
+            w->keep_partial();
+        throw Error(cat(e.what(), "; ", recorded, " of ", n_batches, " batches are kept in ", dir),
+                    "run the same command with --resume to continue");
+    }
 
     CaptureSummary sum;
     for (auto& [f, w] : writers) {
@@ -196,6 +287,7 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
         sum.bytes += int64_t(w->bytes());
     }
     sum.bytes += write_manifest((fs::path(dir) / "manifest.json").string(), manifest(data, sp, files), data);
+    fs::remove(resume_path);
     sum.dir = dir;
     sum.n_sequences = data.batch.n_seq();
     sum.n_tokens = data.batch.n_tokens();

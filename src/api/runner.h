@@ -40,6 +40,7 @@ struct RunnerOptions {
     DType dtype = DType::f32;                         // stored type: f32 or f16
     int batch_size = 8;                               // texts per forward pass
     bool force = false;                               // write into a non-empty output directory
+    bool resume = false;                              // continue an interrupted run of the same command
     std::function<void(const Progress&)> on_progress; // after each batch
     std::function<void(const std::string&)> on_warning;
     const std::atomic<bool>* cancel = nullptr; // checked between batches (SIGINT)
@@ -72,7 +73,10 @@ class Runner {
     // texts were cut), refuse empty texts.
     PreparedData prepare_data(std::vector<std::string> texts, int64_t max_length = 0) const;
     // Capture into `dir` (created if needed). Files appear under their final names only when complete;
-    // manifest.json is written last.
+    // manifest.json is written last. Progress is recorded after every batch: an interrupted run
+    // (error, Ctrl-C, kill) keeps its partial files (".<file>.tmp-resumable") and
+    // ".attnscope-resume.json", and options.resume continues it after the last completed batch,
+    // giving the same bytes as an uninterrupted run.
     CaptureSummary run_with_hooks(const PreparedData& data, const std::string& dir) const;
     // Capture into memory.
     ActivationCache run_with_hooks(const PreparedData& data) const;
@@ -97,6 +101,9 @@ class Runner {
     std::shared_ptr<const Model> model_;
     std::unique_ptr<Tokenizer> tokenizer_;
 };
+
+// The progress file of a capture in progress (removed when the capture completes).
+constexpr const char* kResumeFile = ".attnscope-resume.json";
 
 // sha256 of a file, cached in ~/.cache/attnscope/sha256.json by path, size and modification time.
 std::string cached_sha256(const std::string& path);

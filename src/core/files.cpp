@@ -13,17 +13,33 @@
 
 namespace attnscope {
 
-AtomicFile::AtomicFile(std::string final_path) : final_(std::move(final_path)) {
+AtomicFile::AtomicFile(std::string final_path) : AtomicFile(std::move(final_path), false, false) {}
+
+std::string resumable_temp_path(const std::string& final_path) {
+    const std::filesystem::path p(final_path);
+    return (p.parent_path() / ("." + p.filename().string() + kTempMarker + "resumable")).string();
+}
+
+AtomicFile::AtomicFile(std::string final_path, bool resumable, bool reopen) : final_(std::move(final_path)) {
     const std::filesystem::path p(final_);
-    temp_ = (p.parent_path() / ("." + p.filename().string() + kTempMarker + std::to_string(::getpid()))).string();
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    temp_ = resumable
+                ? resumable_temp_path(final_)
+                : (p.parent_path() / ("." + p.filename().string() + kTempMarker + std::to_string(::getpid()))).string();
+    // reopening never creates: a missing partial file must not pass for an empty one
+    fd_ = ::open(temp_.c_str(), reopen ? (O_WRONLY | O_CLOEXEC) : (O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC), 0644);
     if (fd_ < 0)
-        throw Error(cat(final_, ": cannot create: ", std::strerror(errno)), "is the output directory writable?");
+        throw Error(cat(final_, ": cannot ", reopen ? "reopen " : "create ", temp_, ": ", std::strerror(errno)),
+                    reopen ? "the interrupted run's partial files must still be there"
+                           : "is the output directory writable?");
 }
 
 AtomicFile::~AtomicFile() {
     if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(temp_.c_str());
+    if (!committed_ && !keep_ && !temp_.empty()) ::unlink(temp_.c_str());
+}
+
+void AtomicFile::sync() {
+    if (::fdatasync(fd_) != 0) throw Error(cat(final_, ": cannot flush to disk: ", std::strerror(errno)));
 }
 
 void AtomicFile::write_at(uint64_t offset, const void* data, size_t n) {

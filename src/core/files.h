@@ -16,6 +16,9 @@ namespace attnscope {
 class AtomicFile {
   public:
     explicit AtomicFile(std::string final_path);
+    // A temporary with a fixed name (".<name>.tmp-resumable"), opened without truncation when
+    // `reopen` is set: for runs that can be resumed after an interruption.
+    AtomicFile(std::string final_path, bool resumable, bool reopen);
     ~AtomicFile();
     AtomicFile(const AtomicFile&) = delete;
     AtomicFile& operator=(const AtomicFile&) = delete;
@@ -23,18 +26,24 @@ class AtomicFile {
     // Write n bytes at offset; throws Error naming the final path (disk full, I/O error, ...).
     void write_at(uint64_t offset, const void* data, size_t n);
     void commit();
+    // Flush written data to disk (fdatasync), so that progress recorded afterwards is true.
+    void sync();
+    // Leave the temporary in place when destroyed without commit (it can be resumed).
+    void keep_temporary() { keep_ = true; }
     const std::string& path() const { return final_; }
     const std::string& temp_path() const { return temp_; }
 
   private:
     std::string final_, temp_;
     int fd_ = -1;
-    bool committed_ = false;
+    bool committed_ = false, keep_ = false;
 };
 
 void write_file_atomic(const std::string& path, const std::string& contents);
 
 // Temporary names all contain this marker (".tmp-"), so tools and tests can recognise them.
 constexpr const char* kTempMarker = ".tmp-";
+// The fixed temporary name of a resumable file.
+std::string resumable_temp_path(const std::string& final_path);
 
 } // namespace attnscope

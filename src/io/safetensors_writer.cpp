@@ -56,7 +56,7 @@ void SafetensorsWriter::begin() {
         n += entry_text(e).size() + (first ? 0 : 1), first = false;
     const uint64_t padded = (n + 7) / 8 * 8;
 
-    file_ = std::make_unique<AtomicFile>(path_);
+    file_ = std::make_unique<AtomicFile>(path_, resumable_, reopen_);
     uint8_t len[8];
     for (int i = 0; i < 8; ++i)
         len[i] = uint8_t(padded >> (8 * i));
@@ -103,6 +103,27 @@ void SafetensorsWriter::write(size_t index, const TensorView& value) {
         file_->write_at(data_offset_ + e.begin, half_.data(), n * 2);
     }
     e.written = true;
+}
+
+void SafetensorsWriter::set_resumable(bool reopen) {
+    if (file_) throw Error(cat(path_, ": set_resumable after begin"));
+    resumable_ = true;
+    reopen_ = reopen;
+}
+
+void SafetensorsWriter::assume_written(size_t count) {
+    if (count > entries_.size())
+        throw Error(cat(path_, ": cannot resume after ", count, " tensors, the file holds ", entries_.size()));
+    for (size_t i = 0; i < count; ++i)
+        entries_[i].written = true;
+}
+
+void SafetensorsWriter::sync() {
+    if (file_) file_->sync();
+}
+
+void SafetensorsWriter::keep_partial() {
+    if (file_) file_->keep_temporary();
 }
 
 void SafetensorsWriter::finish() {

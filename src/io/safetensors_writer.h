@@ -26,8 +26,18 @@ class SafetensorsWriter {
     SafetensorsWriter(std::string path, DType dtype, std::map<std::string, std::string> metadata = {});
     // Declare the next tensor; returns its index (declaration order), used by write().
     size_t declare(const std::string& name, const std::vector<int64_t>& shape);
+    // Before begin(): write under the fixed temporary name ".<name>.tmp-resumable", and with
+    // `reopen` continue the partial file an interrupted run left (the header is rewritten, with
+    // the same bytes, and the data written so far is kept).
+    void set_resumable(bool reopen);
     void begin();
     void write(size_t index, const TensorView& value);
+    // Resuming: the first `count` tensors (declaration order) are already in the partial file.
+    void assume_written(size_t count);
+    // Flush what was written to disk (so progress recorded afterwards holds after a crash).
+    void sync();
+    // On failure, leave the partial file for a later resume instead of removing it.
+    void keep_partial();
     void finish();
     const std::string& path() const { return path_; }
     size_t n_tensors() const { return entries_.size(); }
@@ -51,6 +61,7 @@ class SafetensorsWriter {
     std::vector<Entry> entries_; // in declaration order
     std::string names_;          // all names, back to back
     std::unique_ptr<AtomicFile> file_;
+    bool resumable_ = false, reopen_ = false;
     uint64_t data_offset_ = 0, data_size_ = 0;
     std::vector<float> scratch_;
     std::vector<uint16_t> half_;

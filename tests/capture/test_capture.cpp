@@ -2,6 +2,7 @@
 // with the PyTorch reference; the Runner API; bad input; and faults (write errors, SIGINT, SIGKILL).
 #include "api/runner.h"
 #include "core/files.h"
+#include "io/json.h"
 #include "io/safetensors.h"
 #include "test_util.h"
 
@@ -9,6 +10,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <map>
 #include <random>
 #include <sys/wait.h>
 #include <thread>
@@ -281,66 +283,118 @@ TEST(CaptureFaults, WriteErrorLeavesNothingThatLooksComplete) {
 
 namespace {
 // Start a long capture in the background; returns its pid.
-pid_t start_long_run(const std::string& input, const std::string& out) {
+pid_t start_long_run(const std::string& input, const std::string& out, bool resume = false) {
     const pid_t pid = ::fork();
     if (pid == 0) {
+        ::setenv("ATTNSCOPE_CHECKPOINT_SECONDS", "0", 1); // record every batch
         const int devnull = ::open("/dev/null", O_WRONLY);
         ::dup2(devnull, 1);
         ::dup2(devnull, 2);
         ::execl(ATTNSCOPE_CLI, ATTNSCOPE_CLI, "run", "--model", fixture("gpt2-tiny").c_str(), "--input", input.c_str(),
                 "--output", out.c_str(), "--batch-size", "1", "--threads", "1", "--capture",
-                "weights,inputs,outputs,q,k,v,mlp", static_cast<char*>(nullptr));
+                "weights,inputs,outputs,q,k,v,mlp", resume ? "--resume" : static_cast<char*>(nullptr),
+                static_cast<char*>(nullptr));
         ::_exit(127);
     }
     return pid;
 }
-} // namespace
 
-TEST(CaptureFaults, SigintStopsCleanly) {
-    TempDir dir;
-    std::string lines;
-    for (int i = 0; i < 3000; ++i)
-        lines += kTexts[2] + "\n";
-    write_file(dir.file("in.txt"), lines);
-    const pid_t pid = start_long_run(dir.file("in.txt"), dir.file("out"));
-    // wait until the capture is under way (its temporaries exist, so the handler is installed)
-    for (int i = 0; i < 600 && temp_files(dir.file("out")).empty(); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    ASSERT_FALSE(temp_files(dir.file("out")).empty()) << "the run never started writing";
-    ::kill(pid, SIGINT);
+int wait_exit(pid_t pid) {
     int status = 0;
     ::waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status));
-    EXPECT_EQ(WEXITSTATUS(status), 130);
-    EXPECT_TRUE(final_files(dir.file("out")).empty());
-    EXPECT_TRUE(temp_files(dir.file("out")).empty());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-TEST(CaptureFaults, SigkillNeverLeavesAnIncompleteFinalFile) {
+// Every file of a finished capture directory, name -> bytes.
+std::map<std::string, std::string> contents(const std::string& dir) {
+    std::map<std::string, std::string> out;
+    for (const auto& f : final_files(dir))
+        out[f] = read_file(dir + "/" + f);
+    return out;
+}
+} // namespace
+
+TEST(CaptureFaults, SigintKeepsAResumableRun) {
     TempDir dir;
     std::string lines;
-    for (int i = 0; i < 600; ++i)
+    for (int i = 0; i < 150; ++i)
         lines += kTexts[i % 3] + "\n";
     write_file(dir.file("in.txt"), lines);
+    const pid_t ref = start_long_run(dir.file("in.txt"), dir.file("ref"));
+    ASSERT_EQ(wait_exit(ref), 0);
+    const pid_t pid = start_long_run(dir.file("in.txt"), dir.file("out"));
+    // wait until a batch is recorded (the handler is installed by then)
+    const std::string progress = dir.file("out/") + kResumeFile;
+    for (int i = 0; i < 600 && !fs::exists(progress); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(fs::exists(progress)) << "the run never recorded a batch";
+    ::kill(pid, SIGINT);
+    EXPECT_EQ(wait_exit(pid), 130);
+    // nothing looks complete: only the progress file carries a name without the temporary marker
+    EXPECT_EQ(final_files(dir.file("out")), std::vector<std::string>{kResumeFile});
+    EXPECT_FALSE(temp_files(dir.file("out")).empty()) << "the partial files were not kept";
+    // another command cannot resume it, nor can a plain run overwrite it
+    write_file(dir.file("other.txt"), kTexts[0] + "\n");
+    const std::string m = " --model " + fixture("gpt2-tiny") + " --output " + dir.file("out");
+    auto r = cli("run" + m + " --input " + dir.file("other.txt") +
+                 " --batch-size 1 --capture weights,inputs,outputs,q,k,v,mlp --resume");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.output.find("other texts, model or capture options"), std::string::npos) << r.output;
+    r = cli("run" + m + " --input " + dir.file("in.txt"));
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.output.find("holds an interrupted run"), std::string::npos) << r.output;
+    // --resume finishes it, byte for byte as the uninterrupted run, and cleans up
+    EXPECT_EQ(wait_exit(start_long_run(dir.file("in.txt"), dir.file("out"), true)), 0);
+    EXPECT_TRUE(temp_files(dir.file("out")).empty());
+    EXPECT_EQ(contents(dir.file("out")), contents(dir.file("ref")));
+    r = cli("run" + m + " --input " + dir.file("in.txt") + " --resume");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.output.find("nothing to resume"), std::string::npos) << r.output;
+}
+
+TEST(CaptureFaults, KilledAtRandomMomentsResumesToTheSameBytes) {
+    TempDir dir;
+    std::string lines;
+    for (int i = 0; i < 120; ++i)
+        lines += kTexts[i % 3] + "\n";
+    write_file(dir.file("in.txt"), lines);
+    ASSERT_EQ(wait_exit(start_long_run(dir.file("in.txt"), dir.file("ref"))), 0);
+    const auto want = contents(dir.file("ref"));
     std::mt19937 rng(7);
-    int completed = 0;
-    for (int trial = 0; trial < 6; ++trial) {
+    int resumed = 0, finished = 0, restarted = 0;
+    for (int trial = 0; trial < 20; ++trial) {
         const std::string out = dir.file("out" + std::to_string(trial));
         const pid_t pid = start_long_run(dir.file("in.txt"), out);
-        std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 1500)(rng)));
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(5, 500)(rng)));
         ::kill(pid, SIGKILL);
-        int status = 0;
-        ::waitpid(pid, &status, 0);
-        // whatever carries a final name must be whole: a manifest means a readable capture, and
-        // every safetensors file under its final name must open and hold what its header says
-        for (const auto& f : final_files(out)) {
-            if (f == "manifest.json") {
+        wait_exit(pid);
+        // whatever carries a final name is whole: a manifest means a readable capture, every
+        // safetensors file opens, and the progress file is valid JSON
+        const auto files = final_files(out);
+        const bool done = std::find(files.begin(), files.end(), "manifest.json") != files.end();
+        for (const auto& f : files) {
+            if (f == "manifest.json")
                 EXPECT_NO_THROW(CaptureReader r(out)) << "trial " << trial;
-                ++completed;
-            } else {
+            else if (f == kResumeFile)
+                EXPECT_NO_THROW(read_json_file(out + "/" + f)) << "trial " << trial;
+            else
                 EXPECT_NO_THROW(SafetensorsFile st(out + "/" + f)) << "trial " << trial << ": " << f;
-            }
         }
+        if (done) {
+            ++finished;
+        } else if (fs::exists(out + "/" + kResumeFile)) {
+            ASSERT_EQ(wait_exit(start_long_run(dir.file("in.txt"), out, true)), 0) << "trial " << trial;
+            ++resumed;
+        } else {
+            // killed before the first batch was recorded: nothing to resume, start afresh
+            fs::remove_all(out);
+            ASSERT_EQ(wait_exit(start_long_run(dir.file("in.txt"), out)), 0) << "trial " << trial;
+            ++restarted;
+        }
+        EXPECT_TRUE(temp_files(out).empty()) << "trial " << trial;
+        EXPECT_EQ(contents(out), want) << "trial " << trial << " differs from the uninterrupted run";
     }
-    std::printf("[ SIGKILL ] 6 trials, %d finished before the kill; no incomplete final file\n", completed);
+    std::printf("[ SIGKILL ] 20 trials: %d resumed, %d had finished, %d restarted; all byte-identical\n", resumed,
+                finished, restarted);
+    EXPECT_GT(resumed, 5);
 }
