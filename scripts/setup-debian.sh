@@ -13,6 +13,7 @@ packages=(
   libgtest-dev                        # tests
   python3 python3-numpy               # the test of the README's numpy reader
   chromium                            # the viewer's browser test (headless)
+  clang libclang-rt-14-dev libomp-dev # the libFuzzer targets (tests/fuzz/run.sh)
 )
 # node and npm drive the browser test and the tokenizer parity test; any install will do
 # (Debian's, or one already on the machine)

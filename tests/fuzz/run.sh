@@ -19,7 +19,7 @@ status=0
 for t in "${targets[@]}"; do
   mkdir -p "build-fuzz/corpus/$t"
   log=build-fuzz/fuzz_$t.log
-  if ./build-fuzz/fuzz_"$t" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=4096 -timeout=20 \
+  if ./build-fuzz/tests/fuzz/fuzz_"$t" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=4096 -timeout=20 \
        -artifact_prefix=build-fuzz/ "build-fuzz/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1; then
     echo "fuzz_$t: $(grep -E '^Done [0-9]+ runs' "$log" | tail -1); $(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)"
   else
