@@ -94,29 +94,20 @@ def make_weights(cfg, gen):
 # Random blocks draw from the merged tokens (ids 256 .. eot-1): every one of them occurs in the
 # training text, so its embedding is trained; many single-byte tokens never occur at all.
 FIRST_RANDOM_TOKEN = 256
-FREQUENT_POOL = 1024  # half of the repeated rows draw from the most frequent merged tokens
 
 
-def repeated_block(gen, T, n_vocab, pool=None):
-    """A row that repeats one random block of tokens: the data on which induction heads pay off.
-    Block lengths are log-uniform in 2..48, so short periods (2, 3, ...) are common: on those a
-    previous-token head pays off at once, and the induction circuit builds on it (with lengths
-    8..48 only, a 2,000-step run learned neither). Tokens come from `pool` when given, else from
-    every merged token."""
-    n = int(math.exp(math.log(2) + (math.log(48) - math.log(2)) * float(torch.rand(1, generator=gen))) + 0.5)
-    if pool is not None:
-        block = pool[torch.randint(0, len(pool), (n,), generator=gen)]
-    else:
-        block = torch.randint(FIRST_RANDOM_TOKEN, n_vocab, (n,), generator=gen)
+def repeated_block(gen, T, n_vocab):
+    """A row that repeats one random block of tokens: the data on which induction heads pay off."""
+    n = int(torch.randint(8, 49, (1,), generator=gen))
+    block = torch.randint(FIRST_RANDOM_TOKEN, n_vocab, (n,), generator=gen)
     return block.repeat(T // n + 1)[:T]
 
 
-def get_batch(stream, gen, B, T, n_vocab, repeat_share, pool):
+def get_batch(stream, gen, B, T, n_vocab, repeat_share):
     rows = []
     for _ in range(B):
         if float(torch.rand(1, generator=gen)) < repeat_share:
-            frequent = float(torch.rand(1, generator=gen)) < 0.5
-            rows.append(repeated_block(gen, T + 1, n_vocab, pool if frequent else None))
+            rows.append(repeated_block(gen, T + 1, n_vocab))
         else:
             i = int(torch.randint(0, len(stream) - T - 1, (1,), generator=gen))
             rows.append(stream[i:i + T + 1])
@@ -178,9 +169,9 @@ def head_scores(w, cfg, gen, n_vocab, n_seq=32, block=50):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--repeat-share", type=float, default=0.5, help="share of rows that repeat a random block")
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "tiny"))
     ap.add_argument("--eval-out", default=os.path.join(ROOT, "tests", "fixtures", "tiny-eval.json"))
@@ -216,10 +207,6 @@ def main():
     cfg = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": V, "n_ctx": CONFIG["n_positions"],
            "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new", "bos_token_id": eot, "eos_token_id": eot,
            "tie_word_embeddings": True, "torch_dtype": "float32", **CONFIG}
-    counts = torch.bincount(train_stream, minlength=V)
-    counts[:FIRST_RANDOM_TOKEN] = 0
-    counts[eot] = 0
-    pool = torch.argsort(counts, descending=True)[:FREQUENT_POOL]
     gen = torch.Generator().manual_seed(1)
     w = make_weights(cfg, gen)
     decay = [p for n, p in w.items() if p.dim() == 2 and "wpe" not in n]
@@ -234,7 +221,7 @@ def main():
         lr *= 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / args.steps)))  # cosine to 10%
         for g in opt.param_groups:
             g["lr"] = lr
-        x, y = get_batch(train_stream, gen, args.batch, T, eot, args.repeat_share, pool)
+        x, y = get_batch(train_stream, gen, args.batch, T, eot, args.repeat_share)
         logits = gpt2_reference.run(w, cfg, x)
         loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -317,10 +304,8 @@ embedding; {sum(p.numel() for p in w.values())} parameters, stored F32.
 The reference implementation (`tools/reference/gpt2_reference.py`) with trainable weights.
 AdamW (betas 0.9/0.95, weight decay 0.1 on matrices), peak learning rate {args.lr}, {warmup} warm-up steps,
 cosine decay to 10%; {args.steps} steps of {args.batch} x {T} tokens; gradient clipping at 1.0.
-{args.repeat_share:.0%} of the rows repeat a block of random tokens, its length log-uniform in 2–48 (short periods
-make a previous-token head pay off at once; the induction circuit builds on it); half of those blocks draw from
-the {FREQUENT_POOL} most frequent merged tokens, half from all merged tokens (ids 256 and up, which all occur in the
-training text), so that induction heads form and work for any token.
+{args.repeat_share:.0%} of the rows repeat a block of 8–48 random tokens (drawn from the merged tokens, ids 256 and up,
+which all occur in the training text), so that induction heads form.
 Training took {train_minutes:.0f} minutes ({total_minutes:.0f} in all, tokenizer included) on {torch.get_num_threads()} CPU threads
 (torch {torch.__version__}).
 
