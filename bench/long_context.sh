@@ -20,6 +20,6 @@ s=$(date +%s.%N)
 echo "run --stats-only: peak RSS $(measure "$build/attnscope" run --model "$work/model" --input "$work/long.txt" \
   --max-length "$tokens" --output "$work/stats" --force --stats-only), $(echo "$(date +%s.%N) - $s" | bc) s"
 s=$(date +%s.%N)
-echo "run (weights only, to disk): peak RSS $(measure "$build/attnscope" run --model "$work/model" --input "$work/long.txt" \
-  --max-length "$tokens" --output "$work/capture" --force --capture weights), $(echo "$(date +%s.%N) - $s" | bc) s"
+echo "run --capture weights --layers 0 (one layer to disk): peak RSS $(measure "$build/attnscope" run --model "$work/model" --input "$work/long.txt" \
+  --max-length "$tokens" --output "$work/capture" --force --capture weights --layers 0), $(echo "$(date +%s.%N) - $s" | bc) s"
 du -sh "$work/capture"
