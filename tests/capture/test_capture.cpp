@@ -223,6 +223,23 @@ TEST(CaptureApi, F16StorageAndTruncation) {
     expect_error([&] { runner.prepare_data({"ok"}, 65); }, {"--max-length", "65", "n_positions = 64"});
 }
 
+TEST(CaptureApi, TextsOfMillionsOfTokensAreTruncated) {
+    // a 4 MB text (about two million tokens) is tokenized and cut to --max-length, with a warning
+    std::vector<std::string> warnings;
+    RunnerOptions opt;
+    opt.on_warning = [&](const std::string& w) { warnings.push_back(w); };
+    Runner runner(fixture("gpt2-tiny"), opt);
+    std::string huge;
+    for (int i = 0; i < 1000000; ++i)
+        huge += i % 2 ? "lo " : "a, ";
+    const PreparedData data = runner.prepare_data({huge, "short"}, 32);
+    EXPECT_EQ(data.batch.tokens[0].size(), 32u);
+    EXPECT_EQ(data.batch.tokens[1].size(), runner.tokenizer().encode("short").size());
+    EXPECT_EQ(data.n_truncated, 1);
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("1 of 2 texts"), std::string::npos) << warnings[0];
+}
+
 TEST(CaptureBad, CommandLineErrors) {
     TempDir dir;
     const std::string m = " --model " + fixture("gpt2-tiny");
