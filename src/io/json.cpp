@@ -11,7 +11,8 @@ using nlohmann::json;
 json parse_json(const char* begin, const char* end, const std::string& label) {
     try {
         return json::parse(begin, end);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+        // parse_error, and out_of_range for numbers beyond double (e.g. 1E999): both bad input
         throw Error(cat(label, ": not valid JSON: ", e.what()), "the file may be truncated or not JSON at all");
     }
 }
