@@ -34,7 +34,7 @@ commands:
                        three), scores, q, k, v, z, resid, mlp, logits
       --layers LIST    e.g. 0-3,11 (default: all)     --heads LIST   e.g. 0,5 (default: all)
       --dtype f32|f16  stored type (default f32)      --force        write into a non-empty DIR
-      --resume         continue an interrupted run (same command) after its last completed
+      --resume         continue an interrupted run (same command) after its last recorded
                        batch; the result is byte-identical to an uninterrupted run
       --stats-only     store no tensors: compute the per-head statistics from each attention
                        row while the forward pass runs (memory O(layers x heads x T), so long
@@ -67,8 +67,8 @@ commands:
                        Lines ({"text": ...} per line) if it ends in .jsonl, else one text per line;
                        --special recognises special tokens such as <|endoftext|> in the text
   demo [--output DIR]  the whole pipeline on the built-in model and built-in texts (one repeats
-                       itself, so induction shows): capture, analysis, every figure, the viewer
-                       and the head probe, into DIR (default ./attnscope-demo)
+                       itself, where induction heads show): capture, analysis, every figure, the
+                       viewer and the head probe, into DIR (default ./attnscope-demo)
   help                 this text
 
 options:
