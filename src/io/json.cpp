@@ -4,6 +4,8 @@
 #include "core/error.h"
 #include "core/mmap.h"
 
+#include <cmath>
+
 namespace attnscope {
 
 using nlohmann::json;
@@ -40,8 +42,11 @@ int64_t json_int(const json& obj, const char* key, const std::string& label, int
     int64_t x;
     if (v.is_number_integer()) {
         x = v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX) ? INT64_MAX : v.get<int64_t>();
-    } else if (v.is_number_float() && v.get<double>() == double(int64_t(v.get<double>()))) {
-        x = int64_t(v.get<double>());
+    } else if (v.is_number_float() && std::isfinite(v.get<double>()) &&
+               v.get<double>() == std::floor(v.get<double>())) {
+        // an integral float (1e3); beyond int64 it is simply out of range (casting it would be UB)
+        const double d = v.get<double>();
+        x = d >= 9.2e18 ? INT64_MAX : d <= -9.2e18 ? INT64_MIN : int64_t(d);
     } else {
         throw Error(cat(label, ": field '", key, "' must be an integer, found ", type_of(v), " ", v.dump()));
     }

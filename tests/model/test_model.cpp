@@ -126,6 +126,13 @@ TEST(ModelBad, ConfigValuesOutOfRangeOrWrongType) {
     cfg["n_layer"] = 1000000000;
     write_file(dir.file("config.json"), cfg.dump());
     expect_error([&] { Model::load(dir.str()); }, {"config.json", "'n_layer' = 1000000000", "outside"});
+    // fuzzing found it: an integral float beyond int64 was cast (undefined behaviour)
+    cfg["n_layer"] = 6.5e44;
+    write_file(dir.file("config.json"), cfg.dump());
+    expect_error([&] { Model::load(dir.str()); }, {"config.json", "'n_layer' = 9223372036854775807", "outside"});
+    cfg["n_layer"] = 2.5;
+    write_file(dir.file("config.json"), cfg.dump());
+    expect_error([&] { Model::load(dir.str()); }, {"config.json", "'n_layer' must be an integer"});
     cfg = small_config();
     cfg["n_embd"] = "four";
     write_file(dir.file("config.json"), cfg.dump());
