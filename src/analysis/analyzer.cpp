@@ -557,22 +557,17 @@ AnalysisResult Analyzer::finish() const {
 
 namespace {
 
-std::string file_of(const std::string& hook) {
-    if (hook.find("hook_pattern") != std::string::npos) return "attention_data_weights.safetensors";
-    if (hook.find("hook_attn_out") != std::string::npos) return "attention_data_outputs.safetensors";
-    return "attention_data_inputs.safetensors";
-}
-
 // Read a hook's tensor of a sequence, checking it exists and has the expected shape.
-Captured read_checked(const CaptureReader& r, int64_t s, const std::string& hook, const std::vector<int64_t>& shape) {
+Captured read_checked(const CaptureReader& r, int64_t s, Hook kind, const std::string& hook,
+                      const std::vector<int64_t>& shape) {
     const std::string tensor = ActivationCache::key(hook, int(s));
     if (!r.has(s, hook))
-        throw Error(
-            cat(r.dir(), "/", file_of(hook), ": tensor '", tensor, "' is missing (sequence 0 has '", hook, "')"),
-            "the capture is incomplete or was edited; re-run attnscope run");
+        throw Error(cat(r.dir(), "/", capture_file_for(kind), ": tensor '", tensor, "' is missing (sequence 0 has '",
+                        hook, "')"),
+                    "the capture is incomplete or was edited; re-run attnscope run");
     Captured c = r.read(s, hook);
     if (c.shape != shape)
-        throw Error(cat(r.dir(), "/", file_of(hook), ": tensor '", tensor, "' has shape ", shape_str(c.shape),
+        throw Error(cat(r.dir(), "/", capture_file_for(kind), ": tensor '", tensor, "' has shape ", shape_str(c.shape),
                         ", expected ", shape_str(shape)),
                     "the tensor does not match the manifest; re-run attnscope run");
     return c;
@@ -615,7 +610,7 @@ AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& readers
             an.begin_sequence(seq.token_ids, seq.tokens);
             for (int il = 0; il < L; ++il) {
                 if (!has_layer[size_t(il)]) continue;
-                Captured c = read_checked(*r, s, hook(il, "attn.hook_pattern"), {Hc, T, T});
+                Captured c = read_checked(*r, s, Hook::pattern, hook(il, "attn.hook_pattern"), {Hc, T, T});
                 an.add_pattern(il, TensorView::contiguous(c.data.data(), c.shape), r->heads());
                 any_pattern = true;
             }
@@ -637,9 +632,9 @@ AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& readers
             for (int64_t s = 0; s < r->n_sequences(); ++s) {
                 const int64_t T = r->sequence(s).length;
                 Captured in, out, resid;
-                if (has_in) in = read_checked(*r, s, hin, {T, D});
-                if (has_out) out = read_checked(*r, s, hout, {T, D});
-                if (has_res) resid = read_checked(*r, s, hres, {T, D});
+                if (has_in) in = read_checked(*r, s, Hook::ln1_normalized, hin, {T, D});
+                if (has_out) out = read_checked(*r, s, Hook::attn_out, hout, {T, D});
+                if (has_res) resid = read_checked(*r, s, Hook::resid_pre, hres, {T, D});
                 auto view = [](Captured& c) {
                     return c.data.empty() ? TensorView{} : TensorView::contiguous(c.data.data(), c.shape);
                 };

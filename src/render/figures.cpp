@@ -52,16 +52,41 @@ struct Rect {
     double x, y, w, h;
 };
 
+// RGB bytes of values through viridis, scaled by vmax (all dark when vmax <= 0).
+std::vector<uint8_t> viridis_pixels(const std::vector<double>& v, double vmax) {
+    std::vector<uint8_t> px(v.size() * 3);
+    for (size_t k = 0; k < v.size(); ++k) {
+        const Color col = viridis(vmax > 0 ? v[k] / vmax : 0);
+        px[k * 3] = uint8_t(col.r * 255 + 0.5), px[k * 3 + 1] = uint8_t(col.g * 255 + 0.5),
+               px[k * 3 + 2] = uint8_t(col.b * 255 + 0.5);
+    }
+    return px;
+}
+
+// A [T, T] pattern averaged in B x B blocks: [n, n], n = ceil(T / B); edge blocks average over
+// the cells they have.
+std::vector<double> block_average(const TensorView& p, int64_t B) {
+    const int64_t T = p.ne[0], n = (T + B - 1) / B;
+    std::vector<double> cell(size_t(n * n), 0.0);
+    for (int64_t bi = 0; bi < n; ++bi)
+        for (int64_t bj = 0; bj < n; ++bj) {
+            double s = 0;
+            const int64_t i1 = std::min(T, (bi + 1) * B), j1 = std::min(T, (bj + 1) * B);
+            for (int64_t i = bi * B; i < i1; ++i)
+                for (int64_t j = bj * B; j < j1; ++j)
+                    s += p.at(i, j);
+            cell[size_t(bi * n + bj)] = s / double((i1 - bi * B) * (j1 - bj * B));
+        }
+    return cell;
+}
+
 // A vertical colour bar for [lo, hi] at r, ticks on its right.
 void colour_bar(Canvas& c, Rect r, double lo, double hi) {
     const int n = 64;
-    std::vector<uint8_t> px(size_t(n) * 3);
-    for (int k = 0; k < n; ++k) {
-        const Color col = viridis(1.0 - double(k) / (n - 1));
-        px[size_t(k) * 3] = uint8_t(col.r * 255 + 0.5), px[size_t(k) * 3 + 1] = uint8_t(col.g * 255 + 0.5);
-        px[size_t(k) * 3 + 2] = uint8_t(col.b * 255 + 0.5);
-    }
-    c.image(px, 1, n, r.x, r.y, r.w, r.h);
+    std::vector<double> v(static_cast<size_t>(n));
+    for (int k = 0; k < n; ++k)
+        v[size_t(k)] = 1.0 - double(k) / (n - 1);
+    c.image(viridis_pixels(v, 1.0), 1, n, r.x, r.y, r.w, r.h);
     c.stroke_rect(r.x, r.y, r.w, r.h, kGrey, 0.5);
     const auto t = ticks(lo, hi, 4);
     const int dg = tick_digits(t);
@@ -100,6 +125,10 @@ void matrix_panel(Canvas& c, Rect r, const std::vector<std::vector<double>>& v, 
         c.text(r.x + (j + 0.5) * cw, r.y - 14, col_labels[j], {.size = 9, .align = Align::center});
 }
 
+void panel_title(Canvas& c, Rect r, const std::string& title) {
+    c.text(r.x + r.w / 2, r.y, title, {.size = 12, .align = Align::center, .bold = true});
+}
+
 struct Series {
     std::string name;
     std::vector<double> y; // NaN = missing
@@ -109,7 +138,7 @@ struct Series {
 // A line plot over x = 0..n-1 (layers) with axes, ticks, a title and a legend.
 void line_panel(Canvas& c, Rect r, const std::string& title, const std::string& xlabel,
                 const std::vector<Series>& series, bool from_zero = false) {
-    c.text(r.x + r.w / 2, r.y, title, {.size = 12, .align = Align::center, .bold = true});
+    panel_title(c, r, title);
     const Rect plot{r.x + 48, r.y + 26, r.w - 60, r.h - 26 - 40};
     double lo = std::numeric_limits<double>::infinity(), hi = -lo;
     size_t n = 0;
@@ -158,11 +187,6 @@ void line_panel(Canvas& c, Rect r, const std::string& title, const std::string& 
     }
 }
 
-std::string panel_title(Canvas& c, Rect r, const std::string& title) {
-    c.text(r.x + r.w / 2, r.y, title, {.size = 12, .align = Align::center, .bold = true});
-    return title;
-}
-
 double nan() {
     return std::numeric_limits<double>::quiet_NaN();
 }
@@ -182,10 +206,6 @@ std::vector<std::string> numbered(const std::string& prefix, int n) {
     for (int k = 0; k < n; ++k)
         v.push_back(prefix + std::to_string(k));
     return v;
-}
-
-void save_canvas(Canvas& c, const std::string& path) {
-    c.save(path);
 }
 
 } // namespace
@@ -216,18 +236,10 @@ int render_attention_weights(const TensorView& p, const std::vector<std::string>
     const int64_t T = p.ne[0];
     // block aggregation past 256 tokens: cells of B x B tokens, averaged
     const int64_t B = (T + 255) / 256, n = (T + B - 1) / B;
-    std::vector<double> cell(size_t(n * n), 0.0);
+    const std::vector<double> cell = block_average(p, B);
     double vmax = 0;
-    for (int64_t bi = 0; bi < n; ++bi)
-        for (int64_t bj = 0; bj < n; ++bj) {
-            double s = 0;
-            int64_t cnt = 0;
-            for (int64_t i = bi * B; i < std::min(T, (bi + 1) * B); ++i)
-                for (int64_t j = bj * B; j < std::min(T, (bj + 1) * B); ++j)
-                    s += p.at(i, j), ++cnt;
-            cell[size_t(bi * n + bj)] = s / double(cnt);
-            vmax = std::max(vmax, cell[size_t(bi * n + bj)]);
-        }
+    for (double v : cell)
+        vmax = std::max(vmax, v);
     if (vmax <= 0) vmax = 1;
     std::vector<std::string> labels(static_cast<size_t>(n));
     for (int64_t b = 0; b < n; ++b)
@@ -254,13 +266,7 @@ int render_attention_weights(const TensorView& p, const std::vector<std::string>
     const size_t nl = subtitle.find('\n');
     c.text(tx, 28, subtitle.substr(0, nl), {.size = 10, .color = kGrey, .max_width = tw});
     if (nl != std::string::npos) c.text(tx, 44, subtitle.substr(nl + 1), {.size = 10, .color = kGrey, .max_width = tw});
-    std::vector<uint8_t> px(size_t(n * n) * 3);
-    for (size_t k = 0; k < cell.size(); ++k) {
-        const Color col = viridis(cell[k] / vmax);
-        px[k * 3] = uint8_t(col.r * 255 + 0.5), px[k * 3 + 1] = uint8_t(col.g * 255 + 0.5),
-               px[k * 3 + 2] = uint8_t(col.b * 255 + 0.5);
-    }
-    c.image(px, int(n), int(n), left, top, side, side);
+    c.image(viridis_pixels(cell, vmax), int(n), int(n), left, top, side, side);
     c.stroke_rect(left, top, side, side, kGrey, 0.5);
     for (size_t k = 0; k < labels.size(); k += every) {
         const double mid = double(k) * cellpx + cellpx / 2;
@@ -274,7 +280,7 @@ int render_attention_weights(const TensorView& p, const std::vector<std::string>
     c.text(left + side, top + side + 4, "key", {.size = 9, .color = kGrey});
     colour_bar(c, {left + side + 14, top, 14, side}, 0, vmax);
     if (B > 1) c.text(left + side + 14, top + side + 8, cat(B, "x", B, "\nblocks"), {.size = 8.5, .color = kGrey});
-    save_canvas(c, path);
+    c.save(path);
     return c.labels_outside();
 }
 
@@ -350,7 +356,7 @@ int render_flow(const AnalysisResult& r, const std::string& path) {
                true);
     line_panel(c, {40 + pw, 60 + ph, pw, ph}, "Input/output correlation", "layer",
                {{"Pearson r", col([&](const LayerResult& l) { return l.has_flow ? l.io_correlation : nan(); }), in}});
-    save_canvas(c, path);
+    c.save(path);
     return c.labels_outside();
 }
 
@@ -512,7 +518,7 @@ int render_dashboard(const AnalysisResult& r, const std::string& path) {
             ly += 18;
         }
     }
-    save_canvas(c, path);
+    c.save(path);
     return c.labels_outside();
 }
 
@@ -552,21 +558,13 @@ int render_heads_grid(const CaptureReader& cap, int64_t seq, const AnalysisResul
         const double y = top + double(li) * (thumb + gap);
         c.text(left - 6, y + thumb / 2 - 6, cat("L", il), {.size = 9, .align = Align::right});
         for (size_t k = 0; k < heads.size(); ++k) {
-            std::vector<double> cell(size_t(n * n), 0.0);
+            const std::vector<double> cell = block_average(
+                TensorView::contiguous(const_cast<float*>(p.data.data()) + int64_t(k) * T * T, {T, T}), B);
             double vmax = 0;
-            for (int64_t i = 0; i < T; ++i)
-                for (int64_t j = 0; j <= i; ++j)
-                    cell[size_t((i / B) * n + j / B)] += p.data[size_t((int64_t(k) * T + i) * T + j)] / double(B * B);
             for (double v : cell)
                 vmax = std::max(vmax, v);
-            std::vector<uint8_t> px(cell.size() * 3);
-            for (size_t q = 0; q < cell.size(); ++q) {
-                const Color col = viridis(vmax > 0 ? cell[q] / vmax : 0);
-                px[q * 3] = uint8_t(col.r * 255 + 0.5), px[q * 3 + 1] = uint8_t(col.g * 255 + 0.5),
-                       px[q * 3 + 2] = uint8_t(col.b * 255 + 0.5);
-            }
             const double x = left + double(k) * (thumb + gap);
-            c.image(px, int(n), int(n), x, y, thumb, thumb);
+            c.image(viridis_pixels(cell, vmax), int(n), int(n), x, y, thumb, thumb);
             Color frame = kGrey;
             if (r && size_t(il) < r->layers.size())
                 for (const auto& h : r->layers[size_t(il)].heads)
@@ -583,7 +581,7 @@ int render_heads_grid(const CaptureReader& cap, int64_t seq, const AnalysisResul
             lx = b.x1 + 12;
         }
     }
-    save_canvas(c, path);
+    c.save(path);
     return c.labels_outside();
 }
 

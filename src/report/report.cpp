@@ -86,22 +86,10 @@ std::string wrap(const std::string& text, size_t width, const std::string& inden
     return out;
 }
 
-// Tokens are shown quoted and with control characters escaped, so a report stays one line per row.
+// Tokens in a capture are already display strings (Tokenizer::display escapes control bytes):
+// quote them so spaces show.
 std::string show_token(const std::string& t) {
-    std::string s = "'";
-    for (unsigned char c : t) {
-        if (c == '\n')
-            s += "\\n";
-        else if (c == '\t')
-            s += "\\t";
-        else if (c < 0x20 || c == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            s += buf;
-        } else
-            s += char(c);
-    }
-    return s + "'";
+    return "'" + t + "'";
 }
 
 } // namespace
