@@ -11,6 +11,7 @@ packages=(
   libcairo2-dev libpango1.0-dev       # figures (PNG, SVG) and their text
   fonts-dejavu-core                   # the figures' font
   libgtest-dev                        # tests
+  libbenchmark-dev                    # kernel benchmarks (bench/bench_kernels)
   python3 python3-numpy               # the test of the README's numpy reader
   chromium                            # the viewer's browser test (headless)
   clang libclang-rt-14-dev libomp-dev # the libFuzzer targets (tests/fuzz/run.sh)

@@ -31,7 +31,8 @@ commands:
       --max-length N   truncate texts to N tokens (default: the model's context)
       --batch-size N   texts per forward pass (default 8)
       --capture LIST   hook names, globs or aliases: weights, inputs, outputs (default: all
-                       three), scores, q, k, v, z, resid, mlp, logits
+                       three), scores, q, k, v, z, resid, mlp, logits; none (run the texts,
+                       store only the manifest: for timing)
       --layers LIST    e.g. 0-3,11 (default: all)     --heads LIST   e.g. 0,5 (default: all)
       --dtype f32|f16  stored type (default f32)      --force        write into a non-empty DIR
       --resume         continue an interrupted run (same command) after its last recorded
@@ -312,8 +313,8 @@ int run(int argc, char** argv) {
         opt.force = true;
         opt.on_progress = show_progress;
         Runner runner(builtin, opt);
-        std::fprintf(stderr, "attnscope demo: the built-in model (%s), %zu texts -> %s/\n", runner.resolved().path.c_str(),
-                     texts.size(), out.c_str());
+        std::fprintf(stderr, "attnscope demo: the built-in model (%s), %zu texts -> %s/\n",
+                     runner.resolved().path.c_str(), texts.size(), out.c_str());
         const CaptureSummary cs = runner.run_with_hooks(runner.prepare_data(texts), out);
         AttentionDataAnalyzer an(out);
         const auto paths = an.create_comprehensive_report(out);

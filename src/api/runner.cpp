@@ -234,14 +234,18 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
     std::vector<float> scratch;
     int64_t first_seq = 0;
     HookSet hooks;
-    hooks.add(sp.filter(), [&](const HookContext& ctx, TensorView v) {
-        const std::vector<int64_t> shape = pack_captured(ctx.hook, v, cfg, sp.heads, scratch);
-        const TensorView packed = TensorView::contiguous(scratch.data(), shape);
-        const std::string file = capture_file_for(ctx.hook);
-        const size_t index =
-            size_t(first_seq + ctx.seq) * per_seq.at(file) + slot[size_t((ctx.layer + 1) * kHookCount + int(ctx.hook))];
-        writers.at(file)->write(index, packed);
-    });
+    if (!sp.none)
+        hooks.add(sp.filter(), [&](const HookContext& ctx, TensorView v) {
+            const std::string& file = capture_file_for(ctx.hook);
+            const size_t index = size_t(first_seq + ctx.seq) * per_seq.at(file) +
+                                 slot[size_t((ctx.layer + 1) * kHookCount + int(ctx.hook))];
+            if (sp.heads.empty()) { // every head: the view goes to the file as it is (no packing copy)
+                writers.at(file)->write(index, v);
+                return;
+            }
+            const std::vector<int64_t> shape = pack_captured(ctx.hook, v, cfg, sp.heads, scratch);
+            writers.at(file)->write(index, TensorView::contiguous(scratch.data(), shape));
+        });
     // Progress is recorded (data synced to disk, then the progress file replaced) at most every
     // few seconds, so syncing never dominates a fast capture; a resumed run redoes at most the
     // batches since, writing the same bytes again. ATTNSCOPE_CHECKPOINT_SECONDS overrides (tests: 0).
@@ -382,14 +386,15 @@ ActivationCache Runner::run_with_hooks(const PreparedData& data) const {
     RunState state;
     int64_t first_seq = 0;
     HookSet hooks;
-    hooks.add(sp.filter(), [&](const HookContext& ctx, TensorView v) {
-        Captured c;
-        c.shape = pack_captured(ctx.hook, v, model_->config(), sp.heads, c.data);
-        if (sp.dtype == DType::f16)
-            for (float& x : c.data)
-                x = f16_to_f32(f32_to_f16(x)); // what a stored f16 capture would read back
-        cache.put(ActivationCache::key(ctx.name, int(first_seq + ctx.seq)), std::move(c));
-    });
+    if (!sp.none)
+        hooks.add(sp.filter(), [&](const HookContext& ctx, TensorView v) {
+            Captured c;
+            c.shape = pack_captured(ctx.hook, v, model_->config(), sp.heads, c.data);
+            if (sp.dtype == DType::f16)
+                for (float& x : c.data)
+                    x = f16_to_f32(f32_to_f16(x)); // what a stored f16 capture would read back
+            cache.put(ActivationCache::key(ctx.name, int(first_seq + ctx.seq)), std::move(c));
+        });
     for_each_batch(data.batch, options_.batch_size, options_, [&](int64_t first, const Batch& b) {
         first_seq = first;
         forward(*model_, b, hooks, state);

@@ -48,7 +48,8 @@ CaptureSpec CaptureSpec::parse(const std::string& capture, const std::string& la
     CaptureSpec spec;
     spec.dtype = dtype;
     const std::string what = capture.empty() ? "weights,inputs,outputs" : capture;
-    for (const std::string& item : split_list(what)) {
+    spec.none = what == "none";
+    for (const std::string& item : split_list(spec.none ? "" : what)) {
         bool alias = false;
         for (const auto& a : aliases())
             if (item == a.name) {
@@ -86,7 +87,7 @@ HookFilter CaptureSpec::filter() const {
 }
 
 bool CaptureSpec::wants(Hook h, int il) const {
-    return filter().matches(h, il);
+    return !none && filter().matches(h, il);
 }
 
 std::string capture_file_for(Hook h) {

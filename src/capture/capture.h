@@ -37,10 +37,11 @@ struct CaptureSpec {
     std::vector<int> layers;           // empty = all
     std::vector<int> heads;            // empty = all
     DType dtype = DType::f32;
+    bool none = false; // "--capture none": run the texts, store no tensor (timing, tokens only)
 
     // `capture`: comma-separated hook names, globs, or aliases (weights, inputs, outputs, scores,
-    // q, k, v, z, resid, mlp, logits); empty means "weights,inputs,outputs". Layers and heads are
-    // lists like "0-3,11", checked against the model. Throws Error naming the argument.
+    // q, k, v, z, resid, mlp, logits); empty means "weights,inputs,outputs"; "none" stores nothing. Layers and heads
+    // are lists like "0-3,11", checked against the model. Throws Error naming the argument.
     static CaptureSpec parse(const std::string& capture, const std::string& layers, const std::string& heads,
                              DType dtype, const ModelConfig& cfg);
     HookFilter filter() const;

@@ -3,14 +3,17 @@
 // products run per sequence (see linear()) and attention per (sequence, head), so no token
 // ever sees another sequence's tokens and a sequence's values never depend on its batch.
 //
-// Attention has two paths with bit-identical results (they share scores_row, softmax_row and
-// weighted_sum_row): a fused row-by-row path with a T-float scratch per thread, used when no
-// hook wants scores or patterns, and a materialised path that fills an [H, T, T] buffer per
-// sequence so hooks can read (or patch) scores and patterns between the steps.
+// Attention runs per (sequence, head) in blocks of query rows: S = Q K^T and Z = P V are sgemm
+// calls over the keys the block can see (so a causal model does about half the work of the
+// full square), the softmax a vectorised row kernel. Two paths give bit-identical results
+// (they run the same three steps on the same blocks): a fused path with a [block, T] scratch
+// per thread, used when no hook wants scores or patterns, and a materialised path that fills
+// an [H, T, T] buffer per sequence so hooks can read (or patch) scores and patterns.
 #include "engine/blocks.h"
 
 #include "engine/kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <omp.h>
@@ -53,15 +56,13 @@ void norm(Hook h, int il, const float* in, const float* gamma, const float* beta
 
 namespace {
 
-// out[N, M] = in[N, K] @ w[K, M] + b, one product per sequence. BLAS may choose a different
-// kernel or blocking for a different number of rows, which changes the last bits; multiplying
-// each sequence's rows on their own makes a sequence's result bit-identical alone or in any
-// batch (and costs little: sequences are rows of hundreds of tokens).
+// out[N, M] = in[N, K] @ w[K, M] + b: one product over every token of the batch, so sgemm
+// packs each weight matrix once per call rather than once per sequence (2.4x faster at
+// 8 x 128 tokens, bench/bench_kernels BM_MatmulPerSequence). OpenBLAS computes every output
+// element as the same ordered sum over K whatever the number of rows, so a sequence still gets
+// the same values alone or in any batch (tests/engine/test_forward.cpp checks).
 void linear(const float* in, const float* w, const float* b, float* out, int64_t K, int64_t M, BlockContext& ctx) {
-    for (int64_t s = 0; s < ctx.batch.n_seq(); ++s) {
-        const int64_t off = ctx.batch.offset(s), T = int64_t(ctx.batch.tokens[size_t(s)].size());
-        matmul(in + off * K, w, b, out + off * M, T, K, M);
-    }
+    matmul(in, w, b, out, ctx.batch.n_tokens(), K, M);
 }
 
 // Offer the per-head view [T, H, d] of a buffer whose rows are `row_stride` wide.
@@ -74,6 +75,11 @@ void offer_heads(Hook h, int il, float* base, int64_t row_stride, BlockContext& 
                            TensorView::strided(base + ctx.batch.offset(s) * row_stride, {T, H, d}, {row_stride, d, 1}));
     }
 }
+
+// Query rows per attention block: large enough for sgemm to run near its peak, small enough that
+// a causal block wastes little on masked cells (on average half a block per row) and that a
+// [block, T] scratch stays in cache.
+constexpr int64_t kQueryBlock = 64;
 
 float* thread_scratch(RunState& st, int64_t n) {
     Buffer& b = st.row_scratch[size_t(omp_get_thread_num())];
@@ -106,56 +112,83 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
     st.z.resize(size_t(N * D));
     float* z = st.z.data();
     auto n_keys = [&](int64_t i, int64_t T) { return cfg.causal ? i + 1 : T; };
+    // Query rows go in blocks of kQueryBlock; a block sees the keys its last row sees. Within a
+    // block, cells a row may not see are set to -inf before the softmax and are exactly 0 after.
+    auto block_keys = [&](int64_t i0, int64_t T) { return n_keys(std::min(T, i0 + kQueryBlock) - 1, T); };
+    const float neg_inf = -std::numeric_limits<float>::infinity();
+    // The three steps of one block, on rows of a buffer `ls` floats apart; both paths call
+    // exactly these, so they give the same bits.
+    auto block_scores = [&](int64_t off, int64_t h, int64_t i0, int64_t rows, int64_t T, float* s, int64_t ls) {
+        const int64_t nb = block_keys(i0, T);
+        attention_scores_block(q + (off + i0) * ld + h * d, ld, k + off * ld + h * d, ld, rows, nb, d, scale, s, ls);
+        for (int64_t r = 0; r < rows; ++r)
+            std::fill(s + r * ls + n_keys(i0 + r, T), s + r * ls + nb, neg_inf); // the causal mask
+    };
+    auto row_softmax = [&](int64_t i, int64_t T, float* row, int64_t width) {
+        const int64_t n = n_keys(i, T);
+        softmax_row(row, n);
+        std::fill(row + n, row + width, 0.0f);
+    };
+    auto block_values = [&](int64_t off, int64_t h, int64_t i0, int64_t rows, int64_t T, const float* p, int64_t ls) {
+        attention_values_block(p, ls, v + off * ld + h * d, ld, rows, block_keys(i0, T), d, z + (off + i0) * D + h * d,
+                               D);
+    };
 
     if (!ctx.plan.any_attention_matrix(il)) {
-        // Fused: one row at a time, nothing [T, T] ever exists.
+        // Fused: one block of rows at a time per (sequence, head); nothing [T, T] ever exists.
         const int64_t n_pairs = n_seq * H;
 #pragma omp parallel for schedule(dynamic, 1)
         for (int64_t p = 0; p < n_pairs; ++p) {
             const int64_t s = p / H, h = p % H;
             const int64_t T = int64_t(ctx.batch.tokens[size_t(s)].size()), off = ctx.batch.offset(s);
-            float* row = thread_scratch(st, T);
-            for (int64_t i = 0; i < T; ++i) {
-                const int64_t n = n_keys(i, T);
-                const int64_t r = off + i;
-                scores_row(q + r * ld + h * d, k + off * ld + h * d, ld, n, d, scale, row);
-                softmax_row(row, n);
-                if (ctx.options.attention_rows) ctx.options.attention_rows(il, int(s), int(h), i, row, n);
-                weighted_sum_row(row, v + off * ld + h * d, ld, n, d, z + r * D + h * d);
+            float* buf = thread_scratch(st, kQueryBlock * T);
+            for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
+                const int64_t rows = std::min(kQueryBlock, T - i0), nb = block_keys(i0, T);
+                block_scores(off, h, i0, rows, T, buf, nb);
+                for (int64_t r = 0; r < rows; ++r) {
+                    row_softmax(i0 + r, T, buf + r * nb, nb);
+                    if (ctx.options.attention_rows)
+                        ctx.options.attention_rows(il, int(s), int(h), i0 + r, buf + r * nb, n_keys(i0 + r, T));
+                }
+                block_values(off, h, i0, rows, T, buf, nb);
             }
         }
     } else {
-        // Materialised, one sequence at a time: att[H, T, T] = scores, then (in place) pattern.
-        const float neg_inf = -std::numeric_limits<float>::infinity();
+        // Materialised, one sequence at a time: att[H, T, T] = scores, then (in place) pattern,
+        // each offered to the hooks (which may read or patch them) between the steps.
         for (int64_t s = 0; s < n_seq; ++s) {
             const int64_t T = int64_t(ctx.batch.tokens[size_t(s)].size()), off = ctx.batch.offset(s);
+            const int64_t n_blocks = (T + kQueryBlock - 1) / kQueryBlock;
             st.att.resize(size_t(H * T * T));
             ctx.stats.attention_matrix_floats = std::max(ctx.stats.attention_matrix_floats, size_t(H * T * T));
             float* att = st.att.data();
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(dynamic, 1)
             for (int64_t h = 0; h < H; ++h)
-                for (int64_t i = 0; i < T; ++i) {
-                    float* row = att + (h * T + i) * T;
-                    const int64_t n = n_keys(i, T);
-                    scores_row(q + (off + i) * ld + h * d, k + off * ld + h * d, ld, n, d, scale, row);
-                    for (int64_t j = n; j < T; ++j)
-                        row[j] = neg_inf; // the causal mask
+                for (int64_t b = 0; b < n_blocks; ++b) {
+                    const int64_t i0 = b * kQueryBlock, rows = std::min(kQueryBlock, T - i0);
+                    float* s0 = att + (h * T + i0) * T;
+                    block_scores(off, h, i0, rows, T, s0, T);
+                    for (int64_t r = 0; r < rows; ++r) // beyond the block's keys: masked for every row
+                        std::fill(s0 + r * T + block_keys(i0, T), s0 + (r + 1) * T, neg_inf);
                 }
             const TensorView att_view = TensorView::contiguous(att, {H, T, T});
             if (ctx.plan.wants(Hook::attn_scores, il)) ctx.hooks.dispatch(Hook::attn_scores, il, int(s), att_view);
 #pragma omp parallel for schedule(static)
             for (int64_t r = 0; r < H * T; ++r)
-                softmax_row(att + r * T, T); // exp(-inf) = 0 keeps the mask
+                row_softmax(r % T, T, att + r * T, T);
             if (ctx.plan.wants(Hook::pattern, il)) ctx.hooks.dispatch(Hook::pattern, il, int(s), att_view);
             if (ctx.options.attention_rows)
                 for (int64_t h = 0; h < H; ++h)
                     for (int64_t i = 0; i < T; ++i)
                         ctx.options.attention_rows(il, int(s), int(h), i, att + (h * T + i) * T, n_keys(i, T));
-#pragma omp parallel for collapse(2) schedule(static)
+                        // Z = P V over each block's keys (cells above the diagonal are 0 unless a hook
+                        // patched them; a patch there is used as given).
+#pragma omp parallel for collapse(2) schedule(dynamic, 1)
             for (int64_t h = 0; h < H; ++h)
-                for (int64_t i = 0; i < T; ++i)
-                    weighted_sum_row(att + (h * T + i) * T, v + off * ld + h * d, ld, n_keys(i, T), d,
-                                     z + (off + i) * D + h * d);
+                for (int64_t b = 0; b < n_blocks; ++b) {
+                    const int64_t i0 = b * kQueryBlock, rows = std::min(kQueryBlock, T - i0);
+                    block_values(off, h, i0, rows, T, att + (h * T + i0) * T, T);
+                }
         }
     }
     offer_heads(Hook::z, il, z, D, ctx);

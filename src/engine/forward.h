@@ -67,7 +67,7 @@ struct RunState {
     Buffer mlp_out;                  // F32 [N, D]
     Buffer att;                      // F32 [H, T, T] scores/pattern of one sequence, only when a hook wants them
     Buffer logits;                   // F32 [N, V]  only when asked for
-    std::vector<Buffer> row_scratch; // per thread, F32 [T]
+    std::vector<Buffer> row_scratch; // per thread, F32 [64, T]: one block of attention rows
 
     // Logits of sequence s after a forward with logits computed: F32 [T_s, V].
     TensorView logits_of(const Batch& batch, int64_t s, int64_t vocab);

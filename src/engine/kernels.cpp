@@ -1,14 +1,52 @@
 // Kernels over flat f32 arrays. Matrix products go to OpenBLAS (its OpenMP build, so it shares
-// the program's thread pool); row-wise kernels are parallel loops. Reductions accumulate in
-// double where a long sum over a row would otherwise lose digits against the reference
-// (layer-norm statistics); attention dot products stay in float, like the reference's matmul.
+// the program's thread pool; called inside a parallel loop it runs on the calling thread);
+// row-wise kernels are parallel loops written so that the compiler vectorises them (no libm
+// call per value: exp is our own polynomial). Reductions accumulate in double where a long sum
+// would otherwise lose digits against the reference (layer-norm statistics, softmax sums).
 #include "engine/kernels.h"
 
+#include <algorithm>
+#include <bit>
 #include <cblas.h>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace attnscope {
+
+namespace {
+
+// exp(x) for one float, in operations the vectoriser maps to SIMD lanes (no branches, no calls).
+// x = k ln2 + r, k = round(x / ln2), ln2 split in a high part (exact in float for |k| < 2^9)
+// and a low part (Cody & Waite), so r is exact to float precision; e^r by its Taylor series to
+// r^7 (|r| <= 0.347: truncation < 3e-9 relative); then 2^k built in the exponent bits.
+inline float exp_lane(float x) {
+    const float xc = x < -87.33f ? -87.33f : (x > 88.72f ? 88.72f : x);
+    // round to nearest: adding 1.5 * 2^23 leaves no fraction bits (|x / ln2| < 2^22)
+    const float kf = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    const float r = (xc - kf * 0.693145751953125f) - kf * 1.42860682030941723e-6f;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    const int32_t k = int32_t(kf);
+    // k = 128 only when xc > 88.72 - ln2 / 2: 2^127 then doubles through p >= 1 to at most 3.4e38.
+    const float scale = std::bit_cast<float>(uint32_t(std::min(k, 127) + 127) << 23);
+    const float y = p * scale * (k > 127 ? 2.0f : 1.0f);
+    return x < -87.33f ? 0.0f : (x > 88.72f ? std::numeric_limits<float>::infinity() : y);
+}
+
+} // namespace
+
+void exp_inplace(float* x, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i)
+        x[i] = exp_lane(x[i]);
+}
 
 void matmul(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t K, int64_t M) {
     if (N == 0 || M == 0) return;
@@ -54,10 +92,17 @@ void layer_norm(const float* x, const float* gamma, const float* beta, float* y,
 
 void gelu_tanh(float* x, int64_t n) {
     const float k = 0.7978845608028654f; // sqrt(2 / pi)
+    // 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)): no cancellation for u << 0 (the 1 + tanh form
+    // subtracts two numbers near 1 there), and exp(-2u) = inf for u << 0 gives exactly 0.
+    constexpr int64_t kChunk = 4096;
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-        const float v = x[i];
-        x[i] = 0.5f * v * (1.0f + std::tanh(k * (v + 0.044715f * v * v * v)));
+    for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+        const int64_t c1 = std::min(n, c0 + kChunk);
+#pragma omp simd
+        for (int64_t i = c0; i < c1; ++i) {
+            const float v = x[i];
+            x[i] = v / (1.0f + exp_lane(-2.0f * k * (v + 0.044715f * v * v * v)));
+        }
     }
 }
 
@@ -79,14 +124,56 @@ void add_inplace(float* y, const float* x, int64_t n) {
         y[i] += x[i];
 }
 
-void scores_row(const float* q, const float* k, int64_t k_stride, int64_t n_keys, int64_t d, float scale, float* s) {
-    for (int64_t j = 0; j < n_keys; ++j) {
-        const float* kj = k + j * k_stride;
-        float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-        for (int64_t c = 0; c < d; ++c)
-            acc += q[c] * kj[c];
-        s[j] = acc * scale;
+void attention_scores_block(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t rows, int64_t n,
+                            int64_t d, float scale, float* s, int64_t lds) {
+    if (rows == 0 || n == 0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(n), int(d), scale, q, int(ldq), k, int(ldk),
+                0.0f, s, int(lds));
+}
+
+void softmax_row(float* s, int64_t n) {
+    float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
+    for (int64_t j = 0; j < n; ++j)
+        mx = s[j] > mx ? s[j] : mx;
+    if (mx == -std::numeric_limits<float>::infinity()) { // every key masked: no attention at all
+        std::memset(s, 0, size_t(n) * sizeof(float));
+        return;
+    }
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j)
+        s[j] = exp_lane(s[j] - mx);
+    constexpr int64_t kLanes = 16;
+    double lane[kLanes] = {};
+    int64_t j = 0;
+    for (; j + kLanes <= n; j += kLanes)
+        for (int64_t l = 0; l < kLanes; ++l)
+            lane[l] += double(s[j + l]);
+    for (int64_t l = 0; j < n; ++j, ++l)
+        lane[l] += double(s[j]);
+    double sum = 0.0;
+    for (int64_t l = 0; l < kLanes; ++l)
+        sum += lane[l];
+    const float inv = float(1.0 / sum);
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i)
+        s[i] *= inv;
+}
+
+void attention_values_block(const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t rows, int64_t n,
+                            int64_t d, float* z, int64_t ldz) {
+    if (rows == 0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(d), int(n), 1.0f, p, int(ldp), v, int(ldv),
+                0.0f, z, int(ldz));
+}
+
+namespace ref {
+
+void gelu_tanh(float* x, int64_t n) {
+    const float k = 0.7978845608028654f; // sqrt(2 / pi)
+    for (int64_t i = 0; i < n; ++i) {
+        const float v = x[i];
+        x[i] = 0.5f * v * (1.0f + std::tanh(k * (v + 0.044715f * v * v * v)));
     }
 }
 
@@ -94,7 +181,7 @@ void softmax_row(float* s, int64_t n) {
     float mx = -std::numeric_limits<float>::infinity();
     for (int64_t j = 0; j < n; ++j)
         mx = s[j] > mx ? s[j] : mx;
-    if (mx == -std::numeric_limits<float>::infinity()) { // every key masked: no attention at all
+    if (mx == -std::numeric_limits<float>::infinity()) {
         for (int64_t j = 0; j < n; ++j)
             s[j] = 0.0f;
         return;
@@ -104,21 +191,28 @@ void softmax_row(float* s, int64_t n) {
         s[j] = std::exp(s[j] - mx);
         sum += s[j];
     }
-    const float inv = float(1.0 / sum);
     for (int64_t j = 0; j < n; ++j)
-        s[j] *= inv;
+        s[j] = float(s[j] / sum);
+}
+
+void scores_row(const float* q, const float* k, int64_t k_stride, int64_t n_keys, int64_t d, float scale, float* s) {
+    for (int64_t j = 0; j < n_keys; ++j) {
+        const float* kj = k + j * k_stride;
+        float acc = 0.0f;
+        for (int64_t c = 0; c < d; ++c)
+            acc += q[c] * kj[c];
+        s[j] = acc * scale;
+    }
 }
 
 void weighted_sum_row(const float* p, const float* v, int64_t v_stride, int64_t n_keys, int64_t d, float* out) {
     for (int64_t c = 0; c < d; ++c)
         out[c] = 0.0f;
-    for (int64_t j = 0; j < n_keys; ++j) {
-        const float pj = p[j];
-        const float* vj = v + j * v_stride;
-#pragma omp simd
+    for (int64_t j = 0; j < n_keys; ++j)
         for (int64_t c = 0; c < d; ++c)
-            out[c] += pj * vj[c];
-    }
+            out[c] += p[j] * v[j * v_stride + c];
 }
+
+} // namespace ref
 
 } // namespace attnscope

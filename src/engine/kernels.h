@@ -4,9 +4,13 @@
 //   matmul_nt(x, w, y, N, K, M);              // y[N,M] = x[N,K] @ w[M,K]^T        (tied LM head)
 //   layer_norm(x, g, b, y, N, D, eps);        // per row: (x - mean) / sqrt(var + eps) * g + b
 //   gelu_tanh(x, n);                          // in place
+//   attention_scores_block(q, ldq, k, ldk, rows, n, d, scale, s, lds);   // S = scale Q K^T (sgemm)
+//   softmax_row(s, n);                                                   // in place
+//   attention_values_block(p, ldp, v, ldv, rows, n, d, z, ldz);          // Z = P V (sgemm)
 //
-// Every kernel is a plain function over flat row-major arrays; shapes are arguments. Each has
-// a scalar definition that tests compare against (tests/engine/test_kernels.cpp).
+// Every kernel is a plain function over flat row-major arrays; shapes are arguments. The fast
+// kernels (vectorised, or sgemm) have plain scalar definitions in namespace ref, which tests
+// compare them against (tests/engine/test_kernels.cpp) and benchmarks time (bench/).
 #pragma once
 
 #include <cstdint>
@@ -22,20 +26,40 @@ void matmul_nt(const float* x, const float* w, float* y, int64_t N, int64_t K, i
 void layer_norm(const float* x, const float* gamma, const float* beta, float* y, int64_t N, int64_t D, float eps);
 
 // Activations, in place over n values.
-void gelu_tanh(float* x, int64_t n); // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))  — "gelu_new"
-void gelu_erf(float* x, int64_t n);  // 0.5 x (1 + erf(x / sqrt(2)))                      — "gelu"
+// gelu_new: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), computed as the identical
+// x * sigmoid(2u) = x / (1 + exp(-2u)) with a vectorised exp (no tanh call per value).
+void gelu_tanh(float* x, int64_t n);
+void gelu_erf(float* x, int64_t n); // 0.5 x (1 + erf(x / sqrt(2)))                      — "gelu"
 void relu(float* x, int64_t n);
 
 // y[i] += x[i]
 void add_inplace(float* y, const float* x, int64_t n);
 
-// One attention row, the three steps shared by every attention path so that they all give
-// bit-identical results:
-//   scores_row[j] = scale * dot(q, k_j) for j < n_keys        (k_j = k + j * k_stride)
-//   softmax_row: p = exp(s - max) / sum, in place; -inf scores become exactly 0
-//   weighted_sum_row: out[c] = sum_j p[j] * v_j[c]            (v_j = v + j * v_stride)
-void scores_row(const float* q, const float* k, int64_t k_stride, int64_t n_keys, int64_t d, float scale, float* s);
+// y[i] = exp(x[i]) (may alias), vectorised: 2^k * e^r with r = x - k ln 2, |r| <= ln2 / 2, and a
+// degree-7 polynomial for e^r; within 2 ulp of std::exp. exp(-inf) and anything below
+// -87.3 (where the result would be subnormal) give exactly 0; x above 88.7 gives +inf.
+void exp_inplace(float* x, int64_t n);
+
+// Attention, in blocks of query rows. The forward runs every attention path (fused, with a
+// pattern buffer, with statistics) through these three steps with the same blocks, so all
+// paths give bit-identical results.
+//   S[r, j] = scale * dot(q_r, k_j)    r < rows, j < n     (q_r = q + r ldq, k_j = k + j ldk)
+//   softmax_row: p = exp(s - max) / sum over n values, in place; -inf scores become exactly 0.
+//     The sum runs in 16 fixed lanes (lane = j mod 16), so a row gives the same bits wherever it
+//     is stored and however the compiler aligns the loop.
+//   Z[r, c] = sum_j P[r, j] v_j[c]      r < rows, j < n     (v_j = v + j ldv)
+void attention_scores_block(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t rows, int64_t n,
+                            int64_t d, float scale, float* s, int64_t lds);
 void softmax_row(float* s, int64_t n);
+void attention_values_block(const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t rows, int64_t n,
+                            int64_t d, float* z, int64_t ldz);
+
+// Plain scalar definitions of the fast kernels, written as the maths: the tests' yardstick.
+namespace ref {
+void gelu_tanh(float* x, int64_t n);
+void softmax_row(float* s, int64_t n);
+void scores_row(const float* q, const float* k, int64_t k_stride, int64_t n_keys, int64_t d, float scale, float* s);
 void weighted_sum_row(const float* p, const float* v, int64_t v_stride, int64_t n_keys, int64_t d, float* out);
+} // namespace ref
 
 } // namespace attnscope

@@ -138,7 +138,10 @@ TEST(Forward, BatchInvariance) {
                     scale = std::max(scale, std::fabs(double(v.data[i])));
                 }
             worst = std::max(worst, diff / std::max(scale, 1.0));
-            EXPECT_LE(diff / std::max(scale, 1.0), 1e-6) << name << " alone vs in a batch";
+            // One sgemm over the whole batch (fast) rounds a sequence's values differently from
+            // one over the sequence alone: measured up to 1e-6 here; bounded by the reference
+            // tolerance for attention weights (DESIGN.md §4). Mixing sequences would be O(1).
+            EXPECT_LE(diff / std::max(scale, 1.0), 1e-5) << name << " alone vs in a batch";
             ++n;
         }
         EXPECT_GT(n, 30);

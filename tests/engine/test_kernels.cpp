@@ -1,7 +1,11 @@
 // Kernels against their scalar definitions (double precision, written as the maths).
 #include "engine/kernels.h"
+#include "random_data.h"
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdio>
 #include <gtest/gtest.h>
 #include <limits>
 #include <random>
@@ -9,16 +13,7 @@
 
 using namespace attnscope;
 
-namespace {
-std::vector<float> random_vector(size_t n, unsigned seed, float scale = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(0.0f, scale);
-    std::vector<float> v(n);
-    for (auto& x : v)
-        x = dist(rng);
-    return v;
-}
-} // namespace
+using test::random_vector;
 
 TEST(Kernels, MatmulMatchesDefinition) {
     const int64_t N = 7, K = 33, M = 19;
@@ -99,13 +94,96 @@ TEST(Kernels, AttentionRowSteps) {
     const float q[] = {1, 0};
     const float k[] = {0, 0, 9, 2, 0, 9};
     float s[2];
-    scores_row(q, k, 3, 2, 2, 0.5f, s);
+    ref::scores_row(q, k, 3, 2, 2, 0.5f, s);
     EXPECT_FLOAT_EQ(s[0], 0.0f);
     EXPECT_FLOAT_EQ(s[1], 1.0f);
     const float p[] = {0.25f, 0.75f};
     const float v[] = {4, 8, 9, 0, 4, 9};
     float out[2];
-    weighted_sum_row(p, v, 3, 2, 2, out);
+    ref::weighted_sum_row(p, v, 3, 2, 2, out);
     EXPECT_FLOAT_EQ(out[0], 1.0f);
     EXPECT_FLOAT_EQ(out[1], 5.0f);
+}
+
+// The fast kernels against their plain scalar definitions.
+
+TEST(Kernels, ExpWithinTwoUlpOfLibm) {
+    std::vector<float> x;
+    for (float t = -90.0f; t <= 90.0f; t += 0.01371f)
+        x.push_back(t);
+    const float inf = std::numeric_limits<float>::infinity();
+    x.insert(x.end(), {0.0f, -0.0f, 1e-30f, -1e-30f, -inf, inf, -1000.0f, 1000.0f, 88.7f, -87.3f});
+    auto y = x;
+    exp_inplace(y.data(), int64_t(y.size()));
+    int worst_ulp = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        const float want = std::exp(x[i]);
+        if (x[i] < -87.33f) {
+            EXPECT_EQ(y[i], 0.0f) << x[i]; // subnormal results flush to exactly 0
+        } else if (x[i] > 88.72f) {
+            EXPECT_EQ(y[i], inf) << x[i];
+        } else {
+            ASSERT_TRUE(std::isfinite(y[i])) << x[i];
+            const int ulp = std::abs(int(std::bit_cast<int32_t>(y[i]) - std::bit_cast<int32_t>(want)));
+            worst_ulp = std::max(worst_ulp, ulp);
+            EXPECT_LE(ulp, 2) << "exp(" << x[i] << ") = " << y[i] << ", libm " << want;
+        }
+    }
+    std::printf("[ exp ] worst difference from libm: %d ulp over %zu values\n", worst_ulp, x.size());
+}
+
+TEST(Kernels, FastGeluMatchesScalarDefinition) {
+    auto x = random_vector(10000, 7, 3.0f);
+    x.insert(x.end(), {0.0f, -0.0f, 40.0f, -40.0f, 1e-8f, -1e-8f, 1e30f, -1e30f});
+    auto fast = x, slow = x;
+    gelu_tanh(fast.data(), int64_t(fast.size()));
+    ref::gelu_tanh(slow.data(), int64_t(slow.size()));
+    for (size_t i = 0; i < x.size(); ++i)
+        EXPECT_NEAR(fast[i], slow[i], 2e-7 * std::max(1.0f, std::fabs(x[i]))) << "gelu(" << x[i] << ")";
+}
+
+TEST(Kernels, FastSoftmaxMatchesScalarDefinitionAndIgnoresWhereTheRowIs) {
+    const float inf = std::numeric_limits<float>::infinity();
+    for (int64_t n : {1, 5, 16, 17, 100, 1023}) {
+        auto s = random_vector(size_t(n), unsigned(n), 4.0f);
+        if (n > 3) {
+            s[2] = -inf; // a masked cell
+        }
+        auto fast = s, slow = s;
+        softmax_row(fast.data(), n);
+        ref::softmax_row(slow.data(), n);
+        for (int64_t j = 0; j < n; ++j)
+            EXPECT_NEAR(fast[size_t(j)], slow[size_t(j)], 1e-6 * slow[size_t(j)] + 1e-12) << n << "," << j;
+        if (n > 3) {
+            EXPECT_EQ(fast[2], 0.0f);
+        }
+        // the same row one float further on (another alignment) gives the same bits
+        std::vector<float> shifted(size_t(n) + 1);
+        std::copy(s.begin(), s.end(), shifted.begin() + 1);
+        softmax_row(shifted.data() + 1, n);
+        for (int64_t j = 0; j < n; ++j)
+            EXPECT_EQ(shifted[size_t(j) + 1], fast[size_t(j)]) << n << "," << j;
+    }
+}
+
+TEST(Kernels, AttentionBlocksMatchRowDefinitions) {
+    // q, k, v rows interleaved in one [T, 3 d + 5] buffer, as in the forward's qkv layout
+    const int64_t T = 37, d = 16, ld = 3 * d + 5, rows = 11, i0 = 20;
+    const auto qkv = random_vector(size_t(T * ld), 11);
+    const float* q = qkv.data();
+    const float* k = q + d;
+    const float* v = q + 2 * d;
+    const int64_t n = i0 + rows; // the keys the block's last row sees
+    std::vector<float> s(size_t(rows * n)), z(size_t(rows * d));
+    attention_scores_block(q + i0 * ld, ld, k, ld, rows, n, d, 0.25f, s.data(), n);
+    attention_values_block(s.data(), n, v, ld, rows, n, d, z.data(), d);
+    for (int64_t r = 0; r < rows; ++r) {
+        std::vector<float> want_s(static_cast<size_t>(n)), want_z(static_cast<size_t>(d));
+        ref::scores_row(q + (i0 + r) * ld, k, ld, n, d, 0.25f, want_s.data());
+        ref::weighted_sum_row(s.data() + r * n, v, ld, n, d, want_z.data());
+        for (int64_t j = 0; j < n; ++j)
+            EXPECT_NEAR(s[size_t(r * n + j)], want_s[size_t(j)], 1e-5) << r << "," << j;
+        for (int64_t c = 0; c < d; ++c)
+            EXPECT_NEAR(z[size_t(r * d + c)], want_z[size_t(c)], 1e-4) << r << "," << c;
+    }
 }

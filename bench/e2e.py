@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""End-to-end comparison with the PyTorch peer, in one run on one machine (issue #9):
+
+  (1) attnscope run capturing weights + inputs + outputs to disk   (whole process, model load included)
+  (2) the same with --capture none                                 (whole process)
+  (3) the PyTorch peer doing (1)'s work: bench/torch_peer.py       (steady state, best configuration)
+  (4) the sgemm bound for the same matrix FLOPs: bench_sgemm_bound
+  plus the forward alone in-process (bench_kernels BM_Forward), the model load, and peak RSS.
+
+    /usr/bin/python3 bench/e2e.py [--build build] [--model DIR] [--out build/bench-e2e] [--repeat 3]
+
+Shapes: 8 x 128 and 1 x 1024 tokens on GPT-2 small (12 layers, 12 heads, width 768, vocab
+50257, random weights from bench/random_gpt2.py, made once under --out). The texts are English
+sentences long enough to fill every sequence (tokenized with the built-in tokenizer).
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from the environment of every side (they pin
+OpenBLAS to slower kernels on this workplace's machines); the peer runs on OpenBLAS's OpenMP
+build (one thread pool). Prints a Markdown table and writes results.json under --out.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env.update(extra)
+    return env
+
+
+def timed(cmd, env):
+    """Wall seconds and peak RSS (KiB) of a whole process, via GNU time."""
+    t0 = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        sys.exit(f"e2e: {' '.join(cmd)} failed:\n{p.stderr}")
+    return wall, int(p.stderr.strip().splitlines()[-1])
+
+
+def texts(n, words):
+    out = []
+    for s in range(n):
+        parts = []
+        i = 0
+        while len(parts) < words:
+            parts.append(f"In the year {1800 + (s * 37 + i) % 200} the committee on item {s * 1000 + i} reported "
+                         f"that the harbour, the roads and the schools of district {i % 17} were in good order.")
+            i += 1
+            parts = " ".join(parts).split()
+        out.append(" ".join(parts[:words]))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--model", help="a GPT-2 small directory (default: random weights made under --out)")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    out = args.out or os.path.join(args.build, "bench-e2e")
+    os.makedirs(out, exist_ok=True)
+    exe = os.path.join(args.build, "attnscope")
+    env = clean_env()
+    torch_env = clean_env(LD_LIBRARY_PATH="/usr/lib/x86_64-linux-gnu/openblas-openmp")
+    model = args.model or os.path.join(out, "gpt2-small")
+    if not os.path.exists(os.path.join(model, "model.safetensors")):
+        subprocess.run([sys.executable, os.path.join(HERE, "random_gpt2.py"), model, "--vocab", "50257"], check=True)
+
+    results = {"model": model, "machine": os.uname().nodename, "cores": os.cpu_count(), "shapes": []}
+    # model load: `attnscope info` opens (mmaps and validates) the checkpoint and prints a summary
+    load = [timed([exe, "info", "--model", model], env)[0] for _ in range(5)]
+    results["info_process_seconds_best"] = min(load)
+
+    for n_seq, T in ((8, 128), (1, 1024)):
+        tag = f"{n_seq}x{T}"
+        inp = os.path.join(out, f"texts-{tag}.txt")
+        with open(inp, "w") as f:
+            f.write("\n".join(texts(n_seq, T * 2)) + "\n")
+        cap, none = os.path.join(out, f"capture-{tag}"), os.path.join(out, f"none-{tag}")
+        base = [exe, "run", "--model", model, "--input", inp, "--max-length", str(T), "--batch-size", "8", "--force"]
+        r = {"shape": tag, "sequences": n_seq, "tokens_per_sequence": T}
+        runs = [timed(base + ["--output", cap], env) for _ in range(args.repeat)]
+        r["capture_seconds"] = [round(w, 3) for w, _ in runs]
+        r["capture_peak_rss_mib"] = max(m for _, m in runs) / 1024
+        runs = [timed(base + ["--output", none, "--capture", "none"], env) for _ in range(args.repeat)]
+        r["nocapture_seconds"] = [round(w, 3) for w, _ in runs]
+        r["nocapture_peak_rss_mib"] = max(m for _, m in runs) / 1024
+        r["capture_bytes"] = sum(os.path.getsize(os.path.join(cap, f)) for f in os.listdir(cap))
+        with open(os.path.join(cap, "manifest.json")) as f:
+            man = json.load(f)
+        ids = [s["token_ids"] for s in man["sequences"]]
+        assert all(len(s) == T for s in ids), f"{tag}: texts gave fewer than {T} tokens"
+        ids_path = os.path.join(out, f"ids-{tag}.json")
+        with open(ids_path, "w") as f:
+            json.dump(ids, f)
+        p = subprocess.run([sys.executable, os.path.join(HERE, "torch_peer.py"), model, ids_path,
+                            os.path.join(out, f"peer-{tag}"), "--repeat", "5", "--check", cap],
+                           env=torch_env, capture_output=True, text=True)
+        if p.returncode != 0:
+            sys.exit(f"e2e: torch_peer.py failed:\n{p.stderr}")
+        r["peer"] = json.loads(p.stdout.strip().splitlines()[-1])
+        p = subprocess.run([os.path.join(args.build, "bench", "bench_sgemm_bound"), "--seqs", str(n_seq), "--tokens",
+                            str(T)], env=env, capture_output=True, text=True, check=True)
+        r["sgemm_bound"] = json.loads(p.stdout)
+        p = subprocess.run([os.path.join(args.build, "bench", "bench_kernels"),
+                            f"--benchmark_filter=BM_Forward/{n_seq}/{T}/0/", "--benchmark_format=json"],
+                           env=clean_env(ATTNSCOPE_BENCH_MODEL=model), capture_output=True, text=True, check=True)
+        bm = json.loads(p.stdout)["benchmarks"][0]
+        r["forward_seconds_in_process"] = bm["real_time"] / 1e3  # reported in ms
+        results["shapes"].append(r)
+        print(f"{tag}: done", file=sys.stderr, flush=True)
+
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+
+    print(f"GPT-2 small shapes (random weights), {os.cpu_count()} cores; times in seconds "
+          f"(attnscope: median of {args.repeat} whole processes; peer: median of 5 steady-state steps)\n")
+    print("| shape | (1) attnscope capture | (2) attnscope, no capture | (3) PyTorch peer, capture + pickle "
+          "| (1) vs (3) | forward in-process | (4) sgemm bound | bound / forward | capture overhead (1)/(2) "
+          "| peak RSS (1) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in results["shapes"]:
+        c, n = statistics.median(r["capture_seconds"]), statistics.median(r["nocapture_seconds"])
+        peer = r["peer"]["capture_seconds_median"]
+        fwd, bound = r["forward_seconds_in_process"], r["sgemm_bound"]["bound_seconds"]
+        print(f"| {r['shape']} | {c:.3f} | {n:.3f} | {peer:.3f} | {peer / c:.2f}x faster | {fwd:.3f} | {bound:.3f} "
+              f"({r['sgemm_bound']['sgemm_gflops']:.0f} GFLOP/s) | {bound / fwd:.0%} | {c / n - 1:+.0%} "
+              f"| {r['capture_peak_rss_mib']:.0f} MiB |")
+    print(f"\nPeer without capture (steady state): " + ", ".join(
+        f"{r['shape']} {r['peer']['forward_seconds_median']:.3f} s" for r in results["shapes"]))
+    print(f"Peer's attention weights vs attnscope's capture (layer 0, sequence 0): max abs difference " + ", ".join(
+        f"{r['shape']} {r['peer']['check_max_abs_diff_L0_seq0']:.1e}" for r in results["shapes"]))
+    print(f"`attnscope info` (load + validate + summary), whole process, best of 5: "
+          f"{results['info_process_seconds_best']:.3f} s")
+
+
+if __name__ == "__main__":
+    main()
