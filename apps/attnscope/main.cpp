@@ -5,6 +5,7 @@
 #include "core/files.h"
 #include "io/texts.h"
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <malloc.h>
+#include <map>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -37,6 +39,9 @@ commands:
       --dtype f32|f16  stored type (default f32)      --force        write into a non-empty DIR
       --resume         continue an interrupted run (same command) after its last recorded
                        batch; the result is byte-identical to an uninterrupted run
+      --no-sync        do not wait for the data to reach the disk (fsync) before naming the
+                       files: faster when the disk is slower than the model; an interrupted run
+                       still leaves no file that looks whole, a power failure just after may
       --stats-only     store no tensors: compute the per-head statistics from each attention
                        row while the forward pass runs (memory O(layers x heads x T), so long
                        texts fit) and write the report and summary into DIR
@@ -177,6 +182,40 @@ void show_progress(const Progress& p) {
     std::fflush(stderr);
 }
 
+std::string list_of(const std::vector<std::string>& items) {
+    std::string s;
+    for (const auto& x : items)
+        s += (s.empty() ? "" : ", ") + x;
+    return s;
+}
+
+// Every option each command takes: anything else is refused, so a typo (--max-lenght) never
+// runs with a silently ignored setting.
+void check_options(const std::string& command, const Args& args) {
+    static const std::map<std::string, std::vector<std::string>> known = {
+        {"run",
+         {"--model", "--text", "--input", "--output", "--max-length", "--batch-size", "--capture", "--layers",
+          "--heads", "--dtype", "--force", "--resume", "--no-sync", "--stats-only"}},
+        {"analyze", {"--output", "--print"}},
+        {"plot", {"--seq", "--format", "--output", "--layer", "--head"}},
+        {"report", {"--output", "--format"}},
+        {"view", {"--output", "--sequences"}},
+        {"heads", {"--model", "--sequences", "--block", "--seed", "--json"}},
+        {"models", {}},
+        {"info", {"--model"}},
+        {"hooks", {"--model"}},
+        {"tokenize", {"--model", "--text", "--input", "--special"}},
+        {"demo", {"--output"}},
+    };
+    const auto it = known.find(command);
+    if (it == known.end()) return; // the dispatch names the unknown command
+    for (const auto& a : args.rest)
+        if (a.rfind("--", 0) == 0 && std::find(it->second.begin(), it->second.end(), a) == it->second.end())
+            throw Error(cat(command, ": unknown option ", a), it->second.empty()
+                                                                  ? cat("'", command, "' takes no option")
+                                                                  : cat("'", command, "' takes ", list_of(it->second)));
+}
+
 int run(int argc, char** argv) {
     Args args;
     int threads = 0;
@@ -211,6 +250,7 @@ int run(int argc, char** argv) {
         std::fputs(kUsage, stderr);
         return 2;
     }
+    check_options(command, args);
     if (command == "models") {
         const auto found = list_models();
         if (found.empty())
@@ -227,6 +267,7 @@ int run(int argc, char** argv) {
         opt.heads = args.get("--heads");
         opt.force = args.has("--force");
         opt.resume = args.has("--resume");
+        opt.durable = !args.has("--no-sync");
         const std::string dtype = args.get("--dtype");
         if (dtype == "f16")
             opt.dtype = DType::f16;

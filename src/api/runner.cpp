@@ -226,6 +226,7 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
     const int64_t done_seqs = std::min(data.batch.n_seq(), start_batch * options_.batch_size);
     for (auto& [f, w] : writers) {
         w->set_resumable(options_.resume);
+        w->set_durable(options_.durable);
         w->begin();
         if (options_.resume) w->assume_written(size_t(done_seqs) * per_seq.at(f));
     }

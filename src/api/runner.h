@@ -34,13 +34,14 @@ struct Progress {
 };
 
 struct RunnerOptions {
-    std::string capture;                              // hook names, globs or aliases; empty = weights,inputs,outputs
-    std::string layers;                               // "0-3,11"; empty = all
-    std::string heads;                                // "0,5"; empty = all
-    DType dtype = DType::f32;                         // stored type: f32 or f16
-    int batch_size = 8;                               // texts per forward pass
-    bool force = false;                               // write into a non-empty output directory
-    bool resume = false;                              // continue an interrupted run of the same command
+    std::string capture;      // hook names, globs or aliases; empty = weights,inputs,outputs
+    std::string layers;       // "0-3,11"; empty = all
+    std::string heads;        // "0,5"; empty = all
+    DType dtype = DType::f32; // stored type: f32 or f16
+    int batch_size = 8;       // texts per forward pass
+    bool force = false;       // write into a non-empty output directory
+    bool resume = false;      // continue an interrupted run of the same command
+    bool durable = true;      // wait for the data to reach the disk before naming files (false: --no-sync)
     std::function<void(const Progress&)> on_progress; // after each batch
     std::function<void(const std::string&)> on_warning;
     const std::atomic<bool>* cancel = nullptr; // checked between batches (SIGINT)

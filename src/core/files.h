@@ -30,13 +30,18 @@ class AtomicFile {
     void sync();
     // Leave the temporary in place when destroyed without commit (it can be resumed).
     void keep_temporary() { keep_ = true; }
+    // Durable (the default): large writes start their write-back to disk at once, so the disk
+    // works while the program computes, and commit() and sync() wait until the data is on disk.
+    // Not durable: no waiting; a killed or failed run still leaves no file that looks whole,
+    // only a power failure soon after commit can lose data already renamed into place.
+    void set_durable(bool durable) { durable_ = durable; }
     const std::string& path() const { return final_; }
     const std::string& temp_path() const { return temp_; }
 
   private:
     std::string final_, temp_;
     int fd_ = -1;
-    bool committed_ = false, keep_ = false;
+    bool committed_ = false, keep_ = false, durable_ = true;
 };
 
 void write_file_atomic(const std::string& path, const std::string& contents);

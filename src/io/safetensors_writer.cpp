@@ -57,6 +57,7 @@ void SafetensorsWriter::begin() {
     const uint64_t padded = (n + 7) / 8 * 8;
 
     file_ = std::make_unique<AtomicFile>(path_, resumable_, reopen_);
+    file_->set_durable(durable_);
     uint8_t len[8];
     for (int i = 0; i < 8; ++i)
         len[i] = uint8_t(padded >> (8 * i));

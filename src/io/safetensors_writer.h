@@ -30,6 +30,8 @@ class SafetensorsWriter {
     // `reopen` continue the partial file an interrupted run left (the header is rewritten, with
     // the same bytes, and the data written so far is kept).
     void set_resumable(bool reopen);
+    // Before begin(): see AtomicFile::set_durable (default true).
+    void set_durable(bool durable) { durable_ = durable; }
     void begin();
     void write(size_t index, const TensorView& value);
     // Resuming: the first `count` tensors (declaration order) are already in the partial file.
@@ -61,7 +63,7 @@ class SafetensorsWriter {
     std::vector<Entry> entries_; // in declaration order
     std::string names_;          // all names, back to back
     std::unique_ptr<AtomicFile> file_;
-    bool resumable_ = false, reopen_ = false;
+    bool resumable_ = false, reopen_ = false, durable_ = true;
     uint64_t data_offset_ = 0, data_size_ = 0;
     std::vector<float> scratch_;
     std::vector<uint16_t> half_;
