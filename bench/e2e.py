@@ -17,6 +17,7 @@ OpenBLAS to slower kernels on this workplace's machines); the peer runs on OpenB
 build (one thread pool). Prints a Markdown table and writes results.json under --out.
 """
 import argparse
+import shutil
 import json
 import os
 import statistics
@@ -87,10 +88,17 @@ def main():
         cap, none = os.path.join(out, f"capture-{tag}"), os.path.join(out, f"none-{tag}")
         base = [exe, "run", "--model", model, "--input", inp, "--max-length", str(T), "--batch-size", "8", "--force"]
         r = {"shape": tag, "sequences": n_seq, "tokens_per_sequence": T}
-        runs = [timed(base + ["--output", cap], env) for _ in range(args.repeat)]
+        def fresh(d):  # every run writes a new directory (replacing files costs an unlink)
+            shutil.rmtree(d, ignore_errors=True)
+            subprocess.run(["sync"], check=True)
+            return d
+
+        runs = [timed(base + ["--output", fresh(cap)], env) for _ in range(args.repeat)]
         r["capture_seconds"] = [round(w, 3) for w, _ in runs]
         r["capture_peak_rss_mib"] = max(m for _, m in runs) / 1024
-        runs = [timed(base + ["--output", none, "--capture", "none"], env) for _ in range(args.repeat)]
+        runs = [timed(base + ["--output", fresh(cap), "--no-sync"], env) for _ in range(args.repeat)]
+        r["capture_nosync_seconds"] = [round(w, 3) for w, _ in runs]
+        runs = [timed(base + ["--output", fresh(none), "--capture", "none"], env) for _ in range(args.repeat)]
         r["nocapture_seconds"] = [round(w, 3) for w, _ in runs]
         r["nocapture_peak_rss_mib"] = max(m for _, m in runs) / 1024
         r["capture_bytes"] = sum(os.path.getsize(os.path.join(cap, f)) for f in os.listdir(cap))
@@ -123,17 +131,21 @@ def main():
 
     print(f"GPT-2 small shapes (random weights), {os.cpu_count()} cores; times in seconds "
           f"(attnscope: median of {args.repeat} whole processes; peer: median of 5 steady-state steps)\n")
-    print("| shape | (1) attnscope capture | (2) attnscope, no capture | (3) PyTorch peer, capture + pickle "
-          "| (1) vs (3) | forward in-process | (4) sgemm bound | bound / forward | capture overhead (1)/(2) "
-          "| peak RSS (1) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| shape | (1) attnscope capture (fsync) | (1') capture, --no-sync | (2) no capture "
+          "| (3) PyTorch peer, capture + pickle | (3)/(1) | (3)/(1') | forward in-process | (4) sgemm bound "
+          "| (4)/forward | overhead (1)/(2) | overhead (1')/(2) | peak RSS (1) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results["shapes"]:
         c, n = statistics.median(r["capture_seconds"]), statistics.median(r["nocapture_seconds"])
+        cn = statistics.median(r["capture_nosync_seconds"])
         peer = r["peer"]["capture_seconds_median"]
         fwd, bound = r["forward_seconds_in_process"], r["sgemm_bound"]["bound_seconds"]
-        print(f"| {r['shape']} | {c:.3f} | {n:.3f} | {peer:.3f} | {peer / c:.2f}x faster | {fwd:.3f} | {bound:.3f} "
-              f"({r['sgemm_bound']['sgemm_gflops']:.0f} GFLOP/s) | {bound / fwd:.0%} | {c / n - 1:+.0%} "
-              f"| {r['capture_peak_rss_mib']:.0f} MiB |")
+        print(f"| {r['shape']} | {c:.3f} | {cn:.3f} | {n:.3f} | {peer:.3f} | {peer / c:.2f}x | {peer / cn:.2f}x "
+              f"| {fwd:.3f} | {bound:.3f} ({r['sgemm_bound']['sgemm_gflops']:.0f} GFLOP/s) | {bound / fwd:.0%} "
+              f"| {c / n - 1:+.0%} | {cn / n - 1:+.0%} | {r['capture_peak_rss_mib']:.0f} MiB |")
+    print("\nCapture size: " + ", ".join(f"{r['shape']} {r['capture_bytes'] / 1e6:.0f} MB" for r in results["shapes"])
+          + "; peer's pickle: " + ", ".join(f"{r['shape']} {r['peer']['pickle_bytes'] / 1e6:.0f} MB"
+                                            for r in results["shapes"]))
     print(f"\nPeer without capture (steady state): " + ", ".join(
         f"{r['shape']} {r['peer']['forward_seconds_median']:.3f} s" for r in results["shapes"]))
     print(f"Peer's attention weights vs attnscope's capture (layer 0, sequence 0): max abs difference " + ", ".join(

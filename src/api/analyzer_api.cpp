@@ -185,8 +185,9 @@ AnalysisResult Runner::probe_heads(const ProbeOptions& options, AnalysisOptions 
     const auto seqs = probe_sequences(int32_t(cfg.vocab_size), exclude, options);
     Analyzer an(cfg, analysis);
     HookSet hooks;
-    hooks.add(HookFilter::parse("blocks.*.attn.hook_pattern", "", ""),
-              [&](const HookContext& ctx, TensorView pattern) { an.add_pattern(ctx.layer, pattern); });
+    hooks.add(
+        HookFilter::parse("blocks.*.attn.hook_pattern", "", ""),
+        [&](const HookContext& ctx, TensorView pattern) { an.add_pattern(ctx.layer, pattern); }, HookAccess::read_only);
     RunState state;
     for (const auto& s : seqs) {
         an.begin_sequence(s, tokenizer_->display(s));

@@ -236,17 +236,20 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
     int64_t first_seq = 0;
     HookSet hooks;
     if (!sp.none)
-        hooks.add(sp.filter(), [&](const HookContext& ctx, TensorView v) {
-            const std::string& file = capture_file_for(ctx.hook);
-            const size_t index = size_t(first_seq + ctx.seq) * per_seq.at(file) +
-                                 slot[size_t((ctx.layer + 1) * kHookCount + int(ctx.hook))];
-            if (sp.heads.empty()) { // every head: the view goes to the file as it is (no packing copy)
-                writers.at(file)->write(index, v);
-                return;
-            }
-            const std::vector<int64_t> shape = pack_captured(ctx.hook, v, cfg, sp.heads, scratch);
-            writers.at(file)->write(index, TensorView::contiguous(scratch.data(), shape));
-        });
+        hooks.add(
+            sp.filter(),
+            [&](const HookContext& ctx, TensorView v) {
+                const std::string& file = capture_file_for(ctx.hook);
+                const size_t index = size_t(first_seq + ctx.seq) * per_seq.at(file) +
+                                     slot[size_t((ctx.layer + 1) * kHookCount + int(ctx.hook))];
+                if (sp.heads.empty()) { // every head: the view goes to the file as it is (no packing copy)
+                    writers.at(file)->write(index, v);
+                    return;
+                }
+                const std::vector<int64_t> shape = pack_captured(ctx.hook, v, cfg, sp.heads, scratch);
+                writers.at(file)->write(index, TensorView::contiguous(scratch.data(), shape));
+            },
+            HookAccess::read_only);
     // Progress is recorded (data synced to disk, then the progress file replaced) at most every
     // few seconds, so syncing never dominates a fast capture; a resumed run redoes at most the
     // batches since, writing the same bytes again. ATTNSCOPE_CHECKPOINT_SECONDS overrides (tests: 0).
@@ -338,18 +341,20 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
     // Hidden states: ln1 output and resid_pre are kept per sequence until attn_out arrives.
     std::vector<std::vector<float>> ln1, resid;
     HookSet hooks;
-    hooks.add(HookFilter::parse("blocks.*.hook_resid_pre,blocks.*.ln1.hook_normalized,blocks.*.hook_attn_out", "", ""),
-              [&](const HookContext& ctx, TensorView v) {
-                  if (!layer_on[size_t(ctx.layer)]) return;
-                  const size_t n = size_t(v.ne[0] * v.ne[1]);
-                  if (ctx.hook == Hook::resid_pre) resid[size_t(ctx.seq)].assign(v.data, v.data + n);
-                  if (ctx.hook == Hook::ln1_normalized) ln1[size_t(ctx.seq)].assign(v.data, v.data + n);
-                  if (ctx.hook == Hook::attn_out) {
-                      const int64_t T = v.ne[0], D = v.ne[1];
-                      an.add_hidden(ctx.layer, TensorView::contiguous(ln1[size_t(ctx.seq)].data(), {T, D}), v,
-                                    TensorView::contiguous(resid[size_t(ctx.seq)].data(), {T, D}));
-                  }
-              });
+    hooks.add(
+        HookFilter::parse("blocks.*.hook_resid_pre,blocks.*.ln1.hook_normalized,blocks.*.hook_attn_out", "", ""),
+        [&](const HookContext& ctx, TensorView v) {
+            if (!layer_on[size_t(ctx.layer)]) return;
+            const size_t n = size_t(v.ne[0] * v.ne[1]);
+            if (ctx.hook == Hook::resid_pre) resid[size_t(ctx.seq)].assign(v.data, v.data + n);
+            if (ctx.hook == Hook::ln1_normalized) ln1[size_t(ctx.seq)].assign(v.data, v.data + n);
+            if (ctx.hook == Hook::attn_out) {
+                const int64_t T = v.ne[0], D = v.ne[1];
+                an.add_hidden(ctx.layer, TensorView::contiguous(ln1[size_t(ctx.seq)].data(), {T, D}), v,
+                              TensorView::contiguous(resid[size_t(ctx.seq)].data(), {T, D}));
+            }
+        },
+        HookAccess::read_only);
     RunState state;
     for_each_batch(data.batch, options_.batch_size, options_, [&](int64_t, const Batch& b) {
         batch = &b;
@@ -388,14 +393,17 @@ ActivationCache Runner::run_with_hooks(const PreparedData& data) const {
     int64_t first_seq = 0;
     HookSet hooks;
     if (!sp.none)
-        hooks.add(sp.filter(), [&](const HookContext& ctx, TensorView v) {
-            Captured c;
-            c.shape = pack_captured(ctx.hook, v, model_->config(), sp.heads, c.data);
-            if (sp.dtype == DType::f16)
-                for (float& x : c.data)
-                    x = f16_to_f32(f32_to_f16(x)); // what a stored f16 capture would read back
-            cache.put(ActivationCache::key(ctx.name, int(first_seq + ctx.seq)), std::move(c));
-        });
+        hooks.add(
+            sp.filter(),
+            [&](const HookContext& ctx, TensorView v) {
+                Captured c;
+                c.shape = pack_captured(ctx.hook, v, model_->config(), sp.heads, c.data);
+                if (sp.dtype == DType::f16)
+                    for (float& x : c.data)
+                        x = f16_to_f32(f32_to_f16(x)); // what a stored f16 capture would read back
+                cache.put(ActivationCache::key(ctx.name, int(first_seq + ctx.seq)), std::move(c));
+            },
+            HookAccess::read_only);
     for_each_batch(data.batch, options_.batch_size, options_, [&](int64_t first, const Batch& b) {
         first_seq = first;
         forward(*model_, b, hooks, state);

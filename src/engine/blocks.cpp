@@ -7,8 +7,10 @@
 // calls over the keys the block can see (so a causal model does about half the work of the
 // full square), the softmax a vectorised row kernel. Two paths give bit-identical results
 // (they run the same three steps on the same blocks): a fused path with a [block, T] scratch
-// per thread, used when no hook wants scores or patterns, and a materialised path that fills
-// an [H, T, T] buffer per sequence so hooks can read (or patch) scores and patterns.
+// per thread, used when no hook wants scores or patterns; a streamed path that writes each
+// block's pattern rows into an [H, T, T] buffer while they are in cache, for hooks that only
+// read patterns; and a materialised path that runs each step over the whole [H, T, T] buffer
+// so hooks can read (or patch) scores and patterns between the steps.
 #include "engine/blocks.h"
 
 #include "engine/kernels.h"
@@ -152,6 +154,32 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
                 }
                 block_values(off, h, i0, rows, T, buf, nb);
             }
+        }
+    } else if (!ctx.plan.wants(Hook::attn_scores, il) && !ctx.plan.may_patch(Hook::pattern, il)) {
+        // Patterns wanted by read-only hooks (a capture): each block runs all three steps while
+        // it is in cache, writing its pattern rows into att[H, T, T]; the hooks then read the
+        // whole pattern. Same steps on the same blocks as above, so the same bits.
+        for (int64_t s = 0; s < n_seq; ++s) {
+            const int64_t T = int64_t(ctx.batch.tokens[size_t(s)].size()), off = ctx.batch.offset(s);
+            const int64_t n_blocks = (T + kQueryBlock - 1) / kQueryBlock;
+            st.att.resize(size_t(H * T * T));
+            ctx.stats.attention_matrix_floats = std::max(ctx.stats.attention_matrix_floats, size_t(H * T * T));
+            float* att = st.att.data();
+#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+            for (int64_t h = 0; h < H; ++h)
+                for (int64_t b = 0; b < n_blocks; ++b) {
+                    const int64_t i0 = b * kQueryBlock, rows = std::min(kQueryBlock, T - i0);
+                    float* s0 = att + (h * T + i0) * T;
+                    block_scores(off, h, i0, rows, T, s0, T);
+                    for (int64_t r = 0; r < rows; ++r)
+                        row_softmax(i0 + r, T, s0 + r * T, T);
+                    block_values(off, h, i0, rows, T, s0, T);
+                }
+            ctx.hooks.dispatch(Hook::pattern, il, int(s), TensorView::contiguous(att, {H, T, T}));
+            if (ctx.options.attention_rows)
+                for (int64_t h = 0; h < H; ++h)
+                    for (int64_t i = 0; i < T; ++i)
+                        ctx.options.attention_rows(il, int(s), int(h), i, att + (h * T + i) * T, n_keys(i, T));
         }
     } else {
         // Materialised, one sequence at a time: att[H, T, T] = scores, then (in place) pattern,

@@ -152,21 +152,22 @@ HookFilter HookFilter::parse(const std::string& patterns, const std::string& lay
     return f;
 }
 
-void HookSet::add(HookFilter filter, HookFn fn) {
-    entries_.push_back({std::move(filter), std::move(fn)});
+void HookSet::add(HookFilter filter, HookFn fn, HookAccess access) {
+    entries_.push_back({std::move(filter), std::move(fn), access});
 }
 
 HookSet::Plan HookSet::plan(int n_layer) const {
     Plan p;
     p.want_.assign(size_t(n_layer + 1) * kHookCount, false);
+    p.patch_.assign(size_t(n_layer + 1) * kHookCount, false);
     for (const auto& e : entries_)
         for (int ih = 0; ih < kHookCount; ++ih) {
             const Hook h = Hook(ih);
-            if (!hook_is_per_layer(h)) {
-                if (e.filter.matches(h, -1)) p.want_[size_t(ih)] = true;
-            } else {
-                for (int il = 0; il < n_layer; ++il)
-                    if (e.filter.matches(h, il)) p.want_[size_t((il + 1) * kHookCount + ih)] = true;
+            for (int il = hook_is_per_layer(h) ? 0 : -1; il < (hook_is_per_layer(h) ? n_layer : 0); ++il) {
+                if (!e.filter.matches(h, il)) continue;
+                const size_t at = size_t(il < 0 ? ih : (il + 1) * kHookCount + ih);
+                p.want_[at] = true;
+                if (e.access == HookAccess::read_write) p.patch_[at] = true;
             }
         }
     return p;

@@ -84,9 +84,14 @@ struct HookContext {
 
 using HookFn = std::function<void(const HookContext&, TensorView)>;
 
+// Whether a callback may write into the view it is given. Read-only callbacks (captures,
+// statistics) let the forward skip keeping a value around for a patch: attention patterns are
+// then computed block by block while in cache, with the same results.
+enum class HookAccess { read_write, read_only };
+
 class HookSet {
   public:
-    void add(HookFilter filter, HookFn fn);
+    void add(HookFilter filter, HookFn fn, HookAccess access = HookAccess::read_write);
     bool empty() const { return entries_.empty(); }
 
     // The ask step, resolved once per forward: which (hook, layer) pairs anybody wants.
@@ -96,10 +101,15 @@ class HookSet {
             return want_[size_t(hook_is_per_layer(h) ? (il + 1) * kHookCount + int(h) : int(h))];
         }
         bool any_attention_matrix(int il) const { return wants(Hook::attn_scores, il) || wants(Hook::pattern, il); }
+        // Does a callback that may write into the value want (h, il)?
+        bool may_patch(Hook h, int il = -1) const {
+            return patch_[size_t(hook_is_per_layer(h) ? (il + 1) * kHookCount + int(h) : int(h))];
+        }
 
       private:
         friend class HookSet;
-        std::vector<bool> want_; // [(n_layer + 1) * kHookCount]: row 0 model-level, row il+1 layer il
+        std::vector<bool> want_;  // [(n_layer + 1) * kHookCount]: row 0 model-level, row il+1 layer il
+        std::vector<bool> patch_; // the same, for read-write callbacks only
     };
     Plan plan(int n_layer) const;
 
@@ -110,6 +120,7 @@ class HookSet {
     struct Entry {
         HookFilter filter;
         HookFn fn;
+        HookAccess access;
     };
     std::vector<Entry> entries_;
 };

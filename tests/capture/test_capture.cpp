@@ -261,6 +261,8 @@ TEST(CaptureBad, CommandLineErrors) {
     expect_fail("run" + m + " --output " + dir.file("o") + " --text x --heads 0,4", "--heads: head 4 is out of range");
     expect_fail("run" + m + " --output " + dir.file("o") + " --text x --capture nothing", "matches no hook point");
     expect_fail("run" + m + " --output " + dir.file("o") + " --text x --dtype f8", "--dtype");
+    expect_fail("run" + m + " --output " + dir.file("o") + " --text x --max-lenght 8", "unknown option --max-lenght");
+    expect_fail("models --json", "'models' takes no option");
     write_file(dir.file("bad.jsonl"), "{\"text\": \"fine\"}\n{oops\n");
     expect_fail("run" + m + " --output " + dir.file("o") + " --input " + dir.file("bad.jsonl"), "bad.jsonl:2");
     write_file(dir.file("bin.txt"), "ok\n\xff\xfe\n");

@@ -195,18 +195,56 @@ TEST(Forward, NoHooksAllocatesNoAttentionMatrixAndSkipsLmHead) {
     EXPECT_EQ(c2.size(), size_t(exp.batch.n_seq()));
 }
 
-TEST(Forward, FusedAndMaterialisedAttentionAgreeExactly) {
-    auto model = Model::load(fixture("gpt2-odd"));
-    Expected exp = load_expected("gpt2-odd");
-    HookSet fused, materialised;
-    Cache a, b;
+TEST(Forward, FusedStreamedAndMaterialisedAttentionAgreeExactly) {
+    // The three attention paths (no pattern wanted; patterns wanted read-only; patterns wanted
+    // by a hook that may patch them) must give the same bits. Sequences of 1, 64 (one whole
+    // block), 150 (two whole blocks and a partial one) and 7 tokens, on the built-in model.
+    auto model = Model::load(std::string(ATTNSCOPE_SOURCE_DIR) + "/models/tiny");
+    std::vector<std::vector<int32_t>> seqs;
+    uint32_t x = 12345;
+    for (int T : {1, 64, 150, 7}) {
+        seqs.emplace_back();
+        for (int t = 0; t < T; ++t) {
+            x = x * 1664525u + 1013904223u;
+            seqs.back().push_back(int32_t(x % uint32_t(model->config().vocab_size)));
+        }
+    }
+    const Batch batch = Batch::from_sequences(seqs);
+    HookSet fused, streamed, materialised;
+    Cache a, b, c;
     capture_into(fused, a, "blocks.*.hook_resid_post");
-    capture_into(materialised, b, "blocks.*.hook_resid_post,blocks.*.attn.hook_pattern");
-    RunState s1, s2;
-    forward(*model, exp.batch, fused, s1);
-    forward(*model, exp.batch, materialised, s2);
-    for (const auto& [name, v] : a)
-        EXPECT_EQ(v.data, b.at(name).data) << name;
+    streamed.add(
+        HookFilter::parse("blocks.*.hook_resid_post,blocks.*.attn.hook_pattern", "", ""),
+        [&b](const HookContext& ctx, TensorView v) {
+            b["seq" + std::to_string(ctx.seq) + "." + ctx.name] = {v.shape(), v.to_vector()};
+        },
+        HookAccess::read_only);
+    capture_into(materialised, c, "blocks.*.hook_resid_post,blocks.*.attn.hook_pattern");
+    RunState s1, s2, s3;
+    forward(*model, batch, fused, s1);
+    forward(*model, batch, streamed, s2);
+    forward(*model, batch, materialised, s3);
+    ASSERT_EQ(a.size(), 4u * 4u);
+    for (const auto& [name, v] : a) {
+        EXPECT_EQ(v.data, b.at(name).data) << name << ": fused vs streamed";
+        EXPECT_EQ(v.data, c.at(name).data) << name << ": fused vs materialised";
+    }
+    ASSERT_EQ(b.size(), 2u * 4u * 4u);
+    for (const auto& [name, v] : b)
+        EXPECT_EQ(v.data, c.at(name).data) << name << ": streamed vs materialised";
+    // and every pattern row is a distribution over the keys it may see, zero beyond
+    const auto& p = b.at("seq2.blocks.3.attn.hook_pattern").data; // [4, 150, 150]
+    for (int64_t r = 0; r < 4 * 150; ++r) {
+        const int64_t i = r % 150;
+        double sum = 0;
+        for (int64_t j = 0; j < 150; ++j) {
+            if (j > i) {
+                EXPECT_EQ(p[size_t(r * 150 + j)], 0.0f);
+            }
+            sum += p[size_t(r * 150 + j)];
+        }
+        EXPECT_NEAR(sum, 1.0, 1e-5) << "row " << r;
+    }
 }
 
 TEST(Forward, LogitsOnRequest) {
