@@ -155,62 +155,49 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
                 block_values(off, h, i0, rows, T, buf, nb);
             }
         }
-    } else if (!ctx.plan.wants(Hook::attn_scores, il) && !ctx.plan.may_patch(Hook::pattern, il)) {
-        // Patterns wanted by read-only hooks (a capture): each block runs all three steps while
-        // it is in cache, writing its pattern rows into att[H, T, T]; the hooks then read the
-        // whole pattern. Same steps on the same blocks as above, so the same bits.
-        for (int64_t s = 0; s < n_seq; ++s) {
-            const int64_t T = int64_t(ctx.batch.tokens[size_t(s)].size()), off = ctx.batch.offset(s);
-            const int64_t n_blocks = (T + kQueryBlock - 1) / kQueryBlock;
-            st.att.resize(size_t(H * T * T));
-            ctx.stats.attention_matrix_floats = std::max(ctx.stats.attention_matrix_floats, size_t(H * T * T));
-            float* att = st.att.data();
-#pragma omp parallel for collapse(2) schedule(dynamic, 1)
-            for (int64_t h = 0; h < H; ++h)
-                for (int64_t b = 0; b < n_blocks; ++b) {
-                    const int64_t i0 = b * kQueryBlock, rows = std::min(kQueryBlock, T - i0);
-                    float* s0 = att + (h * T + i0) * T;
-                    block_scores(off, h, i0, rows, T, s0, T);
-                    for (int64_t r = 0; r < rows; ++r)
-                        row_softmax(i0 + r, T, s0 + r * T, T);
-                    block_values(off, h, i0, rows, T, s0, T);
-                }
-            ctx.hooks.dispatch(Hook::pattern, il, int(s), TensorView::contiguous(att, {H, T, T}));
-            if (ctx.options.attention_rows)
-                for (int64_t h = 0; h < H; ++h)
-                    for (int64_t i = 0; i < T; ++i)
-                        ctx.options.attention_rows(il, int(s), int(h), i, att + (h * T + i) * T, n_keys(i, T));
-        }
     } else {
-        // Materialised, one sequence at a time: att[H, T, T] = scores, then (in place) pattern,
-        // each offered to the hooks (which may read or patch them) between the steps.
+        // One sequence at a time into att[H, T, T]. Streamed, when read-only hooks want the
+        // patterns (a capture): each block runs all three steps while it is in cache and leaves
+        // its pattern rows in att, which the hooks then read. Materialised, when a hook wants
+        // the scores or may patch the pattern: each step runs over the whole buffer, offered to
+        // the hooks between the steps. Same steps on the same blocks as above: the same bits.
+        const bool streamed = !ctx.plan.wants(Hook::attn_scores, il) && !ctx.plan.may_patch(Hook::pattern, il);
         for (int64_t s = 0; s < n_seq; ++s) {
             const int64_t T = int64_t(ctx.batch.tokens[size_t(s)].size()), off = ctx.batch.offset(s);
             const int64_t n_blocks = (T + kQueryBlock - 1) / kQueryBlock;
             st.att.resize(size_t(H * T * T));
             ctx.stats.attention_matrix_floats = std::max(ctx.stats.attention_matrix_floats, size_t(H * T * T));
             float* att = st.att.data();
+            const TensorView att_view = TensorView::contiguous(att, {H, T, T});
 #pragma omp parallel for collapse(2) schedule(dynamic, 1)
             for (int64_t h = 0; h < H; ++h)
                 for (int64_t b = 0; b < n_blocks; ++b) {
                     const int64_t i0 = b * kQueryBlock, rows = std::min(kQueryBlock, T - i0);
                     float* s0 = att + (h * T + i0) * T;
                     block_scores(off, h, i0, rows, T, s0, T);
-                    for (int64_t r = 0; r < rows; ++r) // beyond the block's keys: masked for every row
-                        std::fill(s0 + r * T + block_keys(i0, T), s0 + (r + 1) * T, neg_inf);
+                    if (streamed) {
+                        for (int64_t r = 0; r < rows; ++r)
+                            row_softmax(i0 + r, T, s0 + r * T, T);
+                        block_values(off, h, i0, rows, T, s0, T);
+                    } else {
+                        for (int64_t r = 0; r < rows; ++r) // beyond the block's keys: masked for every row
+                            std::fill(s0 + r * T + block_keys(i0, T), s0 + (r + 1) * T, neg_inf);
+                    }
                 }
-            const TensorView att_view = TensorView::contiguous(att, {H, T, T});
-            if (ctx.plan.wants(Hook::attn_scores, il)) ctx.hooks.dispatch(Hook::attn_scores, il, int(s), att_view);
+            if (!streamed) {
+                if (ctx.plan.wants(Hook::attn_scores, il)) ctx.hooks.dispatch(Hook::attn_scores, il, int(s), att_view);
 #pragma omp parallel for schedule(static)
-            for (int64_t r = 0; r < H * T; ++r)
-                row_softmax(r % T, T, att + r * T, T);
+                for (int64_t r = 0; r < H * T; ++r)
+                    row_softmax(r % T, T, att + r * T, T);
+            }
             if (ctx.plan.wants(Hook::pattern, il)) ctx.hooks.dispatch(Hook::pattern, il, int(s), att_view);
             if (ctx.options.attention_rows)
                 for (int64_t h = 0; h < H; ++h)
                     for (int64_t i = 0; i < T; ++i)
                         ctx.options.attention_rows(il, int(s), int(h), i, att + (h * T + i) * T, n_keys(i, T));
-                        // Z = P V over each block's keys (cells above the diagonal are 0 unless a hook
-                        // patched them; a patch there is used as given).
+            if (streamed) continue;
+                // Z = P V over each block's keys (cells above the diagonal are 0 unless a hook
+                // patched them; a patch there is used as given).
 #pragma omp parallel for collapse(2) schedule(dynamic, 1)
             for (int64_t h = 0; h < H; ++h)
                 for (int64_t b = 0; b < n_blocks; ++b) {
