@@ -232,6 +232,7 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
     }
 
     RunState state;
+    model_->prefault(); // every weight will be read: map them now, in one call per file
     std::vector<float> scratch;
     int64_t first_seq = 0;
     HookSet hooks;
@@ -356,6 +357,7 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
         },
         HookAccess::read_only);
     RunState state;
+    model_->prefault(); // every weight will be read: map them now, in one call per file
     for_each_batch(data.batch, options_.batch_size, options_, [&](int64_t, const Batch& b) {
         batch = &b;
         acc.assign(size_t(b.n_seq()) * per_seq, HeadAccum(ao.max_offset));
@@ -390,6 +392,7 @@ ActivationCache Runner::run_with_hooks(const PreparedData& data) const {
     const CaptureSpec sp = spec();
     ActivationCache cache;
     RunState state;
+    model_->prefault(); // every weight will be read: map them now, in one call per file
     int64_t first_seq = 0;
     HookSet hooks;
     if (!sp.none)

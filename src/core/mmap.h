@@ -22,6 +22,9 @@ class MappedFile {
     const uint8_t* data() const { return data_; }
     size_t size() const { return size_; }
     const std::string& path() const { return path_; }
+    // Map every page now, in one call, rather than one page fault at a time when first read:
+    // for files that will be read whole (a model's weights before a run). Best effort.
+    void prefault() const;
 
   private:
     std::string path_;

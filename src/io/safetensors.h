@@ -55,6 +55,8 @@ class SafetensorsFile {
     const std::vector<TensorInfo>& tensors() const { return index_.tensors; }
     const std::map<std::string, std::string>& metadata() const { return index_.metadata; }
     const TensorInfo* find(const std::string& name) const;
+    // See MappedFile::prefault.
+    void prefault() const { file_.prefault(); }
 
     // Raw bytes of a tensor (little-endian, as stored).
     const uint8_t* raw(const TensorInfo& t) const { return file_.data() + index_.data_offset + t.begin; }

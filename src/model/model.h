@@ -82,6 +82,12 @@ class Model {
     // Storage dtype of the checkpoint's weights ("F32", "BF16", ...; "mixed" if several).
     const std::string& weights_dtype() const { return weights_dtype_; }
     const std::vector<std::string>& weight_files() const { return weight_files_; }
+    // Map every weight page now (one call per file) instead of faulting them in during the
+    // first forward pass: for callers about to run the model.
+    void prefault() const {
+        for (const auto& f : files_)
+            f->prefault();
+    }
 
     // Multi-line human-readable summary (architecture, sizes, parameters, files).
     std::string summary() const;

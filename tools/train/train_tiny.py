@@ -96,35 +96,22 @@ def make_weights(cfg, gen):
 FIRST_RANDOM_TOKEN = 256
 
 
-def tiled_block(gen, T, lo, hi, n_min, n_max):
-    """A row that repeats one random block of tokens (ids lo..hi-1) over and over; the block
-    length is log-uniform in n_min..n_max. Rewarded only by copying what followed the earlier
-    occurrence of the current token (induction), and with lengths this varied no fixed-offset
-    head can stand in for it."""
-    u = float(torch.rand(1, generator=gen))
-    n = int(round(math.exp(math.log(n_min) + (math.log(n_max) - math.log(n_min)) * u)))
-    block = torch.randint(lo, hi, (n,), generator=gen)
+def repeated_block(gen, T, n_vocab):
+    """A row that repeats one random block of tokens: the data on which induction heads pay off."""
+    n = int(torch.randint(8, 49, (1,), generator=gen))
+    block = torch.randint(FIRST_RANDOM_TOKEN, n_vocab, (n,), generator=gen)
     return block.repeat(T // n + 1)[:T]
 
 
 def get_batch(stream, gen, B, T, n_vocab, repeat_share):
-    """B rows of T + 1 tokens: a share of tiled random blocks (any merged token, lengths 2..T/2),
-    the rest windows of the training text."""
     rows = []
     for _ in range(B):
         if float(torch.rand(1, generator=gen)) < repeat_share:
-            rows.append(tiled_block(gen, T + 1, FIRST_RANDOM_TOKEN, n_vocab, 2, T // 2))
+            rows.append(repeated_block(gen, T + 1, n_vocab))
         else:
             i = int(torch.randint(0, len(stream) - T - 1, (1,), generator=gen))
             rows.append(stream[i:i + T + 1])
     x = torch.stack(rows)
-    return x[:, :-1], x[:, 1:]
-
-
-def induction_batch(gen, B, T):
-    """Phase 1: tiled blocks of 2..48 tokens drawn from the 512 earliest merges (the most
-    frequent pairs of the corpus), in short rows."""
-    x = torch.stack([tiled_block(gen, T + 1, FIRST_RANDOM_TOKEN, FIRST_RANDOM_TOKEN + 512, 2, 48) for _ in range(B)])
     return x[:, :-1], x[:, 1:]
 
 
@@ -182,11 +169,9 @@ def head_scores(w, cfg, gen, n_vocab, n_seq=32, block=50):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--induction-steps", type=int, default=3000, help="phase 1: tiled random blocks alone")
-    ap.add_argument("--induction-lr", type=float, default=1e-3)
-    ap.add_argument("--steps", type=int, default=1500, help="phase 2: text with a share of tiled blocks")
+    ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--repeat-share", type=float, default=0.5, help="share of rows that repeat a random block")
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "tiny"))
     ap.add_argument("--eval-out", default=os.path.join(ROOT, "tests", "fixtures", "tiny-eval.json"))
@@ -229,49 +214,28 @@ def main():
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95))
     T = cfg["n_positions"]
+    warmup = max(1, args.steps // 20)
     t_train = time.time()
-
-    def train_step(x, y):
+    for step in range(args.steps):
+        lr = args.lr * min(1.0, (step + 1) / warmup)
+        lr *= 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / args.steps)))  # cosine to 10%
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x, y = get_batch(train_stream, gen, args.batch, T, eot, args.repeat_share)
         logits = gpt2_reference.run(w, cfg, x)
         loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(w.values()), 1.0)
         opt.step()
-        return loss.item()
-
-    def report_heads(phase, step, n_steps, loss, lr):
-        heads = head_scores({n: p.detach() for n, p in w.items()}, cfg, torch.Generator().manual_seed(3), eot, n_seq=8)
-        el = time.time() - t_train
-        log(f"{phase} step {step + 1}/{n_steps} loss {loss:.3f} lr {lr:.1e}: best previous-token "
-            f"{max(h['previous_token'] for h in heads):.2f}, best induction {max(h['induction'] for h in heads):.2f} "
-            f"({el / 60:.1f} min so far)")
-
-    # Phase 1: induction. Pure tiled random blocks in rows of 64 tokens, constant learning rate, no
-    # weight decay. Induction heads need a previous-token head to build on and the previous-token
-    # head pays only once induction does, so both form together after a plateau; on text alone
-    # (or with the blocks as a minority) that plateau outlasts this budget.
-    for g in opt.param_groups:
-        g["lr"], g["weight_decay"] = args.induction_lr, 0.0
-    for step in range(args.induction_steps):
-        loss = train_step(*induction_batch(gen, args.batch, 64))
-        if step % 250 == 249 or step == args.induction_steps - 1:
-            report_heads("induction", step, args.induction_steps, loss, args.induction_lr)
-    phase1_minutes = (time.time() - t_train) / 60
-
-    # Phase 2: language. Windows of the text at full context, with a share of tiled blocks (any
-    # merged token, lengths up to half the context) so the circuit stays and reaches every
-    # position; weight decay on matrices, warm-up then cosine decay to 10%.
-    opt.param_groups[0]["weight_decay"] = 0.1
-    warmup = max(1, args.steps // 20)
-    for step in range(args.steps):
-        lr = args.lr * min(1.0, (step + 1) / warmup)
-        lr *= 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / args.steps)))  # cosine to 10%
-        for g in opt.param_groups:
-            g["lr"] = lr
-        loss = train_step(*get_batch(train_stream, gen, args.batch, T, eot, args.repeat_share))
-        if step % 250 == 249 or step == args.steps - 1:
-            report_heads("language", step, args.steps, loss, lr)
+        if step % 500 == 499:
+            heads = head_scores({n: p.detach() for n, p in w.items()}, cfg, torch.Generator().manual_seed(3), eot, n_seq=8)
+            log(f"step {step}: best previous-token {max(h['previous_token'] for h in heads):.2f}, "
+                f"best induction {max(h['induction'] for h in heads):.2f}")
+        if step % 100 == 0 or step == args.steps - 1:
+            el = time.time() - t_train
+            log(f"step {step}/{args.steps} loss {loss.item():.3f} lr {lr:.2e} "
+                f"({el / (step + 1):.2f} s/step, {el / (step + 1) * (args.steps - step - 1) / 60:.0f} min left)")
     train_minutes = (time.time() - t_train) / 60
 
     w = {n: p.detach() for n, p in w.items()}
@@ -309,7 +273,10 @@ def main():
     total_minutes = (time.time() - t0) / 60
     status = ""
     if best_prev["previous_token"] < 0.5 or best_ind["induction"] < 0.5:
-        status = ("\n**Not reached:** the best previous-token or induction head scores below 0.5 (the target).\n")
+        status = ("\n**Not yet reached:** no head scores 0.5 on either test. In this training budget the model learned\n"
+                  "bigram-level text statistics (the loss above) but no attention circuit: its loss on the second copy\n"
+                  "of a repeated random block stays at the first copy's. Longer training, a smaller pool of random\n"
+                  "tokens for the repeated blocks, or a curriculum that starts on repeated blocks alone are next.\n")
     head_rows = "\n".join(f"| {h['layer']} | {h['head']} | {h['previous_token']:.3f} | {h['induction']:.3f} |" for h in heads)
     card = f"""# attnscope tiny: a 4-layer GPT-2 trained on the State of the Union addresses
 
@@ -334,17 +301,11 @@ width {cfg['n_embd']}, MLP {4 * cfg['n_embd']} (gelu_new), context {cfg['n_posit
 embedding; {sum(p.numel() for p in w.values())} parameters, stored F32.
 
 ## Training
-The reference implementation (`tools/reference/gpt2_reference.py`) with trainable weights, AdamW
-(betas 0.9/0.95), gradient clipping at 1.0, batches of {args.batch} rows, in two phases:
-1. Induction: {args.induction_steps} steps on rows of 64 tokens that tile one random block (length
-   log-uniform in 2–48, tokens drawn from the 512 earliest merges), constant learning rate
-   {args.induction_lr}, no weight decay ({phase1_minutes:.0f} minutes). Such rows are predictable only by copying
-   what followed the earlier occurrence of the current token, and the varied lengths leave no
-   fixed-offset shortcut, so a previous-token head and an induction head form together.
-2. Language: {args.steps} steps of {T}-token rows, {1 - args.repeat_share:.0%} windows of the training text and
-   {args.repeat_share:.0%} tiled random blocks (any merged token, lengths 2–{T // 2}); weight decay 0.1 on matrices,
-   peak learning rate {args.lr}, {warmup} warm-up steps, cosine decay to 10%.
-
+The reference implementation (`tools/reference/gpt2_reference.py`) with trainable weights.
+AdamW (betas 0.9/0.95, weight decay 0.1 on matrices), peak learning rate {args.lr}, {warmup} warm-up steps,
+cosine decay to 10%; {args.steps} steps of {args.batch} x {T} tokens; gradient clipping at 1.0.
+{args.repeat_share:.0%} of the rows repeat a block of 8–48 random tokens (drawn from the merged tokens, ids 256 and up,
+which all occur in the training text), so that induction heads form.
 Training took {train_minutes:.0f} minutes ({total_minutes:.0f} in all, tokenizer included) on {torch.get_num_threads()} CPU threads
 (torch {torch.__version__}).
 
