@@ -44,7 +44,6 @@ void AtomicFile::sync() {
 
 void AtomicFile::write_at(uint64_t offset, const void* data, size_t n) {
     const auto* p = static_cast<const char*>(data);
-    const uint64_t offset0 = offset;
     const size_t size0 = n;
     while (n > 0) {
         const ssize_t w = ::pwrite(fd_, p, n, off_t(offset));
@@ -55,11 +54,15 @@ void AtomicFile::write_at(uint64_t offset, const void* data, size_t n) {
         }
         p += w, n -= size_t(w), offset += uint64_t(w);
     }
-    // Start writing this range back now (without waiting): the disk then works alongside the
-    // computation, and the fsync at commit finds little left to do. Advisory; errors surface
-    // at fsync.
-    constexpr size_t kWriteBehind = size_t(1) << 20;
-    if (durable_ && size0 >= kWriteBehind) ::sync_file_range(fd_, off_t(offset0), off_t(size0), SYNC_FILE_RANGE_WRITE);
+    // Every few MB, start writing the file's dirty pages back (without waiting for them): the
+    // disk then works alongside the computation, and the fsync at commit finds little left to
+    // do. Advisory; errors surface at fsync.
+    constexpr size_t kWriteBehind = size_t(4) << 20;
+    unsynced_ += size0;
+    if (durable_ && unsynced_ >= kWriteBehind) {
+        ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+        unsynced_ = 0;
+    }
 }
 
 void AtomicFile::commit() {

@@ -42,6 +42,7 @@ class AtomicFile {
     std::string final_, temp_;
     int fd_ = -1;
     bool committed_ = false, keep_ = false, durable_ = true;
+    size_t unsynced_ = 0; // bytes written since write-back was last started
 };
 
 void write_file_atomic(const std::string& path, const std::string& contents);
