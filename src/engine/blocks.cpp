@@ -246,10 +246,8 @@ void final_norm_and_logits(const float* gamma, const float* beta, const float* l
     if (!want_logits) return;
     const int64_t D = ctx.cfg.n_embd, V = ctx.cfg.vocab_size, N = ctx.batch.n_tokens();
     ctx.state.logits.resize(size_t(N * V));
-    for (int64_t s = 0; s < ctx.batch.n_seq(); ++s) { // logits = ln_f(x) @ W_U^T, per sequence as in linear()
-        const int64_t off = ctx.batch.offset(s), T = int64_t(ctx.batch.tokens[size_t(s)].size());
-        matmul_nt(ctx.state.ln.data() + off * D, lm_head, ctx.state.logits.data() + off * V, T, D, V);
-    }
+    // logits = ln_f(x) @ W_U^T, one product over the batch as in linear()
+    matmul_nt(ctx.state.ln.data(), lm_head, ctx.state.logits.data(), N, D, V);
     ctx.stats.computed_logits = true;
     offer_rows(Hook::logits, -1, ctx.state.logits.data(), V, ctx);
 }
