@@ -1,11 +1,11 @@
 // Shared transformer blocks over a packed batch: N rows = all tokens of all sequences, one
-// sequence after another, no padding. Element-wise work runs on all N rows at once; matrix
-// products run per sequence (see linear()) and attention per (sequence, head), so no token
-// ever sees another sequence's tokens and a sequence's values never depend on its batch.
+// sequence after another, no padding. Element-wise work and matrix products run on all N rows
+// at once (see linear()), attention per (sequence, head), so no token ever sees another
+// sequence's tokens; a sequence's values depend on its batch only through sgemm's rounding.
 //
 // Attention runs per (sequence, head) in blocks of query rows: S = Q K^T and Z = P V are sgemm
 // calls over the keys the block can see (so a causal model does about half the work of the
-// full square), the softmax a vectorised row kernel. Two paths give bit-identical results
+// full square), the softmax a vectorised row kernel. Three paths give bit-identical results
 // (they run the same three steps on the same blocks): a fused path with a [block, T] scratch
 // per thread, used when no hook wants scores or patterns; a streamed path that writes each
 // block's pattern rows into an [H, T, T] buffer while they are in cache, for hooks that only
@@ -59,10 +59,10 @@ void norm(Hook h, int il, const float* in, const float* gamma, const float* beta
 namespace {
 
 // out[N, M] = in[N, K] @ w[K, M] + b: one product over every token of the batch, so sgemm
-// packs each weight matrix once per call rather than once per sequence (2.4x faster at
-// 8 x 128 tokens, bench/bench_kernels BM_MatmulPerSequence). OpenBLAS computes every output
-// element as the same ordered sum over K whatever the number of rows, so a sequence still gets
-// the same values alone or in any batch (tests/engine/test_forward.cpp checks).
+// packs each weight matrix once per call rather than once per sequence (1.2x faster at
+// 8 x 128 tokens on a quiet machine, 2.4x under load: bench_kernels BM_MatmulPerSequence).
+// OpenBLAS blocks a product differently for a different number of rows, so a sequence's values
+// alone and in a batch agree to rounding only (measured 1e-6; tests/engine/test_forward.cpp).
 void linear(const float* in, const float* w, const float* b, float* out, int64_t K, int64_t M, BlockContext& ctx) {
     matmul(in, w, b, out, ctx.batch.n_tokens(), K, M);
 }
@@ -115,16 +115,14 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
     float* z = st.z.data();
     auto n_keys = [&](int64_t i, int64_t T) { return cfg.causal ? i + 1 : T; };
     // Query rows go in blocks of kQueryBlock; a block sees the keys its last row sees. Within a
-    // block, cells a row may not see are set to -inf before the softmax and are exactly 0 after.
+    // block, the softmax of row i reads its n_keys(i) cells and sets the rest to exactly 0.
     auto block_keys = [&](int64_t i0, int64_t T) { return n_keys(std::min(T, i0 + kQueryBlock) - 1, T); };
     const float neg_inf = -std::numeric_limits<float>::infinity();
-    // The three steps of one block, on rows of a buffer `ls` floats apart; both paths call
+    // The three steps of one block, on rows of a buffer `ls` floats apart; every path calls
     // exactly these, so they give the same bits.
     auto block_scores = [&](int64_t off, int64_t h, int64_t i0, int64_t rows, int64_t T, float* s, int64_t ls) {
-        const int64_t nb = block_keys(i0, T);
-        attention_scores_block(q + (off + i0) * ld + h * d, ld, k + off * ld + h * d, ld, rows, nb, d, scale, s, ls);
-        for (int64_t r = 0; r < rows; ++r)
-            std::fill(s + r * ls + n_keys(i0 + r, T), s + r * ls + nb, neg_inf); // the causal mask
+        attention_scores_block(q + (off + i0) * ld + h * d, ld, k + off * ld + h * d, ld, rows, block_keys(i0, T), d,
+                               scale, s, ls);
     };
     auto row_softmax = [&](int64_t i, int64_t T, float* row, int64_t width) {
         const int64_t n = n_keys(i, T);
@@ -180,8 +178,8 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
                             row_softmax(i0 + r, T, s0 + r * T, T);
                         block_values(off, h, i0, rows, T, s0, T);
                     } else {
-                        for (int64_t r = 0; r < rows; ++r) // beyond the block's keys: masked for every row
-                            std::fill(s0 + r * T + block_keys(i0, T), s0 + (r + 1) * T, neg_inf);
+                        for (int64_t r = 0; r < rows; ++r) // the causal mask, as the scores hook sees it
+                            std::fill(s0 + r * T + n_keys(i0 + r, T), s0 + (r + 1) * T, neg_inf);
                     }
                 }
             if (!streamed) {
