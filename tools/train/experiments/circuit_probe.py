@@ -44,19 +44,11 @@ w = tt.make_weights(cfg, gen)
 opt = torch.optim.AdamW(list(w.values()), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.0)
 
 
-def tiled(T):
-    u = float(torch.rand(1, generator=gen))
-    if args.uniform:
-        n = int(torch.randint(args.period_min, args.period_max + 1, (1,), generator=gen))
-    else:
-        n = int(round(math.exp(math.log(args.period_min) + (math.log(args.period_max) - math.log(args.period_min)) * u)))
-    return torch.randint(tt.FIRST_RANDOM_TOKEN, hi, (n,), generator=gen).repeat(T // n + 1)[:T]
-
-
 t0 = time.time()
 for step in range(args.steps):
     x = torch.stack([tt.pair_row(gen, args.len + 1, eot) if float(torch.rand(1, generator=gen)) < args.pairs
-                     else tiled(args.len + 1) for _ in range(args.rows)])
+                     else tt.tiled_row(gen, args.len + 1, hi, args.period_min, args.period_max, args.uniform)
+                     for _ in range(args.rows)])
     loss = F.cross_entropy(gpt2_reference.run(w, cfg, x[:, :-1]).reshape(-1, V), x[:, 1:].reshape(-1))
     opt.zero_grad()
     loss.backward()
