@@ -31,6 +31,7 @@ struct ModelConfig {
     bool scale_attn_weights = true;               // divide scores by sqrt(d_head)
     bool scale_attn_by_inverse_layer_idx = false; // and by (il + 1)
     bool causal = true;
+    bool tie_word_embeddings = true; // the LM head is wte; false: the checkpoint's lm_head.weight
 
     // Parameter count of the weights the engine uses (lm_head counted once when tied).
     int64_t n_params() const;

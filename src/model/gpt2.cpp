@@ -2,8 +2,9 @@
 //
 // Checkpoints come as GPT2LMHeadModel ("transformer.h.0.attn.c_attn.weight", maybe "lm_head.weight")
 // or GPT2Model ("h.0.attn.c_attn.weight"); both are accepted. Conv1D weights are [in, out];
-// c_attn is the fused Q|K|V projection [D, 3D]. The LM head is tied to wte unless the checkpoint
-// carries its own lm_head.weight. Buffers some checkpoints store (attn.bias: the causal mask,
+// c_attn is the fused Q|K|V projection [D, 3D]. The LM head follows config.json's
+// tie_word_embeddings as Hugging Face does: true (the default) means wte is the head, and a stored
+// lm_head.weight is ignored; false means lm_head.weight must be in the checkpoint. Buffers some checkpoints store (attn.bias: the causal mask,
 // attn.masked_bias) are not weights and are ignored.
 #include "core/error.h"
 #include "io/json.h"
@@ -38,6 +39,7 @@ ModelConfig parse_gpt2_config(const nlohmann::json& j, const std::string& path) 
     else
         throw Error(cat(path, ": activation_function '", act, "' is not supported"),
                     "supported: gelu_new, gelu_pytorch_tanh, gelu_fast, gelu, relu");
+    c.tie_word_embeddings = json_bool_or(j, "tie_word_embeddings", path, true);
     c.scale_attn_weights = json_bool_or(j, "scale_attn_weights", path, true);
     c.scale_attn_by_inverse_layer_idx = json_bool_or(j, "scale_attn_by_inverse_layer_idx", path, false);
     // reorder_and_upcast_attn only changes fp16 numerics in HF; in fp32 it is the same maths.
@@ -76,7 +78,14 @@ void bind_gpt2_weights(Model& m, WeightLoader& w) {
     }
     m.ln_f_w_ = w.get(p + "ln_f.weight", {D});
     m.ln_f_b_ = w.get(p + "ln_f.bias", {D});
-    m.lm_head_ = w.has("lm_head.weight") ? w.get("lm_head.weight", {V, D}) : m.tok_embd_;
+    if (c.tie_word_embeddings) {
+        m.lm_head_ = m.tok_embd_;
+    } else {
+        if (!w.has("lm_head.weight"))
+            throw Error(cat(m.dir(), ": config.json sets tie_word_embeddings = false but the checkpoint has no 'lm_head.weight'"),
+                        "save the model with its LM head, or set tie_word_embeddings to true if the head is wte");
+        m.lm_head_ = w.get("lm_head.weight", {V, D});
+    }
 }
 
 } // namespace

@@ -156,6 +156,17 @@ TEST(ModelBad, MissingTensor) {
                  {"'transformer.h.0.attn.c_proj.bias'", "expected shape [4]", "missing"});
 }
 
+TEST(ModelBad, UntiedHeadMissing) {
+    TempDir dir;
+    json cfg = small_config();
+    cfg["tie_word_embeddings"] = false; // promises an lm_head.weight the checkpoint does not have
+    write_checkpoint(dir, cfg);
+    expect_error([&] { Model::load(dir.str()); }, {"tie_word_embeddings = false", "'lm_head.weight'"});
+    cfg["tie_word_embeddings"] = "no";
+    write_checkpoint(dir, cfg);
+    expect_error([&] { Model::load(dir.str()); }, {"tie_word_embeddings"});
+}
+
 TEST(ModelBad, WrongShape) {
     TempDir dir;
     write_checkpoint(dir, small_config(), "", "", "h.0.attn.c_attn.weight", {12, 4}); // transposed

@@ -7,7 +7,7 @@ It follows transformers/models/gpt2/modeling_gpt2.py operation for operation:
   - scores = q @ k^T / sqrt(d) (scale_attn_weights), / (layer_idx + 1) if
     scale_attn_by_inverse_layer_idx; causal mask fills with finfo(float32).min; softmax in fp32
   - activation: gelu_new (tanh approximation), gelu (erf) or relu
-  - ln_f, then logits = h @ lm_head^T (lm_head tied to wte unless the checkpoint has its own)
+  - ln_f, then logits = h @ lm_head^T (lm_head is wte unless config.json sets tie_word_embeddings false)
 
 Hook names are TransformerLens's (see DESIGN.md §3). The hook_attn_scores value is the scaled
 scores with masked cells set to -inf, as TransformerLens stores them.
@@ -90,7 +90,7 @@ def run(w, cfg, ids, cache=None):
                        post @ weight(w, p + "mlp.c_proj.weight") + weight(w, p + "mlp.c_proj.bias"))
         x = hook(b + "hook_resid_post", x + mlp_out)
     h = hook("ln_final.hook_normalized", F.layer_norm(x, (D,), weight(w, "ln_f.weight"), weight(w, "ln_f.bias"), eps))
-    lm_head = w["lm_head.weight"] if "lm_head.weight" in w else weight(w, "wte.weight")
+    lm_head = weight(w, "wte.weight") if cfg.get("tie_word_embeddings", True) else w["lm_head.weight"]
     return hook("logits", h @ lm_head.T)
 
 
