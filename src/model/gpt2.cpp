@@ -4,8 +4,8 @@
 // or GPT2Model ("h.0.attn.c_attn.weight"); both are accepted. Conv1D weights are [in, out];
 // c_attn is the fused Q|K|V projection [D, 3D]. The LM head follows config.json's
 // tie_word_embeddings as Hugging Face does: true (the default) means wte is the head, and a stored
-// lm_head.weight is ignored; false means lm_head.weight must be in the checkpoint. Buffers some checkpoints store (attn.bias: the causal mask,
-// attn.masked_bias) are not weights and are ignored.
+// lm_head.weight is ignored; false means lm_head.weight must be in the checkpoint. Buffers some
+// checkpoints store (attn.bias: the causal mask, attn.masked_bias) are not weights and are ignored.
 #include "core/error.h"
 #include "io/json.h"
 #include "model/model.h"
@@ -82,8 +82,10 @@ void bind_gpt2_weights(Model& m, WeightLoader& w) {
         m.lm_head_ = m.tok_embd_;
     } else {
         if (!w.has("lm_head.weight"))
-            throw Error(cat(m.dir(), ": config.json sets tie_word_embeddings = false but the checkpoint has no 'lm_head.weight'"),
-                        "save the model with its LM head, or set tie_word_embeddings to true if the head is wte");
+            throw Error(
+                cat(m.dir(),
+                    ": config.json sets tie_word_embeddings = false but the checkpoint has no 'lm_head.weight'"),
+                "save the model with its LM head, or set tie_word_embeddings to true if the head is wte");
         m.lm_head_ = w.get("lm_head.weight", {V, D});
     }
 }

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <set>
 
 using namespace attnscope;
 namespace fs = std::filesystem;
@@ -217,4 +218,45 @@ TEST(AnalysisApi, HeadProbeAgreesWithModelCard) {
         ++compared;
     }
     EXPECT_EQ(compared, r.config.n_layer * r.config.n_head);
+}
+
+TEST(AnalysisApi, ReportNamesTheModelCardsHeads) {
+    // On ordinary text, one of which repeats itself, the report's taxonomy names the heads the
+    // card scores at 0.5 or more on repeated random blocks (issue 6), and no other head with
+    // those labels.
+    const auto card = read_json_file(test::fixture("tiny-eval.json"));
+    std::set<std::string> card_prev, card_ind;
+    for (const auto& h : card.at("heads")) {
+        const std::string name = cat("L", h.at("layer").get<int>(), "H", h.at("head").get<int>());
+        if (h.at("previous_token").get<double>() >= 0.5) card_prev.insert(name);
+        if (h.at("induction").get<double>() >= 0.5) card_ind.insert(name);
+    }
+    ASSERT_FALSE(card_prev.empty()) << "the card names no previous-token head";
+    ASSERT_FALSE(card_ind.empty()) << "the card names no induction head";
+    test::TempDir tmp;
+    Runner runner(kTiny);
+    std::vector<std::string> data = texts();
+    data.push_back("liberty treaty harbor railroad tariff revenue frontier liberty treaty harbor railroad tariff "
+                   "revenue frontier liberty treaty harbor railroad tariff revenue frontier");
+    runner.run_with_hooks(runner.prepare_data(data), tmp.file("cap"));
+    AttentionDataAnalyzer analyzer(tmp.file("cap"));
+    analyzer.create_comprehensive_report(tmp.file("cap"));
+    std::set<std::string> prev, ind;
+    for (const auto& layer : analyzer.analyze().layers)
+        for (const HeadResult& h : layer.heads) {
+            if (h.label == "previous_token") prev.insert(cat("L", h.layer, "H", h.head));
+            if (h.label == "induction") ind.insert(cat("L", h.layer, "H", h.head));
+        }
+    EXPECT_EQ(prev, card_prev);
+    EXPECT_EQ(ind, card_ind);
+    // and the report's taxonomy section lists them under their labels
+    const std::string report = test::read_file(tmp.file("cap") + "/" + kReportFile);
+    auto listed = [&](const std::string& label) {
+        const size_t at = report.find("\n  " + label + ": ");
+        return at == std::string::npos ? std::string() : report.substr(at, report.find('\n', at + 1) - at);
+    };
+    for (const auto& name : card_ind)
+        EXPECT_NE(listed("induction").find(name), std::string::npos) << name;
+    for (const auto& name : card_prev)
+        EXPECT_NE(listed("previous_token").find(name), std::string::npos) << name;
 }

@@ -462,7 +462,8 @@ after its earlier occurrence.
 Best previous-token head: L{best_prev['layer']}H{best_prev['head']} ({best_prev['previous_token']:.3f}); best induction head:
 L{best_ind['layer']}H{best_ind['head']} ({best_ind['induction']:.3f}).
 The circuit is used: on the same sequences the loss of the second copy's tokens is
-{icl[1]:.3f} nats/token, against {icl[0]:.3f} for the first copy's (random tokens: ln {eot - FIRST_RANDOM_TOKEN} = {math.log(eot - FIRST_RANDOM_TOKEN):.3f}).
+{icl[1]:.3f} nats/token, against {icl[0]:.3f} for the first copy's (a uniform guess over the {eot - FIRST_RANDOM_TOKEN} merged
+tokens: {math.log(eot - FIRST_RANDOM_TOKEN):.3f}; the first copy does worse than that because the model bets on tokens it has seen).
 {status}
 During training (best head of each kind on 8 probe sequences of all merged tokens):
 
