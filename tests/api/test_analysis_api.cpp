@@ -227,7 +227,7 @@ TEST(AnalysisApi, ReportNamesTheModelCardsHeads) {
     const auto card = read_json_file(test::fixture("tiny-eval.json"));
     std::set<std::string> card_prev, card_ind;
     for (const auto& h : card.at("heads")) {
-        const std::string name = cat("L", h.at("layer").get<int>(), "H", h.at("head").get<int>());
+        const std::string name = head_name(h.at("layer").get<int>(), h.at("head").get<int>());
         if (h.at("previous_token").get<double>() >= 0.5) card_prev.insert(name);
         if (h.at("induction").get<double>() >= 0.5) card_ind.insert(name);
     }
@@ -244,8 +244,8 @@ TEST(AnalysisApi, ReportNamesTheModelCardsHeads) {
     std::set<std::string> prev, ind;
     for (const auto& layer : analyzer.analyze().layers)
         for (const HeadResult& h : layer.heads) {
-            if (h.label == "previous_token") prev.insert(cat("L", h.layer, "H", h.head));
-            if (h.label == "induction") ind.insert(cat("L", h.layer, "H", h.head));
+            if (h.label == "previous_token") prev.insert(head_name(h.layer, h.head));
+            if (h.label == "induction") ind.insert(head_name(h.layer, h.head));
         }
     EXPECT_EQ(prev, card_prev);
     EXPECT_EQ(ind, card_ind);

@@ -7,7 +7,8 @@ Every generator returns three lists of equal length T: the tokens; `predictable[
 token k can be predicted from an earlier copy (the loss of a masked row counts only those: the
 rest are random draws that no model can predict, and their gradients are noise); and
 `offset[k]` = o > 0 when the token after the earlier copy of token k sits at k - o (the cell an
-induction head attends to), 0 when token k has no earlier copy. Tokens are drawn uniformly from
+induction head attends to; the attention hint pulls head L1H0 there), 0 when token k has no
+earlier copy, and in pair rows, where that cell is the previous token's (L0H0's job). Tokens are drawn uniformly from
 [lo, hi). Kinds:
 
   pair    A B A B .. C D C D ..: each random pair repeated 2-6 times. The next token is the one
@@ -41,7 +42,7 @@ def row(kind, T, gen, lo, hi, n_min=8, n_max=60):
             p, r = _rand(2, gen, lo, hi), _int(2, 6, gen)
             toks += p * r
             pred += [0, 0] + [1] * (2 * r - 2)
-            off += [0, 0] + [1] * (2 * r - 2)  # after A B, the next A's earlier copy is 2 back: target 1 back
+            off += [0] * (2 * r)  # the induction target is the previous token: no induction hint
         elif kind == "double":
             n = _int(n_min, n_max, gen)
             b = _rand(n, gen, lo, hi)

@@ -79,6 +79,45 @@ def fetch_corpus(cache):
     return docs
 
 
+def load_corpus(cache):
+    """The corpus split (every 20th address held out), the BPE tokenizer trained on the training
+    addresses (merges cached: the training is deterministic) and both token streams, addresses
+    joined with <|endoftext|>. Returns (docs, train_docs, heldout_docs, merges, enc, eot,
+    train_stream, heldout_stream)."""
+    docs = fetch_corpus(cache)
+    heldout_docs = [d for k, d in enumerate(docs) if k % 20 == 19]  # every 20th address, about 5%
+    train_docs = [d for k, d in enumerate(docs) if k % 20 != 19]
+    log(f"corpus: {len(docs)} addresses, {sum(len(t) for _, t in docs) / 1e6:.1f} MB; "
+        f"held out {len(heldout_docs)}: {', '.join(n for n, _ in heldout_docs)}")
+
+    merges_cache = os.path.join(cache, f"merges-{N_MERGES}.json")  # the BPE training is deterministic
+    if os.path.exists(merges_cache):
+        with open(merges_cache) as f:
+            merges = [tuple(m) for m in json.load(f)]
+        log(f"tokenizer: merges from {merges_cache}")
+    else:
+        merges = bpe.train((t for _, t in train_docs), N_MERGES, log=log)
+        with open(merges_cache + ".tmp", "w") as f:
+            json.dump(merges, f)
+        os.replace(merges_cache + ".tmp", merges_cache)
+    enc = bpe.Encoder(merges)
+    eot = enc.vocab[bpe.EOT]
+    log(f"tokenizer: {len(merges)} merges, vocabulary {len(enc.vocab)}")
+
+    def to_stream(ds):
+        ids = []
+        for _, t in ds:
+            ids.extend(enc.encode(t))
+            ids.append(eot)
+        return torch.tensor(ids, dtype=torch.long)
+
+    train_stream, heldout_stream = to_stream(train_docs), to_stream(heldout_docs)
+    log(f"tokens: train {len(train_stream)}, held-out {len(heldout_stream)} "
+        f"({sum(len(t) for _, t in train_docs) / len(train_stream):.2f} characters per token)")
+
+    return docs, train_docs, heldout_docs, merges, enc, eot, train_stream, heldout_stream
+
+
 def make_weights(cfg, gen):
     """GPT-2 initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2 n_layer)."""
     D, L, V, P = cfg["n_embd"], cfg["n_layer"], cfg["vocab_size"], cfg["n_positions"]
@@ -114,16 +153,12 @@ FIRST_RANDOM_TOKEN = 256
 def synthetic_batch(gen, B, T, eot, args, pair_share):
     """B synthetic rows of T tokens (synthetic.py): pair rows with probability pair_share, else
     double rows. Returns inputs [B, T], targets [B, T], the mask of predictable targets [B, T]
-    and, for the double rows, the offset of each query's induction target [B, T] (0 = none)."""
-    rows, offs = [], []
-    for _ in range(B):
-        kind = "pair" if float(torch.rand(1, generator=gen)) < pair_share else "double"
-        toks, pred, off = synthetic.row(kind, T + 1, gen, FIRST_RANDOM_TOKEN, eot, args.double_min, args.double_max)
-        rows.append((toks, pred))
-        offs.append(off[:T] if kind == "double" else [0] * T)
+    and the offset of each query's induction target [B, T] (0 = none)."""
+    rows = [synthetic.row("pair" if float(torch.rand(1, generator=gen)) < pair_share else "double", T + 1, gen,
+                          FIRST_RANDOM_TOKEN, eot, args.double_min, args.double_max) for _ in range(B)]
     x = torch.tensor([r[0] for r in rows])
     mask = torch.tensor([r[1] for r in rows], dtype=torch.float32)
-    return x[:, :-1], x[:, 1:], mask[:, 1:], torch.tensor(offs)
+    return x[:, :-1], x[:, 1:], mask[:, 1:], torch.tensor([r[2][:T] for r in rows])
 
 
 def hint_loss(cache, offsets):
@@ -181,37 +216,36 @@ def greedy(w, cfg, ids, n):
 
 
 @torch.no_grad()
-def head_scores(w, cfg, gen, n_vocab, n_seq=32, block=50):
-    """Previous-token and induction scores per head on [random block] x 2 (Olsson et al. 2022):
-    prev = mean over rows i >= 1 of a[i, i-1]; induction = mean over second-copy rows i of
-    a[i, i - block + 1] (the token after the earlier copy of the current token)."""
+def probe(w, cfg, gen, n_vocab, n_seq=32, block=50):
+    """One forward pass over n_seq sequences [random block of merged tokens] x 2 (Olsson et al.
+    2022). Returns the heads' scores - previous-token = mean over rows i >= 1 of a[i, i-1];
+    induction = mean over second-copy rows i of a[i, i - block + 1] (the token after the earlier
+    copy of the current token) - and the mean next-token loss on the first copy's and on the
+    second copy's predictable tokens (the in-context learning an induction head makes possible)."""
     seqs = torch.stack([torch.randint(FIRST_RANDOM_TOKEN, n_vocab, (block,), generator=gen).repeat(2)
                         for _ in range(n_seq)])
     cache = {}
-    gpt2_reference.run(w, cfg, seqs, cache)
+    logits = gpt2_reference.run(w, cfg, seqs, cache)  # [n_seq, 2 block, V]
     T = 2 * block
     i = torch.arange(1, T)
     j = torch.arange(block, T)
-    out = []
+    heads = []
     for il in range(cfg["n_layer"]):
         a = cache[f"blocks.{il}.attn.hook_pattern"]  # [B, H, T, T]
         prev = a[:, :, i, i - 1].mean(dim=(0, 2))
         induction = a[:, :, j, j - block + 1].mean(dim=(0, 2))
         for h in range(cfg["n_head"]):
-            out.append(dict(layer=il, head=h, previous_token=round(float(prev[h]), 4),
-                            induction=round(float(induction[h]), 4)))
-    return out
+            heads.append(dict(layer=il, head=h, previous_token=round(float(prev[h]), 4),
+                              induction=round(float(induction[h]), 4)))
+    ce = F.cross_entropy(logits[:, :-1].transpose(1, 2), seqs[:, 1:], reduction="none")  # [n_seq, T-1]
+    # ce[:, k] predicts token k+1: tokens 1..block-1 are the first copy's; token block (the second
+    # copy's first) follows a random token; tokens block+1..T-1 are predictable from the first copy.
+    return heads, (float(ce[:, :block - 1].mean()), float(ce[:, block:].mean()))
 
 
-@torch.no_grad()
-def repeat_loss(w, cfg, gen, n_vocab, n_seq=32, block=50):
-    """Mean next-token loss on the first and on the second copy of head_scores' sequences (same
-    generator state, same sequences): in-context learning an induction head makes possible."""
-    seqs = torch.stack([torch.randint(FIRST_RANDOM_TOKEN, n_vocab, (block,), generator=gen).repeat(2)
-                        for _ in range(n_seq)])
-    ce = F.cross_entropy(gpt2_reference.run(w, cfg, seqs[:, :-1]).transpose(1, 2), seqs[:, 1:], reduction="none")
-    # Targets 1..block-1 are first-copy tokens; block+1..2*block-1 second-copy tokens an earlier copy predicts.
-    return float(ce[:, :block - 1].mean()), float(ce[:, block:].mean())
+def head_scores(w, cfg, gen, n_vocab, n_seq=32, block=50):
+    """The heads' scores of probe()."""
+    return probe(w, cfg, gen, n_vocab, n_seq, block)[0]
 
 
 def train(args, cfg, w, gen, train_stream, eot):
@@ -314,37 +348,8 @@ def main():
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
 
-    docs = fetch_corpus(args.cache)
-    heldout_docs = [d for k, d in enumerate(docs) if k % 20 == 19]  # every 20th address, about 5%
-    train_docs = [d for k, d in enumerate(docs) if k % 20 != 19]
-    log(f"corpus: {len(docs)} addresses, {sum(len(t) for _, t in docs) / 1e6:.1f} MB; "
-        f"held out {len(heldout_docs)}: {', '.join(n for n, _ in heldout_docs)}")
-
-    merges_cache = os.path.join(args.cache, f"merges-{N_MERGES}.json")  # the BPE training is deterministic
-    if os.path.exists(merges_cache):
-        with open(merges_cache) as f:
-            merges = [tuple(m) for m in json.load(f)]
-        log(f"tokenizer: merges from {merges_cache}")
-    else:
-        merges = bpe.train((t for _, t in train_docs), N_MERGES, log=log)
-        with open(merges_cache + ".tmp", "w") as f:
-            json.dump(merges, f)
-        os.replace(merges_cache + ".tmp", merges_cache)
-    enc = bpe.Encoder(merges)
+    docs, train_docs, heldout_docs, merges, enc, eot, train_stream, heldout_stream = load_corpus(args.cache)
     V = len(enc.vocab)
-    eot = enc.vocab[bpe.EOT]
-    log(f"tokenizer: {len(merges)} merges, vocabulary {V}")
-
-    def to_stream(ds):
-        ids = []
-        for _, t in ds:
-            ids.extend(enc.encode(t))
-            ids.append(eot)
-        return torch.tensor(ids, dtype=torch.long)
-
-    train_stream, heldout_stream = to_stream(train_docs), to_stream(heldout_docs)
-    log(f"tokens: train {len(train_stream)}, held-out {len(heldout_stream)} "
-        f"({sum(len(t) for _, t in train_docs) / len(train_stream):.2f} characters per token)")
 
     cfg = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": V, "n_ctx": CONFIG["n_positions"],
            "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new", "bos_token_id": eot, "eos_token_id": eot,
@@ -364,8 +369,7 @@ def main():
     loss_unigram = unigram_loss(train_stream, heldout_stream, V)
     prompt_ids = enc.encode(PROMPT)
     sample_ids = greedy(w, cfg, prompt_ids, 40)
-    heads = head_scores(w, cfg, torch.Generator().manual_seed(2), eot)
-    icl = repeat_loss(w, cfg, torch.Generator().manual_seed(2), eot)
+    heads, icl = probe(w, cfg, torch.Generator().manual_seed(2), eot)
     best_prev = max(heads, key=lambda h: h["previous_token"])
     best_ind = max(heads, key=lambda h: h["induction"])
     log(f"held-out loss {loss_model:.3f} nats/token (unigram {loss_unigram:.3f}); "

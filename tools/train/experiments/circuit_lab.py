@@ -49,8 +49,6 @@ ap.add_argument("--untie", action="store_true", help="a separate lm_head (tie_wo
 ap.add_argument("--probe", default="20,50", help="block lengths of the probe")
 ap.add_argument("--save", help="save the weights here at the end")
 ap.add_argument("--load", help="start from these weights")
-ap.add_argument("--stream", default=os.path.join(HERE, "..", "..", "..", "build", "train-cache", "stream.pt"),
-                help="cache of the tokenized training text")
 args = ap.parse_args()
 torch.set_num_threads(1)
 V, eot = 4096, 4095
@@ -61,24 +59,10 @@ STREAM = None
 
 
 def text_stream():
-    """The training text as train_tiny.py tokenizes it (every 20th address held out), cached."""
+    """The training text as train_tiny.py tokenizes it."""
     global STREAM
     if STREAM is None:
-        if os.path.exists(args.stream):
-            STREAM = torch.load(args.stream)
-        else:
-            import json
-            import bpe
-            cache = os.path.join(HERE, "..", "..", "..", "build", "train-cache")
-            docs = tt.fetch_corpus(cache)
-            with open(os.path.join(cache, f"merges-{tt.N_MERGES}.json")) as f:
-                enc = bpe.Encoder([tuple(m) for m in json.load(f)])
-            ids = []
-            for k, (_, t) in enumerate(docs):
-                if k % 20 != 19:
-                    ids += enc.encode(t) + [eot]
-            STREAM = torch.tensor(ids)
-            torch.save(STREAM, args.stream)
+        STREAM = tt.load_corpus(os.path.join(HERE, "..", "..", "..", "build", "train-cache"))[6]
     return STREAM
 
 
@@ -89,8 +73,7 @@ def row(kind, T, gen):
         k = int(torch.randint(0, len(st) - T - 1, (1,), generator=gen))
         return st[k:k + T].tolist(), [1] * T, [0] * T
     n_min, n_max = (args.tmin, args.tmax) if kind == "tiled" else (args.dmin, args.dmax)
-    toks, pred, off = synthetic.row(kind, T, gen, LO, eot, n_min, n_max)
-    return toks, pred, (off if kind != "pair" else [0] * T)  # the hint targets no pair rows
+    return synthetic.row(kind, T, gen, LO, eot, n_min, n_max)
 
 
 phases = []
