@@ -479,6 +479,7 @@ int64_t Runner::write_manifest(const std::string& path, const ojson& head, const
         text.pop_back();
     text += ",\n \"sequences\": [\n";
     AtomicFile f(path);
+    f.set_durable(options_.durable);
     uint64_t off = 0;
     auto flush = [&](std::string& chunk) {
         f.write_at(off, chunk.data(), chunk.size());

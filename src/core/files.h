@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace attnscope {
@@ -30,8 +31,9 @@ class AtomicFile {
     void sync();
     // Leave the temporary in place when destroyed without commit (it can be resumed).
     void keep_temporary() { keep_ = true; }
-    // Durable (the default): large writes start their write-back to disk at once, so the disk
-    // works while the program computes, and commit() and sync() wait until the data is on disk.
+    // Durable (the default): large writes start their write-back to disk at once and, every
+    // 32 MB, a background thread flushes the disk, so the disk works while the program computes
+    // and commit() finds little left to wait for; commit() and sync() return when the data is on disk.
     // Not durable: no waiting; a killed or failed run still leaves no file that looks whole,
     // only a power failure soon after commit can lose data already renamed into place.
     void set_durable(bool durable) { durable_ = durable; }
@@ -39,10 +41,13 @@ class AtomicFile {
     const std::string& temp_path() const { return temp_; }
 
   private:
+    class Flusher;
     std::string final_, temp_;
     int fd_ = -1;
     bool committed_ = false, keep_ = false, durable_ = true;
-    size_t unsynced_ = 0; // bytes written since write-back was last started
+    size_t unsynced_ = 0;              // bytes written since write-back was last started
+    size_t unflushed_ = 0;             // bytes written since the background flush was last asked for
+    std::unique_ptr<Flusher> flusher_; // started by the first 32 MB of a durable file
 };
 
 void write_file_atomic(const std::string& path, const std::string& contents);
