@@ -6,14 +6,19 @@
 
 #include "core/error.h"
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
 #include <fcntl.h>
 #include <filesystem>
 #include <mutex>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace attnscope {
 
@@ -66,6 +71,96 @@ class AtomicFile::Flusher {
     std::thread thread_; // last: started once the rest is ready
 };
 
+// The background writer of a streamed file: the caller copies each write into one of kBuffers
+// reused buffers of kPiece bytes and queues it; this thread writes the queue in order through
+// write_now (write-back and flushes as for any file). The first error is kept and rethrown by
+// the caller's next write, sync or commit; after it nothing more is written.
+class AtomicFile::Writer {
+  public:
+    explicit Writer(AtomicFile& file) : file_(file), thread_([this] { run(); }) {}
+    ~Writer() {
+        {
+            std::lock_guard<std::mutex> lk(m_);
+            stop_ = true; // drops what is queued: commit drains first, an abandoned file is removed
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    void write(uint64_t offset, const char* p, size_t n) {
+        while (n > 0) {
+            const size_t take = std::min(n, kPiece);
+            int buf;
+            {
+                std::unique_lock<std::mutex> lk(m_);
+                if (free_.empty() && n_buffers_ < kBuffers) { // made when first needed
+                    buffers_[size_t(n_buffers_)].reset(new char[kPiece]);
+                    free_.push_back(n_buffers_++);
+                }
+                cv_.wait(lk, [&] { return !free_.empty() || error_; });
+                if (error_) std::rethrow_exception(error_);
+                buf = free_.back();
+                free_.pop_back();
+            }
+            std::memcpy(buffers_[size_t(buf)].get(), p, take);
+            {
+                std::lock_guard<std::mutex> lk(m_);
+                queue_.push_back({offset, take, buf});
+            }
+            cv_.notify_all();
+            p += take, n -= take, offset += take;
+        }
+    }
+    // Wait until every queued write is in the file.
+    void drain() {
+        std::unique_lock<std::mutex> lk(m_);
+        cv_.wait(lk, [&] { return (queue_.empty() && !busy_) || error_; });
+        if (error_) std::rethrow_exception(error_);
+    }
+
+  private:
+    static constexpr size_t kPiece = size_t(2) << 20;
+    static constexpr int kBuffers = 4;
+    struct Piece {
+        uint64_t offset;
+        size_t n;
+        int buf;
+    };
+    void run() {
+        std::unique_lock<std::mutex> lk(m_);
+        for (;;) {
+            cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
+            if (stop_) return;
+            const Piece pc = queue_.front();
+            queue_.pop_front();
+            busy_ = true;
+            const bool failed = bool(error_);
+            lk.unlock();
+            std::exception_ptr err;
+            if (!failed) try {
+                    file_.write_now(pc.offset, buffers_[size_t(pc.buf)].get(), pc.n);
+                } catch (...) {
+                    err = std::current_exception();
+                }
+            lk.lock();
+            busy_ = false;
+            free_.push_back(pc.buf);
+            if (err && !error_) error_ = err;
+            cv_.notify_all();
+        }
+    }
+    AtomicFile& file_;
+    // a buffer belongs to one side at a time: free (the caller's) or queued (this thread's)
+    std::array<std::unique_ptr<char[]>, kBuffers> buffers_;
+    std::mutex m_; // guards everything below
+    std::condition_variable cv_;
+    int n_buffers_ = 0;
+    std::vector<int> free_;
+    std::deque<Piece> queue_;
+    bool stop_ = false, busy_ = false;
+    std::exception_ptr error_;
+    std::thread thread_; // last: started once the rest is ready
+};
+
 AtomicFile::AtomicFile(std::string final_path) : AtomicFile(std::move(final_path), false, false) {}
 
 std::string resumable_temp_path(const std::string& final_path) {
@@ -87,17 +182,27 @@ AtomicFile::AtomicFile(std::string final_path, bool resumable, bool reopen) : fi
 }
 
 AtomicFile::~AtomicFile() {
+    writer_.reset();
     flusher_.reset();
     if (fd_ >= 0) ::close(fd_);
     if (!committed_ && !keep_ && !temp_.empty()) ::unlink(temp_.c_str());
 }
 
+void AtomicFile::set_streamed() {
+    if (!writer_) writer_ = std::make_unique<Writer>(*this);
+}
+
 void AtomicFile::sync() {
+    if (writer_) writer_->drain();
     if (durable_ && ::fdatasync(fd_) != 0) throw Error(cat(final_, ": cannot flush to disk: ", std::strerror(errno)));
 }
 
 void AtomicFile::write_at(uint64_t offset, const void* data, size_t n) {
-    const auto* p = static_cast<const char*>(data);
+    if (writer_) return writer_->write(offset, static_cast<const char*>(data), n);
+    write_now(offset, static_cast<const char*>(data), n);
+}
+
+void AtomicFile::write_now(uint64_t offset, const char* p, size_t n) {
     const size_t size0 = n;
     while (n > 0) {
         const ssize_t w = ::pwrite(fd_, p, n, off_t(offset));
@@ -127,6 +232,10 @@ void AtomicFile::write_at(uint64_t offset, const void* data, size_t n) {
 }
 
 void AtomicFile::commit() {
+    if (writer_) {
+        writer_->drain();
+        writer_.reset();
+    }
     if (flusher_) {
         const int err = flusher_->error();
         flusher_.reset();

@@ -25,7 +25,13 @@ class AtomicFile {
     AtomicFile& operator=(const AtomicFile&) = delete;
 
     // Write n bytes at offset; throws Error naming the final path (disk full, I/O error, ...).
+    // Streamed, the bytes are copied and written later: an error surfaces at a later call.
     void write_at(uint64_t offset, const void* data, size_t n);
+    // Before the first write, for large outputs: write_at copies into one of a few reused
+    // buffers and returns; a background thread writes them (waiting for a free buffer when the
+    // disk is behind keeps memory bounded: 8 MB per file). The copy into the page cache, whose
+    // fresh pages are slow to come by, then overlaps the caller's computation.
+    void set_streamed();
     void commit();
     // Flush written data to disk (fdatasync), so that progress recorded afterwards is true.
     void sync();
@@ -42,12 +48,15 @@ class AtomicFile {
 
   private:
     class Flusher;
+    class Writer;
+    void write_now(uint64_t offset, const char* p, size_t n);
     std::string final_, temp_;
     int fd_ = -1;
     bool committed_ = false, keep_ = false, durable_ = true;
     size_t unsynced_ = 0;              // bytes written since write-back was last started
     size_t unflushed_ = 0;             // bytes written since the background flush was last asked for
     std::unique_ptr<Flusher> flusher_; // started by the first 32 MB of a durable file
+    std::unique_ptr<Writer> writer_;   // set_streamed()
 };
 
 void write_file_atomic(const std::string& path, const std::string& contents);

@@ -58,6 +58,7 @@ void SafetensorsWriter::begin() {
 
     file_ = std::make_unique<AtomicFile>(path_, resumable_, reopen_);
     file_->set_durable(durable_);
+    file_->set_streamed(); // the caller computes while the tensors go to the file
     uint8_t len[8];
     for (int i = 0; i < 8; ++i)
         len[i] = uint8_t(padded >> (8 * i));

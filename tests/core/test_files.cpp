@@ -1,12 +1,15 @@
 // AtomicFile: nothing carries its final name before commit, large durable files (which start a
-// background disk flush every 32 MB) arrive whole, and an abandoned file leaves no trace.
+// background disk flush every 32 MB) and streamed files (written by a background thread) arrive
+// whole, write errors reach the caller, and an abandoned file leaves no trace.
 #include "core/files.h"
 #include "test_util.h"
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <iterator>
+#include <sys/resource.h>
 #include <vector>
 
 using namespace attnscope;
@@ -61,13 +64,65 @@ TEST(AtomicFile, NotDurableFileIsTheSame) {
     EXPECT_EQ(read_all(path), bytes);
 }
 
+TEST(AtomicFile, StreamedFileArrivesWhole) {
+    for (bool durable : {true, false}) {
+        test::TempDir dir;
+        const std::string path = dir.file("big.bin");
+        const std::vector<char> bytes = chunked_bytes(45);
+        AtomicFile f(path);
+        f.set_durable(durable);
+        f.set_streamed();
+        // pieces that do not line up with the writer's 2 MB buffers, and a 3-byte one
+        f.write_at(0, bytes.data(), 3);
+        f.write_at(3, bytes.data() + 3, (size_t(5) << 20) - 3);
+        f.sync();
+        write_out_of_order(f, bytes); // the same bytes again, out of order
+        EXPECT_FALSE(fs::exists(path));
+        f.commit();
+        EXPECT_EQ(read_all(path), bytes) << "durable " << durable;
+    }
+}
+
+// A file-size limit makes pwrite fail (EFBIG) past 4 MB: the error must reach the caller,
+// plain at the write, streamed at a later call, and never as a file under its final name.
+TEST(AtomicFile, WriteErrorReachesTheCaller) {
+    rlimit old{};
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+    auto* old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit small = old;
+    small.rlim_cur = rlim_t(4) << 20;
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+    for (bool streamed : {false, true}) {
+        test::TempDir dir;
+        const std::string path = dir.file("big.bin");
+        const std::vector<char> bytes = chunked_bytes(12);
+        std::string message;
+        try {
+            AtomicFile f(path);
+            if (streamed) f.set_streamed();
+            for (size_t c = 0; c < 12; ++c)
+                f.write_at(c << 20, bytes.data() + (c << 20), size_t(1) << 20);
+            f.commit();
+        } catch (const Error& e) {
+            message = e.what();
+        }
+        EXPECT_NE(message.find("big.bin: write failed"), std::string::npos)
+            << "streamed " << streamed << ": " << message;
+        EXPECT_FALSE(fs::exists(path));
+        EXPECT_TRUE(fs::is_empty(dir.str()));
+    }
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, old_handler);
+}
+
 TEST(AtomicFile, AbandonedFileLeavesNothing) {
     test::TempDir dir;
     const std::string path = dir.file("big.bin");
     std::string temp;
     {
         AtomicFile f(path);
-        write_out_of_order(f, chunked_bytes(40)); // the background flusher is running
+        f.set_streamed();
+        write_out_of_order(f, chunked_bytes(40)); // the writer and the flusher are running
         temp = f.temp_path();
         EXPECT_TRUE(fs::exists(temp));
     } // destroyed without commit: an error path
