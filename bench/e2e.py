@@ -93,14 +93,17 @@ def main():
             subprocess.run(["sync"], check=True)
             return d
 
-        runs = [timed(base + ["--output", fresh(cap)], env) for _ in range(args.repeat)]
-        r["capture_seconds"] = [round(w, 3) for w, _ in runs]
-        r["capture_peak_rss_mib"] = max(m for _, m in runs) / 1024
-        runs = [timed(base + ["--output", fresh(cap), "--no-sync"], env) for _ in range(args.repeat)]
-        r["capture_nosync_seconds"] = [round(w, 3) for w, _ in runs]
-        runs = [timed(base + ["--output", fresh(none), "--capture", "none"], env) for _ in range(args.repeat)]
-        r["nocapture_seconds"] = [round(w, 3) for w, _ in runs]
-        r["nocapture_peak_rss_mib"] = max(m for _, m in runs) / 1024
+        # the three runs take turns, so a slow spell of the shared host falls on all of them alike
+        runs = {"capture": [], "nosync": [], "none": []}
+        for _ in range(args.repeat):
+            runs["capture"].append(timed(base + ["--output", fresh(cap)], env))
+            runs["nosync"].append(timed(base + ["--output", fresh(cap), "--no-sync"], env))
+            runs["none"].append(timed(base + ["--output", fresh(none), "--capture", "none"], env))
+        r["capture_seconds"] = [round(w, 3) for w, _ in runs["capture"]]
+        r["capture_peak_rss_mib"] = max(m for _, m in runs["capture"]) / 1024
+        r["capture_nosync_seconds"] = [round(w, 3) for w, _ in runs["nosync"]]
+        r["nocapture_seconds"] = [round(w, 3) for w, _ in runs["none"]]
+        r["nocapture_peak_rss_mib"] = max(m for _, m in runs["none"]) / 1024
         r["capture_bytes"] = sum(os.path.getsize(os.path.join(cap, f)) for f in os.listdir(cap))
         with open(os.path.join(cap, "manifest.json")) as f:
             man = json.load(f)
