@@ -32,6 +32,9 @@ class SafetensorsWriter {
     void set_resumable(bool reopen);
     // Before begin(): see AtomicFile::set_durable (default true).
     void set_durable(bool durable) { durable_ = durable; }
+    // Writes the header. The file is streamed (AtomicFile::set_streamed): write() copies the
+    // tensor and returns while a background thread puts it in the file, so an I/O error (disk
+    // full, ...) is thrown by a later write(), sync() or finish().
     void begin();
     void write(size_t index, const TensorView& value);
     // Resuming: the first `count` tensors (declaration order) are already in the partial file.
