@@ -112,12 +112,16 @@ def main():
         ids_path = os.path.join(out, f"ids-{tag}.json")
         with open(ids_path, "w") as f:
             json.dump(ids, f)
+        # every side starts with no dirty pages of an earlier one still going to disk (write-back
+        # slows the other core here by 1.4-1.9x: bench_disk_probe)
+        subprocess.run(["sync"], check=True)
         p = subprocess.run([sys.executable, os.path.join(HERE, "torch_peer.py"), model, ids_path,
                             os.path.join(out, f"peer-{tag}"), "--repeat", "5", "--check", cap],
                            env=torch_env, capture_output=True, text=True)
         if p.returncode != 0:
             sys.exit(f"e2e: torch_peer.py failed:\n{p.stderr}")
         r["peer"] = json.loads(p.stdout.strip().splitlines()[-1])
+        subprocess.run(["sync"], check=True)  # the peer's pickle is not synced: let it reach the disk first
         p = subprocess.run([os.path.join(args.build, "bench", "bench_sgemm_bound"), "--seqs", str(n_seq), "--tokens",
                             str(T)], env=env, capture_output=True, text=True, check=True)
         r["sgemm_bound"] = json.loads(p.stdout)
