@@ -213,9 +213,9 @@ void AtomicFile::write_now(uint64_t offset, const char* p, size_t n) {
         }
         p += w, n -= size_t(w), offset += uint64_t(w);
     }
-    // Every few MB, start writing the file's dirty pages back (without waiting for them): the
-    // disk then works alongside the computation, and the fsync at commit finds little left to
-    // do. Advisory; errors surface at fsync.
+    // Durable files: every 4 MB, start writing the dirty pages back (advisory, without waiting;
+    // errors surface at fsync), and every 32 MB ask the Flusher for a disk flush, so the disk
+    // works alongside the computation and the fsync at commit finds little left to do.
     constexpr size_t kWriteBehind = size_t(4) << 20, kFlushBehind = size_t(32) << 20;
     if (!durable_) return;
     unsynced_ += size0;

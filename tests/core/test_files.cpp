@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// 1 MB chunks, each filled with its own index, written out of order (odd chunks first)
+// n_chunks MB of bytes that differ from chunk to chunk
 std::vector<char> chunked_bytes(int n_chunks) {
     std::vector<char> bytes(size_t(n_chunks) << 20);
     for (size_t i = 0; i < bytes.size(); ++i)
@@ -25,6 +25,7 @@ std::vector<char> chunked_bytes(int n_chunks) {
     return bytes;
 }
 
+// 1 MB chunks, the odd ones first
 void write_out_of_order(AtomicFile& f, const std::vector<char>& bytes) {
     const size_t chunk = size_t(1) << 20, n = bytes.size() / chunk;
     for (int pass = 1; pass >= 0; --pass)
@@ -72,11 +73,19 @@ TEST(AtomicFile, StreamedFileArrivesWhole) {
         AtomicFile f(path);
         f.set_durable(durable);
         f.set_streamed();
-        // pieces that do not line up with the writer's 2 MB buffers, and a 3-byte one
-        f.write_at(0, bytes.data(), 3);
-        f.write_at(3, bytes.data() + 3, (size_t(5) << 20) - 3);
+        // stale bytes first, in pieces that do not line up with the writer's 2 MB buffers (and
+        // a 3-byte one), a sync; then, chunk by chunk, stale bytes and right bytes over them, so
+        // that pairs wait in the queue together: the file holds the right bytes only if the
+        // writer keeps the order of the writes (a last-in-first-out queue fails here)
+        const std::vector<char> stale(size_t(1) << 20, char(0x5a));
+        f.write_at(0, stale.data(), 3);
+        f.write_at(3, stale.data() + 3, stale.size() - 3);
         f.sync();
-        write_out_of_order(f, bytes); // the same bytes again, out of order
+        const size_t chunk = size_t(1) << 20;
+        for (size_t c = 0; c < bytes.size() / chunk; ++c) {
+            f.write_at(c * chunk, stale.data(), chunk);
+            f.write_at(c * chunk, bytes.data() + c * chunk, chunk);
+        }
         EXPECT_FALSE(fs::exists(path));
         f.commit();
         EXPECT_EQ(read_all(path), bytes) << "durable " << durable;
