@@ -87,6 +87,15 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    for need, package in (("/usr/bin/time", "time"), (os.path.join(args.build, "attnscope"), None)):
+        if not os.path.exists(need):
+            sys.exit(f"e2e: {need} is missing: " + (f"apt install {package} (GNU time measures peak RSS)" if package
+                                                    else "build first (cmake --build build), or pass --build DIR"))
+    try:
+        import torch  # noqa: F401  (the peer runs in a subprocess; fail here, before the long runs)
+    except ImportError:
+        sys.exit("e2e: the PyTorch peer needs Debian's python3-torch: apt install python3-torch, "
+                 "and run e2e.py with /usr/bin/python3")
     out = args.out or os.path.join(args.build, "bench-e2e")
     os.makedirs(out, exist_ok=True)
     exe = os.path.join(args.build, "attnscope")
