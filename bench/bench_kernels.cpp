@@ -160,8 +160,9 @@ void BM_AttentionHeadRef(benchmark::State& state) {
 BENCHMARK(BM_AttentionHeadRef)->Arg(128)->Arg(1024)->Unit(benchmark::kMicrosecond);
 
 // Whole forward passes of the model in $ATTNSCOPE_BENCH_MODEL (skipped without it): 8 x 128
-// and 1 x 1024 tokens, no hook (fused attention) or a pattern hook on every layer (the
-// materialised path, the callback only touching the view).
+// and 1 x 1024 tokens; third argument: 0 no hook (fused attention), 1 a read-only pattern hook on
+// every layer (the streamed path, an [H, T, T] buffer), 2 whole heads handed to
+// ForwardOptions::attention_heads (what a capture does); the callbacks only touch the data.
 const Model* bench_model() {
     static std::shared_ptr<const Model> model = [] {
         const char* dir = std::getenv("ATTNSCOPE_BENCH_MODEL");
@@ -185,20 +186,25 @@ void BM_Forward(benchmark::State& state) {
             t = tok(rng);
     const Batch batch = Batch::from_sequences(seqs);
     HookSet hooks;
-    if (state.range(2))
+    ForwardOptions fo;
+    if (state.range(2) == 1)
         hooks.add(HookFilter::parse("blocks.*.attn.hook_pattern", "", ""),
                   [](const HookContext&, TensorView v) { benchmark::DoNotOptimize(v.data); });
+    if (state.range(2) == 2)
+        fo.attention_heads = [](int, int, int, const float* p, int64_t) { benchmark::DoNotOptimize(p); };
     RunState run;
-    forward(*model, batch, hooks, run); // grow the buffers once
+    forward(*model, batch, hooks, run, fo); // grow the buffers once
     for (auto _ : state)
-        forward(*model, batch, hooks, run);
+        forward(*model, batch, hooks, run, fo);
     state.SetItemsProcessed(state.iterations() * n_seq * T);
 }
 BENCHMARK(BM_Forward)
     ->Args({8, 128, 0})
     ->Args({8, 128, 1})
+    ->Args({8, 128, 2})
     ->Args({1, 1024, 0})
     ->Args({1, 1024, 1})
+    ->Args({1, 1024, 2})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);

@@ -236,9 +236,35 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
     std::vector<float> scratch;
     int64_t first_seq = 0;
     HookSet hooks;
-    if (!sp.none)
+    ForwardOptions fo;
+    // Patterns reach their file one head at a time, from the thread that computed the head
+    // (ForwardOptions::attention_heads): no [H, T, T] buffer and no copy of one. Every other
+    // captured hook goes through a read-only hook callback.
+    HookFilter others{{}, {}, sp.heads};
+    for (int il = -1; il < cfg.n_layer; ++il)
+        for (int ih = 0; ih < kHookCount; ++ih)
+            if (Hook(ih) != Hook::pattern && captured(Hook(ih), il)) others.patterns.push_back(hook_name(Hook(ih), il));
+    fo.attention_head_layers.assign(size_t(cfg.n_layer), 0);
+    bool any_pattern = false;
+    for (int il = 0; il < cfg.n_layer; ++il)
+        if (captured(Hook::pattern, il)) fo.attention_head_layers[size_t(il)] = 1, any_pattern = true;
+    if (any_pattern) {
+        std::vector<int64_t> head_pos(size_t(cfg.n_head), -1); // place of head h in the stored [H', T, T]
+        for (size_t i = 0; i < size_t(cfg.n_head); ++i)
+            if (sp.heads.empty()) head_pos[i] = int64_t(i);
+        for (size_t i = 0; i < sp.heads.size(); ++i)
+            head_pos[size_t(sp.heads[i])] = int64_t(i);
+        SafetensorsWriter& w = *writers.at(capture_file_for(Hook::pattern));
+        const size_t per = per_seq.at(capture_file_for(Hook::pattern));
+        fo.attention_heads = [&, per, head_pos](int il, int s, int h, const float* pattern, int64_t T) {
+            if (head_pos[size_t(h)] < 0) return;
+            const size_t index = size_t(first_seq + s) * per + slot[size_t((il + 1) * kHookCount + int(Hook::pattern))];
+            w.write_part(index, head_pos[size_t(h)] * T * T, pattern, T * T);
+        };
+    }
+    if (!others.patterns.empty())
         hooks.add(
-            sp.filter(),
+            others,
             [&](const HookContext& ctx, TensorView v) {
                 const std::string& file = capture_file_for(ctx.hook);
                 const size_t index = size_t(first_seq + ctx.seq) * per_seq.at(file) +
@@ -263,7 +289,7 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
             data.batch, options_.batch_size, options_,
             [&](int64_t first, const Batch& b) {
                 first_seq = first;
-                forward(*model_, b, hooks, state);
+                forward(*model_, b, hooks, state, fo);
                 ++completed;
                 const auto now = std::chrono::steady_clock::now();
                 if (completed < n_batches && std::chrono::duration<double>(now - last_checkpoint).count() >= every) {

@@ -10,13 +10,16 @@
 // per thread, used when no hook wants scores or patterns; a streamed path that writes each
 // block's pattern rows into an [H, T, T] buffer while they are in cache, for hooks that only
 // read patterns; and a materialised path that runs each step over the whole [H, T, T] buffer
-// so hooks can read (or patch) scores and patterns between the steps.
+// so hooks can read (or patch) scores and patterns between the steps. The fused path has a
+// variant for ForwardOptions::attention_heads (a capture writing patterns to disk): the streamed
+// path's steps, one head at a time in a per-thread [T, T] buffer.
 #include "engine/blocks.h"
 
 #include "engine/kernels.h"
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <limits>
 #include <omp.h>
 
@@ -136,23 +139,41 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
 
     if (!ctx.plan.any_attention_matrix(il)) {
         // Fused: one block of rows at a time per (sequence, head); nothing [T, T] ever exists.
+        // Unless attention_heads wants whole heads: then each thread builds one head at a time in
+        // its own [T, T] buffer, block by block with the streamed path's steps and strides (so the
+        // same bits), and hands it over while it is in cache; still no [H, T, T] buffer.
+        const bool whole_heads = ctx.options.wants_heads(il);
+        std::exception_ptr head_error; // an exception must not leave the parallel loop: kept, rethrown after
         const int64_t n_pairs = n_seq * H;
 #pragma omp parallel for schedule(dynamic, 1)
         for (int64_t p = 0; p < n_pairs; ++p) {
             const int64_t s = p / H, h = p % H;
             const int64_t T = int64_t(ctx.batch.tokens[size_t(s)].size()), off = ctx.batch.offset(s);
-            float* buf = thread_scratch(st, kQueryBlock * T);
+            // Rows go to a [block, nb] scratch reused per block, or with whole heads to their
+            // place in a [T, T] head (row stride T, as in the streamed path).
+            float* const base = thread_scratch(st, whole_heads ? T * T : kQueryBlock * T);
             for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
                 const int64_t rows = std::min(kQueryBlock, T - i0), nb = block_keys(i0, T);
-                block_scores(off, h, i0, rows, T, buf, nb);
+                const int64_t ls = whole_heads ? T : nb;
+                float* const buf = whole_heads ? base + i0 * T : base;
+                block_scores(off, h, i0, rows, T, buf, ls);
                 for (int64_t r = 0; r < rows; ++r) {
-                    row_softmax(i0 + r, T, buf + r * nb, nb);
+                    row_softmax(i0 + r, T, buf + r * ls, ls);
                     if (ctx.options.attention_rows)
-                        ctx.options.attention_rows(il, int(s), int(h), i0 + r, buf + r * nb, n_keys(i0 + r, T));
+                        ctx.options.attention_rows(il, int(s), int(h), i0 + r, buf + r * ls, n_keys(i0 + r, T));
                 }
-                block_values(off, h, i0, rows, T, buf, nb);
+                block_values(off, h, i0, rows, T, buf, ls);
+            }
+            if (whole_heads) {
+                try {
+                    ctx.options.attention_heads(il, int(s), int(h), base, T);
+                } catch (...) {
+#pragma omp critical(attnscope_head_error)
+                    if (!head_error) head_error = std::current_exception();
+                }
             }
         }
+        if (head_error) std::rethrow_exception(head_error);
     } else {
         // One sequence at a time into att[H, T, T]. Streamed, when read-only hooks want the
         // patterns (a capture): each block runs all three steps while it is in cache and leaves
@@ -189,6 +210,9 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
                     row_softmax(r % T, T, att + r * T, T);
             }
             if (ctx.plan.wants(Hook::pattern, il)) ctx.hooks.dispatch(Hook::pattern, il, int(s), att_view);
+            if (ctx.options.wants_heads(il))
+                for (int64_t h = 0; h < H; ++h)
+                    ctx.options.attention_heads(il, int(s), int(h), att + h * T * T, T);
             if (ctx.options.attention_rows)
                 for (int64_t h = 0; h < H; ++h)
                     for (int64_t i = 0; i < T; ++i)

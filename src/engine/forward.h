@@ -43,9 +43,22 @@ struct Batch {
 // statistics need no [H, T, T] buffer (attnscope run --stats-only).
 using AttentionRowFn = std::function<void(int il, int seq, int head, int64_t i, const float* row, int64_t n)>;
 
+// Receives each attention head's whole pattern: layer, sequence, head, and the pattern F32
+// [T, T] row-major (row i: the probabilities of the n_i keys it sees, then exact zeros), exactly
+// the slice a hook_pattern callback would see. Called once per (sequence, head) of each layer it
+// is asked for, concurrently for different pairs, from the thread that computed the head while
+// the head is still in its cache; valid only during the call. With it, a capture writes patterns
+// without an [H, T, T] buffer (attnscope run).
+using AttentionHeadFn = std::function<void(int il, int seq, int head, const float* pattern, int64_t T)>;
+
 struct ForwardOptions {
-    bool logits = false;                     // compute logits into RunState::logits even if no hook asks for them
-    AttentionRowFn attention_rows = nullptr; // optional, see above
+    bool logits = false;                        // compute logits into RunState::logits even if no hook asks for them
+    AttentionRowFn attention_rows = nullptr;    // optional, see above
+    AttentionHeadFn attention_heads = nullptr;  // optional, see above
+    std::vector<uint8_t> attention_head_layers = {}; // layers that call attention_heads (empty: every layer)
+    bool wants_heads(int il) const {
+        return attention_heads && (attention_head_layers.empty() || attention_head_layers[size_t(il)]);
+    }
 };
 
 // What a forward did, for callers and for tests of the "nobody asked, nothing done" rule.
@@ -67,7 +80,8 @@ struct RunState {
     Buffer mlp_out;                  // F32 [N, D]
     Buffer att;                      // F32 [H, T, T] scores/pattern of one sequence, only when a hook wants them
     Buffer logits;                   // F32 [N, V]  only when asked for
-    std::vector<Buffer> row_scratch; // per thread, F32 [64, T]: one block of attention rows
+    std::vector<Buffer> row_scratch; // per thread, F32 [64, T]: one block of attention rows, or
+                                     // F32 [T, T]: one head for ForwardOptions::attention_heads
 
     // Logits of sequence s after a forward with logits computed: F32 [T_s, V].
     TensorView logits_of(const Batch& batch, int64_t s, int64_t vocab);

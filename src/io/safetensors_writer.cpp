@@ -107,6 +107,33 @@ void SafetensorsWriter::write(size_t index, const TensorView& value) {
     e.written = true;
 }
 
+void SafetensorsWriter::write_part(size_t index, int64_t first, const float* data, int64_t n) {
+    if (!file_) throw Error(cat(path_, ": write before begin()"));
+    if (index >= entries_.size()) throw Error(cat(path_, ": tensor #", index, " was not declared"));
+    Entry& e = entries_[index];
+    const int64_t numel = int64_t((e.end - e.begin) / dtype_size(dtype_));
+    if (first < 0 || n < 0 || first > numel - n)
+        throw Error(cat(path_, ": tensor '", name_of(e), "' has ", numel, " elements; the part [", first, ", ",
+                        first + n, ") is outside it"));
+    const uint64_t at = data_offset_ + e.begin + uint64_t(first) * dtype_size(dtype_);
+    if (dtype_ == DType::f32) {
+        file_->write_at(at, data, size_t(n) * 4);
+    } else {
+        thread_local std::vector<uint16_t> half; // one per calling thread
+        half.resize(size_t(n));
+        for (size_t i = 0; i < size_t(n); ++i)
+            half[i] = f32_to_f16(data[i]);
+        file_->write_at(at, half.data(), size_t(n) * 2);
+    }
+    std::lock_guard<std::mutex> lk(parts_mutex_);
+    int64_t& got = part_elems_[index];
+    got += n;
+    if (got >= numel) {
+        e.written = true;
+        part_elems_.erase(index);
+    }
+}
+
 void SafetensorsWriter::set_resumable(bool reopen) {
     if (file_) throw Error(cat(path_, ": set_resumable after begin"));
     resumable_ = true;

@@ -15,7 +15,9 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace attnscope {
@@ -37,6 +39,11 @@ class SafetensorsWriter {
     // full, ...) is thrown by a later write(), sync() or finish().
     void begin();
     void write(size_t index, const TensorView& value);
+    // Write elements [first, first + n) of tensor `index` (row-major; data given as f32): a
+    // tensor that arrives in pieces, such as one head of an [H, T, T] pattern at a time. Safe
+    // to call from several threads at once for pieces that do not overlap, while no other call
+    // runs. The tensor counts as written once its pieces add up to its size.
+    void write_part(size_t index, int64_t first, const float* data, int64_t n);
     // Resuming: the first `count` tensors (declaration order) are already in the partial file.
     void assume_written(size_t count);
     // Flush what was written to disk (so progress recorded afterwards holds after a crash).
@@ -70,6 +77,8 @@ class SafetensorsWriter {
     uint64_t data_offset_ = 0, data_size_ = 0;
     std::vector<float> scratch_;
     std::vector<uint16_t> half_;
+    std::mutex parts_mutex_;                         // guards part_elems_ and `written` in write_part
+    std::unordered_map<size_t, int64_t> part_elems_; // tensors begun by write_part: elements so far
 };
 
 } // namespace attnscope

@@ -4,9 +4,11 @@
 #include "io/safetensors.h"
 #include "test_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <mutex>
 
 using namespace attnscope;
 using namespace attnscope::test;
@@ -87,6 +89,20 @@ void compare_to_reference(const std::string& fixture_name) {
                 fixture_name.c_str(), compared);
     for (const auto& [k, v] : worst)
         std::printf("    %-28s %.3g\n", k.c_str(), v);
+}
+
+// Token ids from a linear congruential generator: one sequence per length, reproducible.
+std::vector<std::vector<int32_t>> random_sequences(std::initializer_list<int> lengths, uint32_t seed, int vocab) {
+    std::vector<std::vector<int32_t>> seqs;
+    uint32_t x = seed;
+    for (int T : lengths) {
+        seqs.emplace_back();
+        for (int t = 0; t < T; ++t) {
+            x = x * 1664525u + 1013904223u;
+            seqs.back().push_back(int32_t(x % uint32_t(vocab)));
+        }
+    }
+    return seqs;
 }
 
 } // namespace
@@ -200,15 +216,7 @@ TEST(Forward, FusedStreamedAndMaterialisedAttentionAgreeExactly) {
     // by a hook that may patch them) must give the same bits. Sequences of 1, 64 (one whole
     // block), 150 (two whole blocks and a partial one) and 7 tokens, on the built-in model.
     auto model = Model::load(std::string(ATTNSCOPE_SOURCE_DIR) + "/models/tiny");
-    std::vector<std::vector<int32_t>> seqs;
-    uint32_t x = 12345;
-    for (int T : {1, 64, 150, 7}) {
-        seqs.emplace_back();
-        for (int t = 0; t < T; ++t) {
-            x = x * 1664525u + 1013904223u;
-            seqs.back().push_back(int32_t(x % uint32_t(model->config().vocab_size)));
-        }
-    }
+    const auto seqs = random_sequences({1, 64, 150, 7}, 12345, model->config().vocab_size);
     const Batch batch = Batch::from_sequences(seqs);
     HookSet fused, streamed, materialised;
     Cache a, b, c;
@@ -244,6 +252,84 @@ TEST(Forward, FusedStreamedAndMaterialisedAttentionAgreeExactly) {
             sum += p[size_t(r * 150 + j)];
         }
         EXPECT_NEAR(sum, 1.0, 1e-5) << "row " << r;
+    }
+}
+
+TEST(Forward, WholeHeadsGiveThePatternHookValuesExactly) {
+    // ForwardOptions::attention_heads (how a capture writes patterns: one head at a time, no
+    // [H, T, T] buffer) must hand over exactly the bits hook_pattern shows, in the fused path
+    // (nothing else wants patterns) and in the materialised one (a hook wants the scores), only
+    // for the layers asked, once per (sequence, head), and with the residual stream unchanged.
+    auto model = Model::load(std::string(ATTNSCOPE_SOURCE_DIR) + "/models/tiny");
+    const ModelConfig& cfg = model->config();
+    const auto seqs = random_sequences({150, 1, 64, 9}, 777, cfg.vocab_size);
+    const Batch batch = Batch::from_sequences(seqs);
+    HookSet reference;
+    Cache want;
+    capture_into(reference, want, "blocks.*.attn.hook_pattern,blocks.*.hook_resid_post");
+    RunState s0;
+    forward(*model, batch, reference, s0);
+
+    for (const bool with_scores : {false, true}) {
+        HookSet hooks;
+        Cache resid;
+        capture_into(hooks, resid,
+                     with_scores ? "blocks.*.hook_resid_post,blocks.*.attn.hook_attn_scores"
+                                 : "blocks.*.hook_resid_post");
+        std::mutex m;
+        std::map<std::string, std::vector<float>> heads; // "seq{s}.L{il}.H{h}" -> [T, T]
+        ForwardOptions fo;
+        fo.attention_head_layers.assign(size_t(cfg.n_layer), 0);
+        fo.attention_head_layers[0] = fo.attention_head_layers[size_t(cfg.n_layer - 1)] = 1;
+        fo.attention_heads = [&](int il, int s, int h, const float* p, int64_t T) {
+            std::lock_guard<std::mutex> lk(m);
+            const std::string key = "seq" + std::to_string(s) + ".L" + std::to_string(il) + ".H" + std::to_string(h);
+            EXPECT_EQ(heads.count(key), 0u) << key << " handed over twice";
+            heads[key].assign(p, p + T * T);
+        };
+        RunState st;
+        const ForwardStats stats = forward(*model, batch, hooks, st, fo);
+        if (!with_scores) {
+            EXPECT_EQ(stats.attention_matrix_floats, 0u) << "whole heads must not need an [H, T, T] buffer";
+        }
+        ASSERT_EQ(heads.size(), size_t(2 * cfg.n_head) * seqs.size()) << "only the layers asked, every head";
+        for (size_t s = 0; s < seqs.size(); ++s)
+            for (int il : {0, cfg.n_layer - 1}) {
+                const auto& ref =
+                    want.at("seq" + std::to_string(s) + ".blocks." + std::to_string(il) + ".attn.hook_pattern")
+                        .data; // [H, T, T]
+                const size_t TT = seqs[s].size() * seqs[s].size();
+                for (int h = 0; h < cfg.n_head; ++h) {
+                    const auto& got =
+                        heads.at("seq" + std::to_string(s) + ".L" + std::to_string(il) + ".H" + std::to_string(h));
+                    ASSERT_EQ(got.size(), TT);
+                    EXPECT_TRUE(std::equal(got.begin(), got.end(), ref.begin() + std::ptrdiff_t(size_t(h) * TT)))
+                        << "seq " << s << " layer " << il << " head " << h << (with_scores ? " (materialised)" : "");
+                }
+            }
+        for (const auto& [name, v] : resid)
+            if (name.find("resid_post") != std::string::npos) {
+                EXPECT_EQ(v.data, want.at(name).data) << name;
+            }
+    }
+}
+
+TEST(Forward, WholeHeadsErrorReachesTheCaller) {
+    // An exception from attention_heads (a capture's disk is full) is thrown by forward() — it
+    // must not escape the parallel loop, which would end the process.
+    auto model = Model::load(std::string(ATTNSCOPE_SOURCE_DIR) + "/models/tiny");
+    const Batch batch = Batch::from_sequences({{1, 2, 3, 4, 5}, {6, 7, 8}});
+    HookSet none;
+    ForwardOptions fo;
+    fo.attention_heads = [](int il, int, int h, const float*, int64_t) {
+        if (il == 1 && h == 0) throw Error("disk full, say");
+    };
+    RunState st;
+    try {
+        forward(*model, batch, none, st, fo);
+        FAIL() << "expected the callback's error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("disk full, say"), std::string::npos) << e.what();
     }
 }
 

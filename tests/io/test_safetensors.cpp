@@ -1,12 +1,18 @@
 // The safetensors reader: good files read back exactly; each kind of bad file gets an Error
-// that names the file (and tensor) and says what was expected.
+// that names the file (and tensor) and says what was expected. And the writer's pieces.
 #include "io/safetensors.h"
+#include "io/safetensors_writer.h"
 #include "test_util.h"
 
+#include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
 
 using namespace attnscope;
 using namespace attnscope::test;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -167,4 +173,80 @@ TEST(SafetensorsBad, RangesOutOfBoundsOrOverlapping) {
 TEST(SafetensorsBad, MissingFile) {
     expect_error([&] { SafetensorsFile st("/nonexistent/model.safetensors"); },
                  {"/nonexistent/model.safetensors", "cannot open"});
+}
+
+// ---- the writer's pieces (SafetensorsWriter::write_part: how a capture writes patterns) ----
+
+namespace {
+
+std::string read_bytes(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+} // namespace
+
+TEST(SafetensorsWriter, PiecesFromThreadsMakeTheSameFileAsWholeWrites) {
+    // A [4, 16, 16] tensor written as 4 heads from 4 threads (last head first) must give the
+    // bytes that one write() of it gives, in F32 and in F16, next to a tensor written whole.
+    TempDir dir;
+    std::vector<float> a(4 * 16 * 16), b(3 * 5);
+    for (size_t i = 0; i < a.size(); ++i)
+        a[i] = std::sin(float(i)) * 3.0f;
+    for (size_t i = 0; i < b.size(); ++i)
+        b[i] = float(i) - 7.5f;
+    for (DType dt : {DType::f32, DType::f16}) {
+        const std::string whole = dir.file("whole.safetensors"), parts = dir.file("parts.safetensors");
+        {
+            SafetensorsWriter w(whole, dt, {{"format", "pt"}});
+            const size_t ia = w.declare("a", {4, 16, 16}), ib = w.declare("b", {3, 5});
+            w.begin();
+            w.write(ia, TensorView::contiguous(a.data(), {4, 16, 16}));
+            w.write(ib, TensorView::contiguous(b.data(), {3, 5}));
+            w.finish();
+        }
+        {
+            SafetensorsWriter w(parts, dt, {{"format", "pt"}});
+            const size_t ia = w.declare("a", {4, 16, 16}), ib = w.declare("b", {3, 5});
+            w.begin();
+            std::vector<std::thread> threads;
+            for (int h = 3; h >= 0; --h)
+                threads.emplace_back([&, h] { w.write_part(ia, h * 256, a.data() + h * 256, 256); });
+            for (auto& t : threads)
+                t.join();
+            w.write(ib, TensorView::contiguous(b.data(), {3, 5}));
+            w.finish();
+        }
+        const std::string x = read_bytes(whole), y = read_bytes(parts);
+        EXPECT_GT(x.size(), a.size() * dtype_size(dt));
+        EXPECT_EQ(x, y) << dtype_name(dt);
+        fs::remove(whole);
+        fs::remove(parts);
+    }
+}
+
+TEST(SafetensorsWriter, MissingOrStrayPieceIsRefused) {
+    TempDir dir;
+    const std::string path = dir.file("t.safetensors");
+    std::vector<float> v(64, 1.0f);
+    {
+        SafetensorsWriter w(path, DType::f32);
+        const size_t i = w.declare("seq0.blocks.0.attn.hook_pattern", {4, 4, 4});
+        w.begin();
+        try {
+            w.write_part(i, 60, v.data(), 8); // [60, 68) of 64
+            FAIL() << "expected an error for a piece outside the tensor";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("seq0.blocks.0.attn.hook_pattern"), std::string::npos) << e.what();
+        }
+        for (int h = 0; h < 3; ++h) // head 3 never comes
+            w.write_part(i, h * 16, v.data(), 16);
+        try {
+            w.finish();
+            FAIL() << "a tensor with a piece missing must not be finished";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("never written"), std::string::npos) << e.what();
+        }
+    }
+    EXPECT_FALSE(fs::exists(path)) << "no file may look whole";
 }
