@@ -73,8 +73,11 @@ class AtomicFile::Flusher {
 
 // The background writer of a streamed file: the caller copies each write into one of kBuffers
 // reused buffers of kPiece bytes and queues it; this thread writes the queue in order through
-// write_now (write-back and flushes as for any file). The first error is kept and rethrown by
-// the caller's next write, sync or commit; after it nothing more is written.
+// write_now (write-back and flushes as for any file). A write that continues the piece being
+// filled goes on in the same buffer, so small writes in file order (one attention head at a time,
+// from several threads) still reach the file in 2 MB pwrites and do not take a buffer each. The
+// first error is kept and rethrown by the caller's next write, sync or commit; after it nothing
+// more is written.
 class AtomicFile::Writer {
   public:
     explicit Writer(AtomicFile& file) : file_(file), thread_([this] { run(); }) {}
@@ -86,33 +89,36 @@ class AtomicFile::Writer {
         cv_.notify_all();
         thread_.join();
     }
+    // Safe from several threads at once; writes to overlapping ranges land in call order.
     void write(uint64_t offset, const char* p, size_t n) {
+        std::unique_lock<std::mutex> lk(m_);
         while (n > 0) {
-            const size_t take = std::min(n, kPiece);
-            int buf;
-            {
-                std::unique_lock<std::mutex> lk(m_);
-                if (free_.empty() && n_buffers_ < kBuffers) { // made when first needed
-                    buffers_[size_t(n_buffers_)].reset(new char[kPiece]);
-                    free_.push_back(n_buffers_++);
-                }
-                cv_.wait(lk, [&] { return !free_.empty() || error_; });
-                if (error_) std::rethrow_exception(error_);
-                buf = free_.back();
-                free_.pop_back();
+            if (error_) std::rethrow_exception(error_);
+            if (open_.buf >= 0 && offset == open_.offset + open_.n) { // continues the open piece
+                const size_t take = std::min(n, kPiece - open_.n);
+                std::memcpy(buffers_[size_t(open_.buf)].get() + open_.n, p, take);
+                open_.n += take;
+                p += take, n -= take, offset += take;
+                if (open_.n == kPiece) close_open();
+                continue;
             }
-            std::memcpy(buffers_[size_t(buf)].get(), p, take);
-            {
-                std::lock_guard<std::mutex> lk(m_);
-                queue_.push_back({offset, take, buf});
+            close_open(); // a write elsewhere: what is open goes first, so the order holds
+            if (free_.empty() && n_buffers_ < kBuffers) { // made when first needed
+                buffers_[size_t(n_buffers_)].reset(new char[kPiece]);
+                free_.push_back(n_buffers_++);
             }
-            cv_.notify_all();
-            p += take, n -= take, offset += take;
+            if (free_.empty()) { // all queued: wait, then look again (another caller may have
+                cv_.wait(lk);    // opened a piece meanwhile)
+                continue;
+            }
+            open_ = {offset, 0, free_.back()};
+            free_.pop_back();
         }
     }
-    // Wait until every queued write is in the file.
+    // Wait until every write so far is in the file.
     void drain() {
         std::unique_lock<std::mutex> lk(m_);
+        close_open();
         cv_.wait(lk, [&] { return (queue_.empty() && !busy_) || error_; });
         if (error_) std::rethrow_exception(error_);
     }
@@ -121,10 +127,20 @@ class AtomicFile::Writer {
     static constexpr size_t kPiece = size_t(2) << 20;
     static constexpr int kBuffers = 4;
     struct Piece {
-        uint64_t offset;
-        size_t n;
-        int buf;
+        uint64_t offset = 0;
+        size_t n = 0;
+        int buf = -1; // -1: no buffer (open_: nothing is being filled)
     };
+    // Queue the piece being filled, if any (m_ held).
+    void close_open() {
+        if (open_.buf < 0) return;
+        if (open_.n > 0)
+            queue_.push_back(open_);
+        else
+            free_.push_back(open_.buf);
+        open_ = {};
+        cv_.notify_all();
+    }
     void run() {
         std::unique_lock<std::mutex> lk(m_);
         for (;;) {
@@ -156,6 +172,7 @@ class AtomicFile::Writer {
     int n_buffers_ = 0;
     std::vector<int> free_;
     std::deque<Piece> queue_;
+    Piece open_; // being filled by callers: not yet queued
     bool stop_ = false, busy_ = false;
     std::exception_ptr error_;
     std::thread thread_; // last: started once the rest is ready

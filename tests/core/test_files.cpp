@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <iterator>
 #include <sys/resource.h>
+#include <thread>
 #include <vector>
 
 using namespace attnscope;
@@ -89,6 +90,33 @@ TEST(AtomicFile, StreamedFileArrivesWhole) {
         EXPECT_FALSE(fs::exists(path));
         f.commit();
         EXPECT_EQ(read_all(path), bytes) << "durable " << durable;
+    }
+}
+
+TEST(AtomicFile, StreamedSmallWritesFromThreadsArriveWhole) {
+    // How a capture writes patterns: pieces far smaller than the writer's 2 MB buffers, from
+    // several threads at once, mostly in file order (thread t writes pieces t, t + 4, ...). The
+    // writer joins pieces that continue the one being filled; the file must hold every byte.
+    test::TempDir dir;
+    const std::string path = dir.file("heads.bin");
+    std::vector<char> bytes(size_t(20) << 20); // every byte from a generator: a piece in the wrong place shows
+    uint32_t x = 1;
+    for (char& c : bytes)
+        c = char((x = x * 1664525u + 1013904223u) >> 24);
+    for (size_t piece : {size_t(64) << 10, size_t(4099)}) {
+        AtomicFile f(path);
+        f.set_streamed();
+        const size_t n_pieces = (bytes.size() + piece - 1) / piece;
+        std::vector<std::thread> threads;
+        for (size_t t = 0; t < 4; ++t)
+            threads.emplace_back([&, t] {
+                for (size_t i = t; i < n_pieces; i += 4)
+                    f.write_at(i * piece, bytes.data() + i * piece, std::min(piece, bytes.size() - i * piece));
+            });
+        for (auto& th : threads)
+            th.join();
+        f.commit();
+        EXPECT_EQ(read_all(path), bytes) << "pieces of " << piece << " bytes";
     }
 }
 
