@@ -7,7 +7,7 @@
   (4) the sgemm bound for the same matrix FLOPs: bench_sgemm_bound
   plus the forward alone in-process (bench_kernels BM_Forward; three times, each next to a run of
   (4)), the model load, and peak RSS. The model file is first evicted from the page cache and read
-  back, so that it is cached as a model that has been on disk is (see as_read_from_disk).
+  back (bench_map_probe --evict), so that it is cached as a model read from disk is.
 
     /usr/bin/python3 bench/e2e.py [--build build] [--model DIR] [--out build/bench-e2e] [--repeat 3]
 
@@ -47,23 +47,16 @@ def timed(cmd, env):
     return wall, int(p.stderr.strip().splitlines()[-1])
 
 
-def as_read_from_disk(path):
-    """Put a model file in the page cache the way a model read from disk is: evict it, then read it
-    through in large reads. How a file sits in the page cache depends on its history: the model
-    used in session 6's runs was cached in small folios, and mapping its 475 MB took 68-72 ms
-    (unmapping at exit 38 ms); read back, Linux 6.18's ext4 caches it in large folios and the same
-    takes 3-4 ms (1 ms). bench_map_probe shows both. The peer, timed in steady state, is not
-    affected. Returns what was done, for results.json."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # dirty pages cannot be evicted
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        t0 = time.perf_counter()
-        while os.read(fd, 16 << 20):
-            pass
-        return {"evicted_and_read_back_seconds": round(time.perf_counter() - t0, 3)}
-    finally:
-        os.close(fd)
+def as_read_from_disk(build, path):
+    """Put a model file in the page cache the way a model read from disk is: bench_map_probe
+    --evict drops it and reads it back in large reads, then times mapping it as attnscope does.
+    How a file sits in the page cache depends on its history: the model used in session 6's runs
+    was cached in small folios, and mapping its 475 MB took 68-72 ms (unmapping at exit 38 ms);
+    read back, Linux 6.18's ext4 caches it in large folios and the same takes 3-4 ms (1 ms). The
+    peer, timed in steady state, is not affected. Returns the probe's report, for results.json."""
+    p = subprocess.run([os.path.join(build, "bench", "bench_map_probe"), path, "--evict"], capture_output=True,
+                       text=True, check=True)
+    return {"bench_map_probe": p.stdout.strip().splitlines()}
 
 
 def texts(n, words):
@@ -87,7 +80,8 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    for need, package in (("/usr/bin/time", "time"), (os.path.join(args.build, "attnscope"), None)):
+    for need, package in (("/usr/bin/time", "time"), (os.path.join(args.build, "attnscope"), None),
+                          (os.path.join(args.build, "bench", "bench_map_probe"), None)):
         if not os.path.exists(need):
             sys.exit(f"e2e: {need} is missing: " + (f"apt install {package} (GNU time measures peak RSS)" if package
                                                     else "build first (cmake --build build), or pass --build DIR"))
@@ -105,7 +99,7 @@ def main():
     if not os.path.exists(os.path.join(model, "model.safetensors")):
         subprocess.run([sys.executable, os.path.join(HERE, "random_gpt2.py"), model, "--vocab", "50257"], check=True)
     results = {"model": model, "machine": os.uname().nodename, "cores": os.cpu_count(), "shapes": []}
-    results["model_page_cache"] = as_read_from_disk(os.path.join(model, "model.safetensors"))
+    results["model_page_cache"] = as_read_from_disk(args.build, os.path.join(model, "model.safetensors"))
 
     # model load: `attnscope info` opens (mmaps and validates) the checkpoint and prints a summary
     load = [timed([exe, "info", "--model", model], env)[0] for _ in range(5)]
@@ -197,8 +191,8 @@ def main():
         f"{r['shape']} {r['peer']['check_max_abs_diff_L0_seq0']:.1e}" for r in results["shapes"]))
     print("Bound / forward in the three adjacent pairs (the median one is in the table): " + ", ".join(
         f"{r['shape']} " + " / ".join(f"{x:.0%}" for x in r["bound_over_forward_pairs"]) for r in results["shapes"]))
-    print(f"Model file evicted and read back before the runs (bench/e2e.py as_read_from_disk): "
-          f"{results['model_page_cache']['evicted_and_read_back_seconds']:.2f} s")
+    print("Model file before the runs (`bench_map_probe MODEL --evict`): " +
+          "; ".join(results["model_page_cache"]["bench_map_probe"]))
     print(f"`attnscope info` (load + validate + summary), whole process, best of 5: "
           f"{results['info_process_seconds_best']:.3f} s")
 

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <numeric>
 #include <set>
 #include <sys/stat.h>
 
@@ -250,12 +251,12 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
         if (captured(Hook::pattern, il)) fo.attention_head_layers[size_t(il)] = 1, any_pattern = true;
     if (any_pattern) {
         std::vector<int64_t> head_pos(size_t(cfg.n_head), -1); // place of head h in the stored [H', T, T]
-        for (size_t i = 0; i < size_t(cfg.n_head); ++i)
-            if (sp.heads.empty()) head_pos[i] = int64_t(i);
+        if (sp.heads.empty()) std::iota(head_pos.begin(), head_pos.end(), int64_t(0));
         for (size_t i = 0; i < sp.heads.size(); ++i)
             head_pos[size_t(sp.heads[i])] = int64_t(i);
-        SafetensorsWriter& w = *writers.at(capture_file_for(Hook::pattern));
-        const size_t per = per_seq.at(capture_file_for(Hook::pattern));
+        const std::string file = capture_file_for(Hook::pattern);
+        SafetensorsWriter& w = *writers.at(file);
+        const size_t per = per_seq.at(file);
         fo.attention_heads = [&, per, head_pos](int il, int s, int h, const float* pattern, int64_t T) {
             if (head_pos[size_t(h)] < 0) return;
             const size_t index = size_t(first_seq + s) * per + slot[size_t((il + 1) * kHookCount + int(Hook::pattern))];

@@ -90,21 +90,12 @@ void SafetensorsWriter::write(size_t index, const TensorView& value) {
         throw Error(cat(path_, ": tensor '", name_of(e), "' declared with shape ", shape_str(e.shape()), ", given ",
                         shape_str(value.shape())));
     const float* src = value.data;
-    const size_t n = size_t(value.numel());
     if (!value.is_contiguous()) {
-        scratch_.resize(n);
+        scratch_.resize(size_t(value.numel()));
         value.copy_to(scratch_.data());
         src = scratch_.data();
     }
-    if (dtype_ == DType::f32) {
-        file_->write_at(data_offset_ + e.begin, src, n * 4);
-    } else {
-        half_.resize(n);
-        for (size_t i = 0; i < n; ++i)
-            half_[i] = f32_to_f16(src[i]);
-        file_->write_at(data_offset_ + e.begin, half_.data(), n * 2);
-    }
-    e.written = true;
+    write_part(index, 0, src, value.numel()); // the whole tensor as its one piece
 }
 
 void SafetensorsWriter::write_part(size_t index, int64_t first, const float* data, int64_t n) {

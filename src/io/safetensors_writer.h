@@ -76,7 +76,6 @@ class SafetensorsWriter {
     bool resumable_ = false, reopen_ = false, durable_ = true;
     uint64_t data_offset_ = 0, data_size_ = 0;
     std::vector<float> scratch_;
-    std::vector<uint16_t> half_;
     std::mutex parts_mutex_;                         // guards part_elems_ and `written` in write_part
     std::unordered_map<size_t, int64_t> part_elems_; // tensors begun by write_part: elements so far
 };
