@@ -28,29 +28,32 @@ def main():
     rng = np.random.default_rng(0)
     T, H, L = a.tokens, a.heads, a.layers
     mask = np.tril(np.ones((T, T), dtype=bool))
-    header, blobs, offset = {}, [], 0
+    # the header first (every shape is known), then one layer at a time: memory holds one layer
+    header, offset = {}, 0
+    n = H * T * T * 4
     for s in range(a.sequences):
         for il in range(L):
-            x = rng.normal(0, 2.0, (H, T, T)).astype(np.float32)
-            x[:, ~mask] = -np.inf
-            p = np.exp(x - x.max(axis=-1, keepdims=True))
-            p /= p.sum(axis=-1, keepdims=True)
-            b = p.astype("<f4").tobytes()
             header[f"seq{s}.blocks.{il}.attn.hook_pattern"] = {"dtype": "F32", "shape": [H, T, T],
-                                                                "data_offsets": [offset, offset + len(b)]}
-            blobs.append(b)
-            offset += len(b)
+                                                                "data_offsets": [offset, offset + n]}
+            offset += n
     header["__metadata__"] = {"format": "pt", "schema": "attnscope.capture/1"}
     h = json.dumps(header).encode()
     h += b" " * ((8 - len(h) % 8) % 8)
     with open(os.path.join(a.out, "attention_data_weights.safetensors"), "wb") as f:
         f.write(struct.pack("<Q", len(h)) + h)
-        for b in blobs:
-            f.write(b)
+        for s in range(a.sequences):
+            for il in range(L):
+                x = rng.normal(0, 2.0, (H, T, T)).astype(np.float32)
+                x[:, ~mask] = -np.inf
+                p = np.exp(x - x.max(axis=-1, keepdims=True))
+                p /= p.sum(axis=-1, keepdims=True)
+                f.write(p.astype("<f4").tobytes())
     words = ["the", " nation", " of", " peace", ",", " and", " war", "."]
     seqs = []
     for s in range(a.sequences):
-        ids = [int(i) for i in rng.integers(0, 50000, T)]
+        # a random block repeated: the duplicate and induction templates have cells to score
+        block = [int(i) for i in rng.integers(0, 50000, (T + 1) // 2)]
+        ids = (block + block)[:T]
         seqs.append({"index": s, "text": "", "length": T, "truncated": False, "token_ids": ids,
                      "tokens": [words[i % len(words)] for i in ids]})
     manifest = {"schema": "attnscope.capture/1", "tool": {"name": "synthetic_capture.py"},

@@ -6,6 +6,7 @@
 // states add moments, a covariance (for the participation ratio) and within-sequence cosines.
 #include "analysis/analyzer.h"
 
+#include "analysis/fastmath.h"
 #include "core/error.h"
 
 #include <cblas.h>
@@ -32,38 +33,43 @@ std::string head_name(int layer, int head) {
 HeadAccum::HeadAccum(int max_offset)
     : offset_mass(static_cast<size_t>(max_offset + 2), 0.0), offset_rows(static_cast<size_t>(max_offset + 2), 0.0) {}
 
-void HeadAccum::add_row(const float* a, int64_t i, int64_t n, const int32_t* tok) {
-    // TransformerLens sums (every row, row 0 included, as TL's detect_head does)
-    double total = 0, prev = 0, dup = 0, ind = 0;
-    bool has_dup = false, has_ind = false;
-    for (int64_t j = 0; j < n; ++j) {
-        const double p = a[j];
-        total += p;
-        if (j < i && tok[j] == tok[i]) dup += p, has_dup = true;
-        if (j >= 1 && j <= i && tok[j - 1] == tok[i]) ind += p, has_ind = true;
-    }
-    if (i >= 1 && i - 1 < n) prev = a[i - 1];
-    seq_sums[0] += total, seq_sums[1] += prev, seq_sums[2] += dup, seq_sums[3] += ind;
-    if (i >= 1) template_sum[0] += prev, template_rows[0] += 1;
-    if (has_dup) template_sum[1] += dup, template_rows[1] += 1;
-    if (has_ind) template_sum[2] += ind, template_rows[2] += 1;
-    if (i < 1) return; // row 0 of a causal pattern is one-hot on itself: no information
-
-    const double entropy_before = metrics.sum[HeadStats::entropy];
-    metrics.add_row(a, i, n);
-    const double H = metrics.sum[HeadStats::entropy] - entropy_before;
-
+RowSums HeadAccum::add_row(const float* a, int64_t i, int64_t n, const int32_t* tok) {
+    const RowSums r = row_sums(a, i, n);
+    // Template cells and the far pool in one pass of vector selects over keys j >= 1 (key 0
+    // below): duplicate j < i with tok[j] == tok[i]; induction 1 <= j <= i with tok[j-1] == tok[i];
+    // far: j < i - max_offset.
+    const int32_t ti = tok[i], ni = int32_t(n), ii = int32_t(i);
     const int64_t max_d = int64_t(offset_mass.size()) - 2;
+    const int32_t far_end = int32_t(std::clamp<int64_t>(i - max_d, 0, n));
+    double dup = 0, ind = 0, far = 0;
+    int32_t n_dup = 0, n_ind = 0;
+#pragma omp simd reduction(+ : dup, ind, far, n_dup, n_ind)
+    for (int32_t j = 1; j < ni; ++j) {
+        const double p = a[j];
+        const bool is_dup = j < ii && tok[j] == ti, is_ind = j <= ii && tok[j - 1] == ti;
+        dup += is_dup ? p : 0.0, n_dup += is_dup ? 1 : 0;
+        ind += is_ind ? p : 0.0, n_ind += is_ind ? 1 : 0;
+        far += j < far_end ? p : 0.0;
+    }
+    if (i > 0 && tok[0] == ti) dup += a[0], n_dup += 1;
+    if (far_end > 0) far += a[0];
+
+    // TransformerLens sums (every row, row 0 included, as TL's detect_head does)
+    const double prev = i >= 1 && i - 1 < n ? double(a[i - 1]) : 0.0;
+    seq_sums[0] += r.total(), seq_sums[1] += prev, seq_sums[2] += dup, seq_sums[3] += ind;
+    if (i >= 1) template_sum[0] += prev, template_rows[0] += 1;
+    if (n_dup > 0) template_sum[1] += dup, template_rows[1] += 1;
+    if (n_ind > 0) template_sum[2] += ind, template_rows[2] += 1;
+    if (i < 1) return r; // row 0 of a causal pattern is one-hot on itself: no information
+
+    metrics.add_row(r, i, n, i < n ? double(a[i]) : 0.0, prev);
+    const double H = -r.plogp();
     for (int64_t d = 0; d <= std::min(i, max_d); ++d)
         if (i - d < n) offset_mass[size_t(d)] += a[i - d], offset_rows[size_t(d)] += 1;
-    if (i > max_d) {
-        double far = 0;
-        for (int64_t j = 0; j < std::min(n, i - max_d); ++j)
-            far += a[j];
-        offset_mass.back() += far, offset_rows.back() += 1;
-    }
+    if (i > max_d) offset_mass.back() += far, offset_rows.back() += 1;
     const int b = position_bucket(i);
     pos_entropy[size_t(b)] += H, pos_sink[size_t(b)] += a[0], pos_rows[size_t(b)] += 1;
+    return r;
 }
 
 void HeadAccum::end_sequence() {
@@ -194,21 +200,25 @@ void FlowAccum::merge(const FlowAccum& o) {
 // ---------------------------------------------------------------------------------------------
 // Jensen–Shannon
 
-template <typename F> static double js_impl(const F* p, const F* q, int64_t n) {
-    // JS(p, q) = 1/2 KL(p || m) + 1/2 KL(q || m), m = (p + q) / 2; 0 ln 0 = 0
-    double js = 0;
-    for (int64_t j = 0; j < n; ++j) {
-        const double a = p[j], b = q[j], m = 0.5 * (a + b);
-        if (a > 0) js += 0.5 * a * std::log(a / m);
-        if (b > 0) js += 0.5 * b * std::log(b / m);
-    }
-    return std::max(0.0, js);
+// JS(p, q) = 1/2 KL(p || m) + 1/2 KL(q || m), m = (p + q) / 2, 0 ln 0 = 0. With s = p + q,
+// p ln(p/m) + q ln(q/m) = p ln p + q ln q - s ln s + s ln 2, so JS needs one logarithm per cell
+// beyond the rows' own sums of a ln a, which the entropy has already paid for.
+static double js_from_sums(double plogp_p, double plogp_q, double slogs, double total_p, double total_q) {
+    constexpr double ln2 = 0.69314718055994530942;
+    return std::max(0.0, 0.5 * (plogp_p + plogp_q - slogs + ln2 * (total_p + total_q)));
 }
+
 double js_divergence(const float* p, const float* q, int64_t n) {
-    return js_impl(p, q, n);
+    const RowSums a = row_sums(p, 0, n), b = row_sums(q, 0, n);
+    return js_from_sums(a.plogp(), b.plogp(), plogp_sum_of_sums(p, q, n), a.total(), b.total());
 }
+
 double js_divergence(const double* p, const double* q, int64_t n) {
-    return js_impl(p, q, n);
+    std::vector<double> s(static_cast<size_t>(n));
+    double tp = 0, tq = 0;
+    for (int64_t j = 0; j < n; ++j)
+        s[size_t(j)] = p[j] + q[j], tp += p[j], tq += q[j];
+    return js_from_sums(plogp_sum(p, n), plogp_sum(q, n), plogp_sum(s.data(), n), tp, tq);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -280,33 +290,65 @@ void Analyzer::add_pattern(int il, const TensorView& p, const std::vector<int>& 
         base = copy.data();
     }
     auto row = [&](int64_t h, int64_t i) { return base + (h * T + i) * T; };
+    // Every parallel loop below gives each output to one thread, which sums in a fixed order, and
+    // partial sums are added in the order of their fixed blocks: the numbers do not depend on the
+    // number of threads.
 
+    // Each head's rows, threads across heads; the rows' sums of a ln a and of a are kept for the
+    // similarity below.
+    std::vector<double> plogp(size_t(Hc * T)), total(size_t(Hc * T));
+#pragma omp parallel for schedule(dynamic, 1)
     for (int64_t h = 0; h < Hc; ++h) {
         HeadAccum& acc = L.acc[size_t(L.heads[size_t(h)])];
-        for (int64_t i = 0; i < T; ++i)
-            acc.add_row(row(h, i), i, i + 1, tokens_.data());
+        for (int64_t i = 0; i < T; ++i) {
+            const RowSums r = acc.add_row(row(h, i), i, i + 1, tokens_.data());
+            plogp[size_t(h * T + i)] = r.plogp(), total[size_t(h * T + i)] = r.total();
+        }
         acc.end_sequence();
     }
-    // head similarity: JS between every pair of heads, row by row (rows i >= 1)
-    for (int64_t a = 0; a < Hc; ++a)
-        for (int64_t b = a + 1; b < Hc; ++b) {
-            double s = 0;
-            for (int64_t i = 1; i < T; ++i)
-                s += js_divergence(row(a, i), row(b, i), i + 1);
-            L.js_sum[size_t(a * Hc + b)] += s;
-            L.js_sum[size_t(b * Hc + a)] += s;
+
+    // Head similarity: JS between every pair of heads on every row i >= 1, in blocks of rows
+    // (a row of every head stays in cache while all pairs use it), the longest rows first.
+    const int64_t n_pairs = Hc * (Hc - 1) / 2;
+    constexpr int64_t kRows = 16;
+    const int64_t n_blocks = (T - 1 + kRows - 1) / kRows;
+    std::vector<double> block_js(size_t(n_blocks * n_pairs), 0.0);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t k = 0; k < n_blocks; ++k) {
+        const int64_t b = n_blocks - 1 - k;
+        double* out = &block_js[size_t(b * n_pairs)];
+        for (int64_t i = 1 + b * kRows; i < std::min(T, 1 + (b + 1) * kRows); ++i) {
+            int64_t pair = 0;
+            for (int64_t ha = 0; ha < Hc; ++ha)
+                for (int64_t hb = ha + 1; hb < Hc; ++hb, ++pair) {
+                    const size_t ra = size_t(ha * T + i), rb = size_t(hb * T + i);
+                    out[pair] += js_from_sums(plogp[ra], plogp[rb], plogp_sum_of_sums(row(ha, i), row(hb, i), i + 1),
+                                              total[ra], total[rb]);
+                }
         }
+    }
+    for (int64_t b = 0, pair = 0; b < n_blocks; ++b, pair = 0)
+        for (int64_t ha = 0; ha < Hc; ++ha)
+            for (int64_t hb = ha + 1; hb < Hc; ++hb, ++pair) {
+                L.js_sum[size_t(ha * Hc + hb)] += block_js[size_t(b * n_pairs + pair)];
+                L.js_sum[size_t(hb * Hc + ha)] += block_js[size_t(b * n_pairs + pair)];
+            }
     L.js_rows += double(std::max<int64_t>(0, T - 1));
 
     // the layer's mean pattern over its heads: evolution through depth and rollout
     std::vector<double> mean(size_t(T * T), 0.0);
-    for (int64_t h = 0; h < Hc; ++h)
-        for (int64_t i = 0; i < T; ++i)
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < T; ++i)
+        for (int64_t h = 0; h < Hc; ++h)
             for (int64_t j = 0; j <= i; ++j)
                 mean[size_t(i * T + j)] += double(row(h, i)[j]) / double(Hc);
+    std::vector<double> per_row(size_t(T), 0.0); // one value per row, summed in order afterwards
     if (last_layer_ == il - 1 && !prev_mean_.empty()) {
+#pragma omp parallel for schedule(dynamic, 16)
         for (int64_t i = 1; i < T; ++i)
-            L.evo_js_sum += js_divergence(&mean[size_t(i * T)], &prev_mean_[size_t(i * T)], i + 1);
+            per_row[size_t(i)] = js_divergence(&mean[size_t(i * T)], &prev_mean_[size_t(i * T)], i + 1);
+        for (int64_t i = 1; i < T; ++i)
+            L.evo_js_sum += per_row[size_t(i)];
         L.evo_rows += double(T - 1);
     }
 
@@ -315,6 +357,7 @@ void Analyzer::add_pattern(int il, const TensorView& p, const std::vector<int>& 
     const bool all_heads = Hc == cfg_.n_head;
     if (rollout_ok_ && all_heads && il == last_layer_ + 1) {
         std::vector<double> A(size_t(T * T), 0.0);
+#pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < T; ++i) {
             double s = 0;
             for (int64_t j = 0; j <= i; ++j)
@@ -325,8 +368,10 @@ void Analyzer::add_pattern(int il, const TensorView& p, const std::vector<int>& 
         if (il == 0) {
             rollout_ = std::move(A);
         } else {
-            // both lower triangular: (A R)_ij = sum_{k=j..i} A_ik R_kj
+            // both lower triangular: (A R)_ij = sum_{k=j..i} A_ik R_kj; rows of the product are
+            // independent, the longest last in i, so threads take rows in dynamic turns
             std::vector<double> R(size_t(T * T), 0.0);
+#pragma omp parallel for schedule(dynamic, 8)
             for (int64_t i = 0; i < T; ++i)
                 for (int64_t k = 0; k <= i; ++k) {
                     const double aik = A[size_t(i * T + k)];
@@ -557,20 +602,20 @@ AnalysisResult Analyzer::finish() const {
 
 namespace {
 
-// Read a hook's tensor of a sequence, checking it exists and has the expected shape.
-Captured read_checked(const CaptureReader& r, int64_t s, Hook kind, const std::string& hook,
-                      const std::vector<int64_t>& shape) {
+// A hook's tensor of a sequence, checked to exist and to have the expected shape.
+CaptureReader::View view_checked(const CaptureReader& r, int64_t s, Hook kind, const std::string& hook,
+                                 const std::vector<int64_t>& shape, std::vector<float>& storage) {
     const std::string tensor = ActivationCache::key(hook, int(s));
     if (!r.has(s, hook))
         throw Error(cat(r.dir(), "/", capture_file_for(kind), ": tensor '", tensor, "' is missing (sequence 0 has '",
                         hook, "')"),
                     "the capture is incomplete or was edited; re-run attnscope run");
-    Captured c = r.read(s, hook);
-    if (c.shape != shape)
-        throw Error(cat(r.dir(), "/", capture_file_for(kind), ": tensor '", tensor, "' has shape ", shape_str(c.shape),
+    CaptureReader::View v = r.view(s, hook, storage);
+    if (v.shape != shape)
+        throw Error(cat(r.dir(), "/", capture_file_for(kind), ": tensor '", tensor, "' has shape ", shape_str(v.shape),
                         ", expected ", shape_str(shape)),
                     "the tensor does not match the manifest; re-run attnscope run");
-    return c;
+    return v;
 }
 
 } // namespace
@@ -599,6 +644,7 @@ AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& readers
     total += L; // pass 2 reports once per layer
     // Pass 1, sequence by sequence: patterns of consecutive layers (rollout, evolution).
     bool any_pattern = false;
+    std::vector<float> storage; // F16 captures are widened here
     for (const CaptureReader* r : readers) {
         const int64_t Hc = r->heads().empty() ? cfg.n_head : int64_t(r->heads().size());
         std::vector<bool> has_layer(static_cast<size_t>(L));
@@ -610,8 +656,16 @@ AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& readers
             an.begin_sequence(seq.token_ids, seq.tokens);
             for (int il = 0; il < L; ++il) {
                 if (!has_layer[size_t(il)]) continue;
-                Captured c = read_checked(*r, s, Hook::pattern, hook(il, "attn.hook_pattern"), {Hc, T, T});
-                an.add_pattern(il, TensorView::contiguous(c.data.data(), c.shape), r->heads());
+                const std::string name = hook(il, "attn.hook_pattern");
+                // the next tensor is read in from disk while this one is analysed, and this one's
+                // pages are dropped after it: memory holds about two tensors, whatever the capture
+                if (int next = il + 1; next < L && has_layer[size_t(next)])
+                    r->advise(s, hook(next, "attn.hook_pattern"), MappedFile::Use::soon);
+                else if (s + 1 < r->n_sequences() && has_layer[0])
+                    r->advise(s + 1, hook(0, "attn.hook_pattern"), MappedFile::Use::soon);
+                const CaptureReader::View v = view_checked(*r, s, Hook::pattern, name, {Hc, T, T}, storage);
+                an.add_pattern(il, TensorView::contiguous(const_cast<float*>(v.data), v.shape), r->heads());
+                r->advise(s, name, MappedFile::Use::done);
                 any_pattern = true;
             }
             an.end_sequence();
@@ -631,14 +685,16 @@ AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& readers
             if (!has_in && !has_out && !has_res) continue;
             for (int64_t s = 0; s < r->n_sequences(); ++s) {
                 const int64_t T = r->sequence(s).length;
-                Captured in, out, resid;
-                if (has_in) in = read_checked(*r, s, Hook::ln1_normalized, hin, {T, D});
-                if (has_out) out = read_checked(*r, s, Hook::attn_out, hout, {T, D});
-                if (has_res) resid = read_checked(*r, s, Hook::resid_pre, hres, {T, D});
-                auto view = [](Captured& c) {
-                    return c.data.empty() ? TensorView{} : TensorView::contiguous(c.data.data(), c.shape);
+                std::vector<float> s_in, s_out, s_res; // F16 captures are widened here
+                auto view = [&](bool has, Hook kind, const std::string& name, std::vector<float>& storage) {
+                    if (!has) return TensorView{};
+                    const CaptureReader::View v = view_checked(*r, s, kind, name, {T, D}, storage);
+                    return TensorView::contiguous(const_cast<float*>(v.data), v.shape);
                 };
-                an.add_hidden(il, view(in), view(out), view(resid));
+                an.add_hidden(il, view(has_in, Hook::ln1_normalized, hin, s_in),
+                              view(has_out, Hook::attn_out, hout, s_out), view(has_res, Hook::resid_pre, hres, s_res));
+                for (const auto& [has, name] : {std::pair{has_in, &hin}, {has_out, &hout}, {has_res, &hres}})
+                    if (has) r->advise(s, *name, MappedFile::Use::done);
                 any_hidden = true;
             }
         }

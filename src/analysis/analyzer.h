@@ -67,7 +67,8 @@ struct HeadAccum {
 
     explicit HeadAccum(int max_offset = 32);
     // Row i of a causal pattern: a[0..n) over keys 0..n-1 (n = i + 1); tokens: the sequence's ids.
-    void add_row(const float* a, int64_t i, int64_t n, const int32_t* tokens);
+    // Returns the row's sums (head similarity reuses its sum of a ln a).
+    RowSums add_row(const float* a, int64_t i, int64_t n, const int32_t* tokens);
     // Close the current sequence's TransformerLens score.
     void end_sequence();
     void merge(const HeadAccum& other);

@@ -21,6 +21,23 @@
 
 namespace attnscope {
 
+// One query row's sums over the keys j >= 1 (key 0, the usual sink, is kept apart so that every
+// metric with and without it follows from one pass): what HeadStats and the analysis need.
+struct RowSums {
+    double a0 = 0;         // a_i0
+    double rest = 0;       // sum_{j>=1} a_ij
+    double plogp_rest = 0; // sum_{j>=1} a_ij ln a_ij (0 ln 0 = 0)
+    double max_rest = 0;   // max_{j>=1} a_ij
+    double dist_rest = 0;  // sum_{j>=1} a_ij |i - j|
+    double total() const { return a0 + rest; }
+    double plogp() const;  // sum_j a_ij ln a_ij over the whole row
+};
+// Row i of a pattern: a[0..n) over keys 0..n-1. One vectorised pass (log_lane, fastmath.h).
+RowSums row_sums(const float* a, int64_t i, int64_t n);
+// sum_j a_j ln a_j of n values (0 ln 0 = 0), vectorised; and of s_j = p_j + q_j (Jensen–Shannon).
+double plogp_sum(const double* a, int64_t n);
+double plogp_sum_of_sums(const float* p, const float* q, int64_t n);
+
 struct HeadStats {
     enum Metric {
         entropy,            // H_i = -sum_j a_ij ln a_ij
@@ -43,6 +60,8 @@ struct HeadStats {
     std::array<double, n_metrics> count{}; // rows that define the metric
 
     void add_row(const float* row, int64_t i, int64_t n_keys);
+    // The same from the row's sums (row_sums), with a[i] and a[i-1] (ignored when out of the row).
+    void add_row(const RowSums& r, int64_t i, int64_t n_keys, double a_self, double a_prev);
     void merge(const HeadStats& other);
     double mean(Metric m) const { return count[size_t(m)] > 0 ? sum[size_t(m)] / count[size_t(m)] : 0.0; }
     double rows() const { return count[size_t(entropy)]; }

@@ -251,23 +251,55 @@ bool CaptureReader::has(int64_t seq, const std::string& hook) const {
     return file_of_.count(ActivationCache::key(hook, int(seq))) > 0;
 }
 
-Captured CaptureReader::read(int64_t seq, const std::string& hook) const {
+std::pair<const SafetensorsFile*, const TensorInfo*> CaptureReader::locate(int64_t seq, const std::string& hook) const {
     const std::string name = ActivationCache::key(hook, int(seq));
     auto it = file_of_.find(name);
     if (it == file_of_.end())
         throw Error(cat(dir_, ": '", hook, "' of sequence ", seq, " is not in this capture"),
                     "capture it with attnscope run --capture ...");
     const SafetensorsFile& f = *files_[it->second];
-    const TensorInfo& t = *f.find(name);
-    Captured c;
-    c.shape = t.shape;
+    return {&f, f.find(name)};
+}
+
+CaptureReader::View CaptureReader::view(int64_t seq, const std::string& hook, std::vector<float>& storage,
+                                        int64_t index) const {
+    const auto [f, t] = locate(seq, hook);
+    View v;
+    if (index < 0) {
+        v.shape = t->shape;
+        v.data = f->as_f32(*t, storage);
+        return v;
+    }
+    if (t->shape.empty() || index >= t->shape[0])
+        throw Error(cat(f->path(), ": tensor '", t->name, "' of shape ", shape_str(t->shape), " has no slice ", index));
+    v.shape.assign(t->shape.begin() + 1, t->shape.end());
+    int64_t n = 1;
+    for (int64_t d : v.shape)
+        n *= d;
+    v.data = f->as_f32(*t, storage, index * n, n);
+    return v;
+}
+
+Captured CaptureReader::read(int64_t seq, const std::string& hook) const {
     std::vector<float> storage;
-    const float* p = f.as_f32(t, storage);
+    const View v = view(seq, hook, storage);
+    Captured c;
+    c.shape = v.shape;
     if (!storage.empty())
         c.data = std::move(storage);
-    else
-        c.data.assign(p, p + t.numel());
+    else {
+        int64_t n = 1;
+        for (int64_t d : v.shape)
+            n *= d;
+        c.data.assign(v.data, v.data + n);
+    }
     return c;
+}
+
+void CaptureReader::advise(int64_t seq, const std::string& hook, MappedFile::Use use) const {
+    if (!has(seq, hook)) return; // a hint: the read that follows names what is missing
+    const auto [f, t] = locate(seq, hook);
+    f->advise(*t, use);
 }
 
 } // namespace attnscope

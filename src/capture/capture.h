@@ -95,9 +95,22 @@ class CaptureReader {
     std::vector<std::string> hooks() const;
     const std::vector<int>& heads() const { return heads_; } // empty = all heads
     bool has(int64_t seq, const std::string& hook) const;
+    // A copy of the tensor as f32.
     Captured read(int64_t seq, const std::string& hook) const;
+    // The tensor as f32 without a copy when stored F32: data points into the mapping (valid while
+    // the reader lives); F16 is widened into `storage`. With `index` >= 0, only that slice of the
+    // first dimension (one head of [H, T, T]), shape without it: a figure of one head reads 1/H.
+    struct View {
+        std::vector<int64_t> shape;
+        const float* data = nullptr;
+    };
+    View view(int64_t seq, const std::string& hook, std::vector<float>& storage, int64_t index = -1) const;
+    // See MappedFile::advise: read a tensor in ahead of use, or drop its pages after use (memory
+    // then stays flat however large the capture).
+    void advise(int64_t seq, const std::string& hook, MappedFile::Use use) const;
 
   private:
+    std::pair<const SafetensorsFile*, const TensorInfo*> locate(int64_t seq, const std::string& hook) const;
     std::string dir_;
     nlohmann::json manifest_;
     ModelConfig config_;

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -43,6 +44,24 @@ void MappedFile::prefault() const {
 #ifdef MADV_POPULATE_READ
     if (data_) ::madvise(const_cast<uint8_t*>(data_), size_, MADV_POPULATE_READ); // Linux 5.14+; else a no-op
 #endif
+}
+
+void MappedFile::advise(size_t offset, size_t length, Use use) const {
+    if (!data_ || offset >= size_ || length == 0) return;
+    static const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+    const size_t begin = offset / page * page, end = std::min(size_, offset + std::min(length, size_ - offset));
+    uint8_t* p = const_cast<uint8_t*>(data_) + begin;
+    const size_t n = end - begin;
+    switch (use) {
+    case Use::soon: ::madvise(p, n, MADV_WILLNEED); break;
+    case Use::now:
+#ifdef MADV_POPULATE_READ
+        ::madvise(p, n, MADV_POPULATE_READ);
+#endif
+        break;
+    // a private read-only mapping never written to: dropping its pages loses nothing
+    case Use::done: ::madvise(p, n, MADV_DONTNEED); break;
+    }
 }
 
 MappedFile::~MappedFile() {

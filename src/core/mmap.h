@@ -25,6 +25,13 @@ class MappedFile {
     // Map every page now, in one call, rather than one page fault at a time when first read:
     // for files that will be read whole (a model's weights before a run). Best effort.
     void prefault() const;
+    // How bytes [offset, offset + length) will be used, so the kernel can act on it: `soon` starts
+    // reading them in from disk (asynchronously), `now` maps them in one call before a full read,
+    // `done` drops them from this process's memory (the page cache keeps them: a later read costs a
+    // page fault, not a disk read) so that streaming a file larger than memory keeps RSS flat.
+    // Best effort; the range is widened to whole pages.
+    enum class Use { soon, now, done };
+    void advise(size_t offset, size_t length, Use use) const;
 
   private:
     std::string path_;

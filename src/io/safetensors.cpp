@@ -132,9 +132,15 @@ const TensorInfo* SafetensorsFile::find(const std::string& name) const {
     return it == by_name_.end() ? nullptr : &index_.tensors[it->second];
 }
 
-const float* SafetensorsFile::as_f32(const TensorInfo& t, std::vector<float>& storage) const {
-    const uint8_t* p = raw(t);
-    const size_t n = size_t(t.numel());
+const float* SafetensorsFile::as_f32(const TensorInfo& t, std::vector<float>& storage, int64_t first,
+                                     int64_t count) const {
+    const int64_t numel = t.numel();
+    if (count < 0) count = numel - first;
+    if (first < 0 || count < 0 || first > numel || count > numel - first)
+        throw Error(cat(path(), ": tensor '", t.name, "' has ", numel, " elements; elements ", first, "..",
+                        first + count, " were asked for"));
+    const uint8_t* p = raw(t) + size_t(first) * dtype_size(t.dtype);
+    const size_t n = size_t(count);
     switch (t.dtype) {
     case DType::f32:
         if (reinterpret_cast<uintptr_t>(p) % alignof(float) == 0) return reinterpret_cast<const float*>(p);

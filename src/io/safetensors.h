@@ -63,7 +63,13 @@ class SafetensorsFile {
 
     // The tensor as f32: a pointer into the mapping when it is F32 and 4-byte aligned, otherwise
     // converted (F16, BF16, F64) or copied into `storage`. Other dtypes throw an Error.
-    const float* as_f32(const TensorInfo& t, std::vector<float>& storage) const;
+    // `first` and `count` (elements; count -1 = to the end) take a part, e.g. one head of [H, T, T].
+    const float* as_f32(const TensorInfo& t, std::vector<float>& storage, int64_t first = 0,
+                        int64_t count = -1) const;
+    // See MappedFile::advise: the bytes of a tensor.
+    void advise(const TensorInfo& t, MappedFile::Use use) const {
+        file_.advise(size_t(index_.data_offset + t.begin), size_t(t.end - t.begin), use);
+    }
 
   private:
     MappedFile file_;
