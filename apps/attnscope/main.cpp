@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <malloc.h>
 #include <map>
+#include <memory>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -55,10 +56,12 @@ commands:
                        comprehensive_attention_analysis, attention_heads_grid (every head of
                        sequence S as a thumbnail) or attention_weights_L{L}_H{H} (heatmap of one
                        head on sequence S, default 0)
-  view DIR [--output OUT] [--sequences N]
+  view DIR [--output OUT] [--sequences N] [--max-mb M]
                        attention_view.html: one self-contained interactive page (grid of all
                        heads, heatmap with read-out, head view, tokens, metrics) for the first
-                       N (8) sequences; opens in any browser, makes no network request
+                       N (8) sequences; opens in any browser, makes no network request; at most
+                       M (64) MiB: patterns are averaged in token blocks when needed (said in
+                       the page)
   report DIR [DIR ...] [--output OUT] [--format png|svg]
                        analyze + every figure + the viewer into OUT (default: the first DIR)
   heads (DIR ... | --model M) [--sequences N] [--block N] [--seed S] [--json]
@@ -182,6 +185,15 @@ void show_progress(const Progress& p) {
     std::fflush(stderr);
 }
 
+// An analyzer for the commands that draw or print from an analysis: it reuses the summary that
+// `analyze` stored (in the first directory or in `out`) and says in one line when it cannot.
+std::unique_ptr<AttentionDataAnalyzer> analyzer_for(const std::vector<std::string>& dirs, const std::string& out = "") {
+    auto an = std::make_unique<AttentionDataAnalyzer>(dirs);
+    if (!out.empty()) an->look_for_summary_in(out);
+    an->set_notice([](const std::string& s) { std::fprintf(stderr, "attnscope: note: %s\n", s.c_str()); });
+    return an;
+}
+
 std::string list_of(const std::vector<std::string>& items) {
     std::string s;
     for (const auto& x : items)
@@ -199,7 +211,7 @@ void check_options(const std::string& command, const Args& args) {
         {"analyze", {"--output", "--print"}},
         {"plot", {"--seq", "--format", "--output", "--layer", "--head"}},
         {"report", {"--output", "--format"}},
-        {"view", {"--output", "--sequences"}},
+        {"view", {"--output", "--sequences", "--max-mb"}},
         {"heads", {"--model", "--sequences", "--block", "--seed", "--json"}},
         {"models", {}},
         {"info", {"--model"}},
@@ -315,6 +327,7 @@ int run(int argc, char** argv) {
         const auto dirs = args.positional({"--output"});
         if (dirs.empty()) throw Error("analyze: no capture directory given", "usage: attnscope analyze DIR [DIR ...]");
         AttentionDataAnalyzer an(dirs);
+        an.set_reuse_stored(false); // asked for: always from the tensors
         const AnalysisResult& r = an.analyze([](int64_t done, int64_t total) {
             if (::isatty(2)) {
                 std::fprintf(stderr, "\rattnscope: analysing %lld/%lld", (long long)done, (long long)total);
@@ -374,15 +387,20 @@ int run(int argc, char** argv) {
         return 0;
     }
     if (command == "view") {
-        const auto pos = args.positional({"--output", "--sequences"});
+        const auto pos = args.positional({"--output", "--sequences", "--max-mb"});
         if (pos.size() != 1) throw Error("view: expected one capture directory", "usage: attnscope view DIR");
-        const std::string n = args.get("--sequences");
+        const std::string n = args.get("--sequences"), mb = args.get("--max-mb");
         char* end = nullptr;
         const long ns = n.empty() ? 8 : std::strtol(n.c_str(), &end, 10);
         if (!n.empty() && (*end || ns < 1 || ns > 10000))
             throw Error(cat("--sequences: expected a number from 1 to 10000, found '", n, "'"));
-        AttentionDataAnalyzer an(pos[0]);
-        std::fprintf(stderr, "attnscope: wrote %s\n", an.create_viewer(args.get("--output"), int(ns)).c_str());
+        const double max_mb = mb.empty() ? 64 : std::strtod(mb.c_str(), &end);
+        if (!mb.empty() && (*end || !(max_mb >= 1 && max_mb <= 65536)))
+            throw Error(cat("--max-mb: expected a size in MiB from 1 to 65536, found '", mb, "'"));
+        auto an = analyzer_for({pos[0]}, args.get("--output"));
+        const std::string path = an->create_viewer(args.get("--output"), int(ns), max_mb);
+        std::fprintf(stderr, "attnscope: wrote %s (%.1f MB)\n", path.c_str(),
+                     double(std::filesystem::file_size(path)) / 1e6);
         return 0;
     }
     if (command == "plot" || command == "report") {
@@ -402,26 +420,26 @@ int run(int argc, char** argv) {
         };
         if (command == "report") {
             if (pos.empty()) throw Error("report: no capture directory given", "usage: attnscope report DIR [DIR ...]");
-            AttentionDataAnalyzer an(pos);
-            for (const auto& path : an.create_comprehensive_report(out, fmt))
+            auto an = analyzer_for(pos, out);
+            for (const auto& path : an->create_comprehensive_report(out, fmt))
                 std::fprintf(stderr, "attnscope: wrote %s\n", path.c_str());
             return 0;
         }
         if (pos.size() != 2)
             throw Error("plot: expected a capture directory and a figure",
                         "usage: attnscope plot DIR (flow | dashboard | grid | weights --layer L --head H)");
-        AttentionDataAnalyzer an(pos[0]);
+        auto an = analyzer_for({pos[0]}, out);
         const std::string& what = pos[1];
         std::string path;
         if (what == "flow")
-            path = an.visualize_attention_flow(out, fmt);
+            path = an->visualize_attention_flow(out, fmt);
         else if (what == "dashboard")
-            path = an.visualize_dashboard(out, fmt);
+            path = an->visualize_dashboard(out, fmt);
         else if (what == "grid" || what == "heads")
-            path = an.visualize_heads_grid(integer("--seq", 0), out, fmt);
+            path = an->visualize_heads_grid(integer("--seq", 0), out, fmt);
         else if (what == "weights")
-            path = an.visualize_attention_weights(int(integer("--layer", -1)), int(integer("--head", -1)),
-                                                  integer("--seq", 0), out, fmt);
+            path = an->visualize_attention_weights(int(integer("--layer", -1)), int(integer("--head", -1)),
+                                                   integer("--seq", 0), out, fmt);
         else
             throw Error(cat("plot: unknown figure '", what, "'"), "choose flow, dashboard, grid or weights");
         std::fprintf(stderr, "attnscope: wrote %s\n", path.c_str());
@@ -450,8 +468,7 @@ int run(int argc, char** argv) {
             r = runner.probe_heads(po);
         } else {
             if (dirs.empty()) throw Error("heads: nothing to analyse", "give capture directories or --model M");
-            AttentionDataAnalyzer an(dirs);
-            r = an.analyze();
+            r = analyzer_for(dirs)->analyze();
         }
         if (args.has("--json")) {
             nlohmann::ordered_json j = summary_json(r);

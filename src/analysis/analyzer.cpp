@@ -8,6 +8,7 @@
 
 #include "analysis/fastmath.h"
 #include "core/error.h"
+#include "core/sha256.h"
 
 #include <cblas.h>
 
@@ -620,6 +621,16 @@ CaptureReader::View view_checked(const CaptureReader& r, int64_t s, Hook kind, c
 
 } // namespace
 
+std::string capture_fingerprint(const std::vector<const CaptureReader*>& readers) {
+    if (readers.size() == 1) return readers[0]->fingerprint();
+    Sha256 h;
+    for (const CaptureReader* r : readers) {
+        const std::string f = r->fingerprint();
+        h.update(f.data(), f.size());
+    }
+    return h.hex_digest();
+}
+
 AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& readers, const AnalysisOptions& options,
                                 const std::function<void(int64_t, int64_t)>& on_progress) {
     if (readers.empty()) throw Error("analysis: no capture directory given");
@@ -705,6 +716,7 @@ AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& readers
         throw Error(cat(readers[0]->dir(), ": the capture holds no attention weights and no attention inputs/outputs"),
                     "capture with attnscope run --capture weights,inputs,outputs (the default)");
     AnalysisResult res = an.finish();
+    res.fingerprint = capture_fingerprint(readers);
     for (const CaptureReader* r : readers)
         res.sources.push_back(r->dir());
     const auto& m = readers[0]->manifest();

@@ -155,6 +155,7 @@ struct AnalysisResult {
     ModelConfig config;
     std::string model;                // model id from the manifest
     std::vector<std::string> sources; // capture directories
+    std::string fingerprint;          // capture_fingerprint() of the sources ("" when not from captures)
     int64_t n_sequences = 0, n_tokens = 0;
     AnalysisOptions options;
     std::vector<LayerResult> layers;
@@ -230,6 +231,10 @@ double js_divergence(const double* p, const double* q, int64_t n);
 // of one run). Reads one tensor at a time. `on_progress(done, total)` after each sequence/layer.
 AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& readers, const AnalysisOptions& options = {},
                                 const std::function<void(int64_t, int64_t)>& on_progress = {});
+
+// The fingerprint of a set of capture directories (CaptureReader::fingerprint, combined in order):
+// what an analysis stored next to its summary is checked against before it is reused.
+std::string capture_fingerprint(const std::vector<const CaptureReader*>& readers);
 
 // Head labels, collapse and recommendations from the finished numbers (called by finish()).
 void label_heads(AnalysisResult& r);

@@ -5,6 +5,7 @@
 
 #include "api/runner.h"
 #include "core/error.h"
+#include "io/json.h"
 #include "render/figures.h"
 #include "render/viewer.h"
 #include "report/report.h"
@@ -27,12 +28,50 @@ AttentionDataAnalyzer::AttentionDataAnalyzer(const std::vector<std::string>& dir
 
 AttentionDataAnalyzer::~AttentionDataAnalyzer() = default;
 
+static bool same_options(const AnalysisOptions& a, const AnalysisOptions& b) {
+    return a.redundant_js == b.redundant_js && a.max_offset == b.max_offset && a.uniform_entropy == b.uniform_entropy &&
+           a.sink_only == b.sink_only && a.collapse_cosine == b.collapse_cosine && a.label_score == b.label_score &&
+           a.rollout_sequences == b.rollout_sequences && a.covariance == b.covariance;
+}
+
+std::unique_ptr<AnalysisResult> AttentionDataAnalyzer::load_stored(const std::vector<const CaptureReader*>& rs) {
+    std::vector<std::string> candidates = summary_dirs_;
+    candidates.push_back(dirs_[0]);
+    std::string fingerprint;
+    for (const auto& dir : candidates) {
+        const std::string path = (std::filesystem::path(dir) / kSummaryFile).string();
+        if (!std::filesystem::exists(path)) continue;
+        if (fingerprint.empty()) fingerprint = capture_fingerprint(rs);
+        auto say = [&](const std::string& why) {
+            if (notice_) notice_(cat(path, " ", why, ": analysing the capture again"));
+        };
+        try {
+            const nlohmann::json j = read_json_file(path);
+            if (!j.is_object() || j.value("capture_fingerprint", std::string()) != fingerprint) {
+                say("is not the analysis of the capture as it is now (it changed after analyze, or is another one)");
+                continue;
+            }
+            auto r = std::make_unique<AnalysisResult>(analysis_from_summary(j, rs[0]->config()));
+            if (!same_options(r->options, options_)) {
+                say("was made with other analysis options");
+                continue;
+            }
+            return r;
+        } catch (const Error& e) {
+            say(cat("cannot be reused (", e.what(), ")"));
+        }
+    }
+    return nullptr;
+}
+
 const AnalysisResult& AttentionDataAnalyzer::analyze(const std::function<void(int64_t, int64_t)>& progress) {
     if (!result_) {
         std::vector<const CaptureReader*> rs;
         for (const auto& r : readers_)
             rs.push_back(r.get());
-        result_ = std::make_unique<AnalysisResult>(analyze_captures(rs, options_, progress));
+        if (reuse_stored_) result_ = load_stored(rs);
+        reused_ = result_ != nullptr;
+        if (!result_) result_ = std::make_unique<AnalysisResult>(analyze_captures(rs, options_, progress));
     }
     return *result_;
 }
@@ -74,10 +113,11 @@ std::string AttentionDataAnalyzer::visualize_heads_grid(int64_t seq, const std::
     return path;
 }
 
-std::string AttentionDataAnalyzer::create_viewer(const std::string& out_dir, int max_sequences) {
+std::string AttentionDataAnalyzer::create_viewer(const std::string& out_dir, int max_sequences, double max_mb) {
     const std::string path = join(out(out_dir), "attention_view.html");
     ViewerOptions vo;
     vo.max_sequences = max_sequences;
+    vo.max_bytes = int64_t(max_mb * 1024 * 1024);
     write_viewer(*readers_[0], &analyze(), path, vo);
     return path;
 }

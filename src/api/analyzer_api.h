@@ -10,7 +10,10 @@
 //   AnalysisResult probe = runner.probe_heads();         // repeated random tokens: induction heads show
 //
 // Directories are validated when the analyzer is made (manifest schema, files); tensors are read
-// one at a time during analyze().
+// one at a time during analyze(). An analysis is made once: analyze() first looks for the
+// summary a previous analysis wrote (in the first directory, or where look_for_summary_in says)
+// and reuses it when its capture_fingerprint and options match the directories now; a capture
+// changed since is analysed again, and the notice callback says so in one line.
 #pragma once
 
 #include "analysis/analyzer.h"
@@ -31,6 +34,14 @@ class AttentionDataAnalyzer {
 
     // progress(done, total) is called as sequences and layers are read.
     const AnalysisResult& analyze(const std::function<void(int64_t, int64_t)>& progress = {});
+    // Reuse a stored analysis when it matches (default true; `attnscope analyze` sets false).
+    void set_reuse_stored(bool reuse) { reuse_stored_ = reuse; }
+    // Another directory that may hold the stored summary (the --output of an earlier analyze).
+    void look_for_summary_in(const std::string& dir) { summary_dirs_.push_back(dir); }
+    // Called with one line when a stored summary is there but cannot be used, and why.
+    void set_notice(std::function<void(const std::string&)> notice) { notice_ = std::move(notice); }
+    // Whether analyze() took its result from a stored summary.
+    bool reused_stored() const { return reused_; }
     // Everything into out_dir (default: the first capture directory): the report and summary,
     // attention_view.html, attention_flow_visualization, comprehensive_attention_analysis,
     // attention_heads_grid and
@@ -47,8 +58,9 @@ class AttentionDataAnalyzer {
     std::string visualize_dashboard(const std::string& out_dir = "", ImageFormat format = ImageFormat::png);
     std::string visualize_heads_grid(int64_t seq = 0, const std::string& out_dir = "",
                                      ImageFormat format = ImageFormat::png);
-    // attention_view.html: the self-contained interactive viewer of the first sequences.
-    std::string create_viewer(const std::string& out_dir = "", int max_sequences = 8);
+    // attention_view.html: the self-contained interactive viewer of the first sequences, at most
+    // max_mb megabytes (MiB): patterns are block-averaged as needed to fit.
+    std::string create_viewer(const std::string& out_dir = "", int max_sequences = 8, double max_mb = 64);
     // The heads create_comprehensive_report draws one by one: (layer, head) pairs.
     std::vector<std::pair<int, int>> heads_to_plot();
 
@@ -58,8 +70,12 @@ class AttentionDataAnalyzer {
     std::string out(const std::string& out_dir) const;
     std::vector<std::string> dirs_;
     AnalysisOptions options_;
+    std::unique_ptr<AnalysisResult> load_stored(const std::vector<const CaptureReader*>& readers);
     std::vector<std::unique_ptr<CaptureReader>> readers_;
     std::unique_ptr<AnalysisResult> result_;
+    bool reuse_stored_ = true, reused_ = false;
+    std::vector<std::string> summary_dirs_;
+    std::function<void(const std::string&)> notice_;
 };
 
 // The original module's free functions: the figure from a capture directory, written into it.

@@ -5,9 +5,14 @@
 #include "capture/capture.h"
 
 #include "core/error.h"
+#include "core/mmap.h"
+#include "core/sha256.h"
 #include "io/json.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <sys/stat.h>
 #include <filesystem>
 
 namespace attnscope {
@@ -294,6 +299,22 @@ Captured CaptureReader::read(int64_t seq, const std::string& hook) const {
         c.data.assign(v.data, v.data + n);
     }
     return c;
+}
+
+std::string CaptureReader::fingerprint() const {
+    namespace fs = std::filesystem;
+    Sha256 h;
+    const MappedFile manifest((fs::path(dir_) / "manifest.json").string());
+    h.update(manifest.data(), manifest.size());
+    for (const auto& f : files_) {
+        struct stat st {};
+        if (::stat(f->path().c_str(), &st) != 0)
+            throw Error(cat(f->path(), ": cannot stat: ", std::strerror(errno)), "the capture changed while being read");
+        const std::string line = cat(fs::path(f->path()).filename().string(), " ", int64_t(st.st_size), " ",
+                                     int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, "\n");
+        h.update(line.data(), line.size());
+    }
+    return h.hex_digest();
 }
 
 void CaptureReader::advise(int64_t seq, const std::string& hook, MappedFile::Use use) const {

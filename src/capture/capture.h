@@ -105,6 +105,11 @@ class CaptureReader {
         const float* data = nullptr;
     };
     View view(int64_t seq, const std::string& hook, std::vector<float>& storage, int64_t index = -1) const;
+    // What identifies this capture's content without reading its tensors: SHA-256 of the
+    // manifest's bytes and of each tensor file's name, size and modification time (ns). An
+    // analysis stored with this fingerprint is the analysis of this capture; any change to a file
+    // (even a rewrite of equal size) changes its modification time and so the fingerprint.
+    std::string fingerprint() const;
     // See MappedFile::advise: read a tensor in ahead of use, or drop its pages after use (memory
     // then stays flat however large the capture).
     void advise(int64_t seq, const std::string& hook, MappedFile::Use use) const;

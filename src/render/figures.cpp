@@ -14,6 +14,29 @@
 
 namespace attnscope {
 
+std::vector<double> block_average(const TensorView& p, int64_t B) {
+    const int64_t T = p.ne[0], n = (T + B - 1) / B;
+    std::vector<double> cell(size_t(n * n), 0.0);
+    // one pass over the rows, each cell summed in row order, then divided by its cell count
+    for (int64_t i = 0; i < T; ++i) {
+        double* out = &cell[size_t(i / B * n)];
+        if (p.stride[1] == 1) {
+            const float* row = p.data + i * p.stride[0];
+            for (int64_t j = 0; j < T; ++j)
+                out[j / B] += row[j];
+        } else {
+            for (int64_t j = 0; j < T; ++j)
+                out[j / B] += p.at(i, j);
+        }
+    }
+    for (int64_t bi = 0; bi < n; ++bi)
+        for (int64_t bj = 0; bj < n; ++bj) {
+            const int64_t rows = std::min(T, (bi + 1) * B) - bi * B, cols = std::min(T, (bj + 1) * B) - bj * B;
+            cell[size_t(bi * n + bj)] /= double(rows * cols);
+        }
+    return cell;
+}
+
 namespace {
 
 const Color kInk = {0.13, 0.13, 0.13, 1}, kGrey = {0.55, 0.55, 0.55, 1}, kLight = {0.88, 0.88, 0.88, 1};
@@ -61,23 +84,6 @@ std::vector<uint8_t> viridis_pixels(const std::vector<double>& v, double vmax) {
                px[k * 3 + 2] = uint8_t(col.b * 255 + 0.5);
     }
     return px;
-}
-
-// A [T, T] pattern averaged in B x B blocks: [n, n], n = ceil(T / B); edge blocks average over
-// the cells they have.
-std::vector<double> block_average(const TensorView& p, int64_t B) {
-    const int64_t T = p.ne[0], n = (T + B - 1) / B;
-    std::vector<double> cell(size_t(n * n), 0.0);
-    for (int64_t bi = 0; bi < n; ++bi)
-        for (int64_t bj = 0; bj < n; ++bj) {
-            double s = 0;
-            const int64_t i1 = std::min(T, (bi + 1) * B), j1 = std::min(T, (bj + 1) * B);
-            for (int64_t i = bi * B; i < i1; ++i)
-                for (int64_t j = bj * B; j < j1; ++j)
-                    s += p.at(i, j);
-            cell[size_t(bi * n + bj)] = s / double((i1 - bi * B) * (j1 - bj * B));
-        }
-    return cell;
 }
 
 // A vertical colour bar for [lo, hi] at r, ticks on its right.
@@ -302,12 +308,14 @@ int render_attention_weights(const CaptureReader& cap, int64_t seq, int layer, i
     if (!cap.has(seq, hook))
         throw Error(cat(cap.dir(), ": no attention weights for layer ", layer, " of sequence ", seq),
                     "capture them with attnscope run --capture weights");
-    const Captured c = cap.read(seq, hook);
-    if (c.shape.size() != 3 || slot >= c.shape[0])
-        throw Error(
-            cat(cap.dir(), ": tensor '", ActivationCache::key(hook, int(seq)), "' has shape ", shape_str(c.shape)));
-    const int64_t T = c.shape[1];
-    const TensorView view = TensorView::contiguous(const_cast<float*>(c.data.data()) + slot * T * T, {T, T});
+    // only this head's [T, T] slice is read from the file
+    std::vector<float> storage;
+    const CaptureReader::View c = cap.view(seq, hook, storage, slot);
+    const int64_t T = cap.sequence(seq).length;
+    if (c.shape != std::vector<int64_t>{T, T})
+        throw Error(cat(cap.dir(), ": tensor '", ActivationCache::key(hook, int(seq)), "' has heads of shape ",
+                        shape_str(c.shape), ", expected [", T, ", ", T, "]"));
+    const TensorView view = TensorView::contiguous(const_cast<float*>(c.data), {T, T});
     std::string title = cat(head_name(layer, head), " attention weights, sequence ", seq, " (", T, " tokens)");
     std::string sub = cat(cap.manifest().value("model", nlohmann::json::object()).value("name", std::string("model")));
     if (r && size_t(layer) < r->layers.size())
@@ -551,15 +559,17 @@ int render_heads_grid(const CaptureReader& cap, int64_t seq, const AnalysisResul
         c.text(left + k * (thumb + gap) + thumb / 2, top - 16, cat("H", heads[k]), {.size = 9, .align = Align::center});
     for (size_t li = 0; li < layers.size(); ++li) {
         const int il = layers[li];
-        const Captured p = cap.read(seq, cat("blocks.", il, ".attn.hook_pattern"));
+        const std::string hook = cat("blocks.", il, ".attn.hook_pattern");
+        std::vector<float> storage;
+        const CaptureReader::View p = cap.view(seq, hook, storage);
         if (p.shape.size() != 3 || p.shape[0] != int64_t(heads.size()) || p.shape[1] != T || p.shape[2] != T)
             throw Error(
                 cat(cap.dir(), ": layer ", il, " pattern of sequence ", seq, " has shape ", shape_str(p.shape)));
         const double y = top + double(li) * (thumb + gap);
         c.text(left - 6, y + thumb / 2 - 6, cat("L", il), {.size = 9, .align = Align::right});
         for (size_t k = 0; k < heads.size(); ++k) {
-            const std::vector<double> cell = block_average(
-                TensorView::contiguous(const_cast<float*>(p.data.data()) + int64_t(k) * T * T, {T, T}), B);
+            const std::vector<double> cell =
+                block_average(TensorView::contiguous(const_cast<float*>(p.data) + int64_t(k) * T * T, {T, T}), B);
             double vmax = 0;
             for (double v : cell)
                 vmax = std::max(vmax, v);
@@ -571,6 +581,7 @@ int render_heads_grid(const CaptureReader& cap, int64_t seq, const AnalysisResul
                     if (h.head == heads[k] && h.label != "mixed" && h.label != "broad") frame = label_color(h.label);
             c.stroke_rect(x, y, thumb, thumb, frame, frame.r == kGrey.r ? 0.5 : 2.5);
         }
+        cap.advise(seq, hook, MappedFile::Use::done); // memory stays flat over many layers
     }
     if (r) {
         double lx = left;

@@ -44,6 +44,11 @@ int render_dashboard(const AnalysisResult& r, const std::string& path);
 int render_heads_grid(const CaptureReader& capture, int64_t seq, const AnalysisResult* analysis,
                       const std::string& path);
 
+// A [T, T] pattern averaged in B x B blocks: [n, n], n = ceil(T / B); edge blocks average over
+// the cells they have (masked cells count as 0). What figures and the viewer draw past their
+// resolution.
+std::vector<double> block_average(const TensorView& pattern, int64_t B);
+
 // The colour of a head label in every figure and the viewer (Okabe–Ito), and its legend order.
 const std::vector<std::string>& label_order();
 Color label_color(const std::string& label);

@@ -8,6 +8,7 @@
 #include "core/files.h"
 #include "render/figures.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -77,6 +78,26 @@ std::string viewer_html(const std::string& data_json) {
     return html;
 }
 
+namespace {
+
+// The block side for a sequence of T tokens when no grid may exceed `cells` x `cells`.
+int64_t block_for(int64_t T, int64_t cells) {
+    return (T + cells - 1) / cells;
+}
+
+// Bytes of the page's pattern data when grids are at most `cells` wide: base64 of the lower
+// triangles (n (n + 1) / 2 bytes per head) of every sequence.
+int64_t pattern_bytes(const std::vector<int64_t>& lengths, int64_t heads, int64_t cells) {
+    int64_t total = 0;
+    for (int64_t T : lengths) {
+        const int64_t B = block_for(T, cells), n = (T + B - 1) / B;
+        total += (heads * n * (n + 1) / 2 + 2) / 3 * 4;
+    }
+    return total;
+}
+
+} // namespace
+
 ViewerStats write_viewer(const CaptureReader& cap, const AnalysisResult* r, const std::string& path,
                          const ViewerOptions& o) {
     const ModelConfig& cfg = cap.config();
@@ -90,6 +111,7 @@ ViewerStats write_viewer(const CaptureReader& cap, const AnalysisResult* r, cons
     if (layers.empty())
         throw Error(cat(cap.dir(), ": no attention weights captured, nothing to view"),
                     "capture them with attnscope run --capture weights");
+    if (o.max_sequences < 1) throw Error(cat("viewer: ", o.max_sequences, " sequences asked for, at least 1 needed"));
     using json = nlohmann::ordered_json; // keys keep their order (legend, metrics)
     json d;
     d["model"] = cap.manifest().value("model", nlohmann::json::object()).value("name", std::string("model"));
@@ -101,38 +123,6 @@ ViewerStats write_viewer(const CaptureReader& cap, const AnalysisResult* r, cons
     for (const auto& label : label_order())
         colours[label] = hex_color(label_color(label));
     d["label_colors"] = colours;
-    json seqs = json::array(), skipped = json::array();
-    ViewerStats st;
-    for (int64_t s = 0; s < cap.n_sequences() && int(seqs.size()) < o.max_sequences; ++s) {
-        const SequenceInfo& info = cap.sequence(s);
-        const int64_t T = info.length;
-        if (T > o.max_tokens) {
-            skipped.push_back(s);
-            continue;
-        }
-        std::vector<uint8_t> bytes;
-        bytes.reserve(size_t(layers.size() * heads.size()) * size_t(T * (T + 1) / 2));
-        for (int il : layers) {
-            const Captured p = cap.read(s, cat("blocks.", il, ".attn.hook_pattern"));
-            if (p.shape != std::vector<int64_t>{int64_t(heads.size()), T, T})
-                throw Error(cat(cap.dir(), ": tensor '",
-                                ActivationCache::key(cat("blocks.", il, ".attn.hook_pattern"), int(s)), "' has shape ",
-                                shape_str(p.shape), ", expected [", heads.size(), ", ", T, ", ", T, "]"));
-            for (size_t h = 0; h < heads.size(); ++h)
-                for (int64_t i = 0; i < T; ++i)
-                    for (int64_t j = 0; j <= i; ++j) {
-                        const double a =
-                            std::clamp(double(p.data[(h * size_t(T) + size_t(i)) * size_t(T) + size_t(j)]), 0.0, 1.0);
-                        bytes.push_back(uint8_t(std::lround(255.0 * std::sqrt(a))));
-                    }
-        }
-        seqs.push_back({{"index", s}, {"tokens", info.tokens}, {"patterns", base64(bytes)}});
-    }
-    if (seqs.empty())
-        throw Error(cat(cap.dir(), ": every sequence is longer than ", o.max_tokens, " tokens"),
-                    "the viewer shows sequences of up to that length; use plot weights for longer ones");
-    d["sequences"] = seqs;
-    d["skipped_sequences"] = skipped;
     if (r) {
         json an = json::array();
         for (int il : layers) {
@@ -158,11 +148,72 @@ ViewerStats write_viewer(const CaptureReader& cap, const AnalysisResult* r, cons
         }
         d["analysis"] = an;
     }
+
+    // What the page costs besides the patterns: the template, the analysis, and the tokens of
+    // each sequence (escaped, with room for \u escapes); the rest of the budget goes to patterns.
+    const int64_t n_seq = std::min<int64_t>(cap.n_sequences(), o.max_sequences);
+    const int64_t n_heads = int64_t(layers.size() * heads.size());
+    std::vector<int64_t> lengths;
+    int64_t fixed = int64_t(viewer_html(d.dump()).size()) + 4096;
+    for (int64_t s = 0; s < n_seq; ++s) {
+        const SequenceInfo& info = cap.sequence(s);
+        lengths.push_back(info.length);
+        fixed += 64;
+        for (const auto& t : info.tokens)
+            fixed += 8 + 6 * int64_t(t.size()); // escapes at most 6x
+    }
+    const int64_t longest = *std::max_element(lengths.begin(), lengths.end());
+    if (fixed + pattern_bytes(lengths, n_heads, 1) > o.max_bytes)
+        throw Error(cat("viewer: ", n_seq, " sequences of ", n_heads, " heads do not fit in ", o.max_bytes / 1000000,
+                        " MB even at one cell per sequence"),
+                    "view fewer sequences (--sequences) or allow more (--max-mb), or use attnscope serve");
+    // the finest grid that fits: pattern_bytes grows with `cells`, so bisect
+    int64_t lo = 1, hi = longest;
+    while (lo < hi) {
+        const int64_t mid = (lo + hi + 1) / 2;
+        if (fixed + pattern_bytes(lengths, n_heads, mid) <= o.max_bytes)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    const int64_t cells = lo;
+
+    json seqs = json::array();
+    ViewerStats st;
+    for (int64_t s = 0; s < n_seq; ++s) {
+        const SequenceInfo& info = cap.sequence(s);
+        const int64_t T = info.length, B = block_for(T, cells), n = (T + B - 1) / B, tri = n * (n + 1) / 2;
+        std::vector<uint8_t> bytes(size_t(n_heads * tri));
+        for (size_t li = 0; li < layers.size(); ++li) {
+            const std::string hook = cat("blocks.", layers[li], ".attn.hook_pattern");
+            std::vector<float> storage;
+            const CaptureReader::View p = cap.view(s, hook, storage);
+            if (p.shape != std::vector<int64_t>{int64_t(heads.size()), T, T})
+                throw Error(cat(cap.dir(), ": tensor '", ActivationCache::key(hook, int(s)), "' has shape ",
+                                shape_str(p.shape), ", expected [", heads.size(), ", ", T, ", ", T, "]"));
+#pragma omp parallel for schedule(dynamic, 1)
+            for (int64_t h = 0; h < int64_t(heads.size()); ++h) {
+                const TensorView head = TensorView::contiguous(const_cast<float*>(p.data) + h * T * T, {T, T});
+                const std::vector<double> cell = B == 1 ? std::vector<double>() : block_average(head, B);
+                uint8_t* out = &bytes[size_t((int64_t(li) * int64_t(heads.size()) + h) * tri)];
+                for (int64_t i = 0; i < n; ++i)
+                    for (int64_t j = 0; j <= i; ++j) {
+                        const double a = B == 1 ? double(p.data[(h * T + i) * T + j]) : cell[size_t(i * n + j)];
+                        *out++ = uint8_t(std::lround(255.0 * std::sqrt(std::clamp(a, 0.0, 1.0))));
+                    }
+            }
+            cap.advise(s, hook, MappedFile::Use::done); // memory stays flat over a large capture
+        }
+        st.max_block = std::max(st.max_block, B);
+        seqs.push_back({{"index", s}, {"tokens", info.tokens}, {"block", B}, {"n", n}, {"patterns", base64(bytes)}});
+    }
+    d["sequences"] = seqs;
+    d["n_sequences_captured"] = cap.n_sequences();
     const std::string html = viewer_html(d.dump());
     write_file_atomic(path, html);
     st.bytes = int64_t(html.size());
     st.sequences = int64_t(seqs.size());
-    st.heads = int64_t(layers.size() * heads.size());
+    st.heads = n_heads;
     return st;
 }
 

@@ -8,8 +8,11 @@
 //   printf("%.1f MB\n", s.bytes / 1e6);
 //
 // Patterns are stored as their lower triangles, 8 bits per weight (q = round(255 sqrt(a)), so
-// small weights keep precision), base64. Every string from the data is JSON-escaped with <, >
-// and & as \u escapes inside the page, and put into the page with textContent only.
+// small weights keep precision), base64. The file stays within max_bytes whatever the capture:
+// when every cell would not fit, each sequence's patterns are averaged in B x B token blocks
+// (the smallest B that fits, the same rule for every sequence; said in the page), as the
+// figures do past 256 tokens. Every string from the data is JSON-escaped with <, > and & as \u
+// escapes inside the page, and put into the page with textContent only.
 #pragma once
 
 #include "analysis/analyzer.h"
@@ -20,12 +23,13 @@
 namespace attnscope {
 
 struct ViewerOptions {
-    int max_sequences = 8;    // the first N sequences of the capture
-    int64_t max_tokens = 512; // longer sequences are left out (said in the page's data)
+    int max_sequences = 8;               // the first N sequences of the capture
+    int64_t max_bytes = int64_t(64) << 20; // the page's size limit (64 MiB)
 };
 
 struct ViewerStats {
     int64_t bytes = 0, sequences = 0, heads = 0;
+    int64_t max_block = 1; // the largest block side used (1: every cell as captured)
 };
 
 ViewerStats write_viewer(const CaptureReader& capture, const AnalysisResult* analysis, const std::string& path,

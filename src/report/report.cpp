@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 
 namespace attnscope {
 
@@ -341,13 +342,15 @@ nlohmann::ordered_json summary_json(const AnalysisResult& r) {
         {"id", r.model},      {"model_type", c.model_type},   {"n_layer", c.n_layer},      {"n_head", c.n_head},
         {"n_embd", c.n_embd}, {"n_positions", c.n_positions}, {"vocab_size", c.vocab_size}};
     j["sources"] = r.sources;
+    if (!r.fingerprint.empty()) j["capture_fingerprint"] = r.fingerprint;
     j["n_sequences"] = r.n_sequences;
     j["n_tokens"] = r.n_tokens;
     j["stats_only"] = r.stats_only;
     const AnalysisOptions& o = r.options;
     j["options"] = {{"redundant_js", o.redundant_js},       {"max_offset", o.max_offset},
                     {"uniform_entropy", o.uniform_entropy}, {"sink_only", o.sink_only},
-                    {"collapse_cosine", o.collapse_cosine}, {"label_score", o.label_score}};
+                    {"collapse_cosine", o.collapse_cosine}, {"label_score", o.label_score},
+                    {"rollout_sequences", o.rollout_sequences}, {"covariance", o.covariance}};
     ordered_json layers = ordered_json::array();
     for (const auto& L : r.layers) {
         ordered_json lj;
@@ -454,6 +457,180 @@ nlohmann::ordered_json summary_json(const AnalysisResult& r) {
     j["recommendations"] = r.recommendations;
     j["notes"] = r.notes;
     return j;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a summary back
+
+namespace {
+
+using json = nlohmann::json;
+
+// Numbers written by finite() (null = not finite) and opt() (null = -1, "not computed").
+double number_or(const json& v, double if_null) {
+    if (v.is_null()) return if_null;
+    if (!v.is_number()) throw Error(cat("expected a number, found ", v.type_name()));
+    return v.get<double>();
+}
+double number(const json& v) {
+    return number_or(v, std::numeric_limits<double>::quiet_NaN());
+}
+template <typename T> std::vector<T> list(const json& v) {
+    if (!v.is_array()) throw Error(cat("expected an array, found ", v.type_name()));
+    return v.get<std::vector<T>>();
+}
+int index_in(int64_t k, int n, const char* what) {
+    if (k < 0 || k >= n) throw Error(cat(what, " ", k, " is outside 0..", n - 1));
+    return int(k);
+}
+
+} // namespace
+
+AnalysisResult analysis_from_summary(const json& j, const ModelConfig& cfg) {
+    AnalysisResult r;
+    try {
+        if (j.value("schema", std::string()) != kSummarySchema)
+            throw Error(cat("schema '", j.value("schema", std::string()), "' is not ", kSummarySchema));
+        r.config = cfg;
+        const json& model = j.at("model");
+        if (model.at("n_layer").get<int64_t>() != cfg.n_layer || model.at("n_head").get<int64_t>() != cfg.n_head)
+            throw Error("its model's shape differs from the capture's");
+        r.model = model.at("id").get<std::string>();
+        r.sources = list<std::string>(j.at("sources"));
+        r.fingerprint = j.value("capture_fingerprint", std::string());
+        r.n_sequences = j.at("n_sequences").get<int64_t>();
+        r.n_tokens = j.at("n_tokens").get<int64_t>();
+        r.stats_only = j.at("stats_only").get<bool>();
+        const json& o = j.at("options");
+        r.options.redundant_js = o.at("redundant_js").get<double>();
+        r.options.max_offset = o.at("max_offset").get<int>();
+        r.options.uniform_entropy = o.at("uniform_entropy").get<double>();
+        r.options.sink_only = o.at("sink_only").get<double>();
+        r.options.collapse_cosine = o.at("collapse_cosine").get<double>();
+        r.options.label_score = o.at("label_score").get<double>();
+        r.options.rollout_sequences = o.at("rollout_sequences").get<int>();
+        r.options.covariance = o.at("covariance").get<bool>();
+        if (r.options.max_offset < 1 || r.options.max_offset > 4096) throw Error("options.max_offset out of 1..4096");
+
+        const json& layers = j.at("layers");
+        if (!layers.is_array() || layers.size() != size_t(cfg.n_layer))
+            throw Error(cat("expected ", cfg.n_layer, " layers"));
+        for (size_t il = 0; il < layers.size(); ++il) {
+            const json& lj = layers[il];
+            LayerResult L;
+            L.layer = int(il);
+            if (lj.at("layer").get<int64_t>() != int64_t(il)) throw Error(cat("layers[", il, "] is not layer ", il));
+            for (const json& hj : lj.at("heads")) {
+                HeadResult h;
+                h.layer = int(il);
+                h.head = index_in(hj.at("head").get<int64_t>(), cfg.n_head, "head");
+                h.rows = hj.at("rows").get<double>();
+                for (size_t m = 0; m < size_t(HeadStats::n_metrics); ++m)
+                    h.metrics[m] = number(hj.at(metric_name(HeadStats::Metric(m))));
+                h.label = hj.at("label").get<std::string>();
+                const json& sc = hj.at("scores");
+                h.scores = {sc.at("previous_token").get<double>(), sc.at("duplicate_token").get<double>(),
+                            sc.at("induction").get<double>()};
+                const json& ts = hj.at("template_scores");
+                h.template_scores = {ts.at("previous_token").get<double>(), ts.at("duplicate_token").get<double>(),
+                                     ts.at("induction").get<double>()};
+                const json& tr = ts.at("rows");
+                h.template_rows = {tr.at("previous_token").get<double>(), tr.at("duplicate_token").get<double>(),
+                                   tr.at("induction").get<double>()};
+                h.offset_profile = list<double>(hj.at("offset_profile"));
+                if (h.offset_profile.size() != size_t(r.options.max_offset + 2))
+                    throw Error(cat("offset_profile of L", il, "H", h.head, " has ", h.offset_profile.size(),
+                                    " entries, expected max_offset + 2 = ", r.options.max_offset + 2));
+                const json& pos = hj.at("by_position");
+                const auto starts = list<int64_t>(pos.at("bucket_start"));
+                const auto rows = list<double>(pos.at("rows")), ent = list<double>(pos.at("entropy")),
+                           sink = list<double>(pos.at("sink_mass"));
+                if (rows.size() != starts.size() || ent.size() != starts.size() || sink.size() != starts.size())
+                    throw Error(cat("by_position of L", il, "H", h.head, " has lists of different lengths"));
+                for (size_t k = 0; k < starts.size(); ++k) {
+                    int b = 0;
+                    while (b < kPositionBuckets && bucket_start(b) != starts[k])
+                        ++b;
+                    if (b == kPositionBuckets) throw Error(cat("bucket_start ", starts[k], " is not a bucket"));
+                    h.rows_by_position[size_t(b)] = rows[k];
+                    h.entropy_by_position[size_t(b)] = ent[k];
+                    h.sink_by_position[size_t(b)] = sink[k];
+                }
+                L.heads.push_back(std::move(h));
+            }
+            L.diversity = number_or(lj.at("diversity"), 0.0);
+            const json& ev = lj.at("evolution");
+            L.entropy = ev.at("entropy").get<double>();
+            L.entropy_normalized = ev.at("entropy_normalized").get<double>();
+            L.mean_distance = ev.at("mean_distance").get<double>();
+            L.sink_mass = ev.at("sink_mass").get<double>();
+            L.js_from_previous = number_or(ev.at("js_from_previous"), -1);
+            const json& st = lj.at("stats");
+            auto hidden = [&](const json& v) {
+                HiddenResult hr;
+                if (v.is_null()) return hr;
+                hr.present = true;
+                hr.mean = v.at("mean").get<double>();
+                hr.std = v.at("std").get<double>();
+                hr.effective_dim = number_or(v.at("effective_dim"), -1);
+                hr.mean_cosine = v.at("mean_cosine").get<double>();
+                hr.tokens = v.at("tokens").get<double>();
+                return hr;
+            };
+            L.input = hidden(st.at("input"));
+            L.output = hidden(st.at("output"));
+            L.resid_pre = hidden(st.at("resid_pre"));
+            L.has_flow = !st.at("transform_magnitude").is_null();
+            L.transform_magnitude = number_or(st.at("transform_magnitude"), 0.0);
+            L.resid_update = number_or(st.at("resid_update"), -1);
+            L.io_correlation = number_or(st.at("io_correlation"), 0.0);
+            r.layers.push_back(std::move(L));
+        }
+
+        const json& sim = j.at("similarity");
+        for (const json& sl : sim.at("layers")) {
+            LayerResult& L = r.layers[size_t(index_in(sl.at("layer").get<int64_t>(), cfg.n_layer, "similarity layer"))];
+            const auto ids = list<int>(sl.at("heads"));
+            const size_t Hc = L.heads.size();
+            bool same = ids.size() == Hc;
+            for (size_t k = 0; same && k < Hc; ++k)
+                same = ids[k] == L.heads[k].head;
+            if (!same) throw Error(cat("similarity of layer ", L.layer, " names other heads than the layer"));
+            const json& m = sl.at("js");
+            if (!m.is_array() || m.size() != Hc) throw Error(cat("similarity of layer ", L.layer, " is not ", Hc, " x ", Hc));
+            L.js.assign(Hc * Hc, 0.0);
+            for (size_t a = 0; a < Hc; ++a) {
+                const auto row = list<double>(m[a]);
+                if (row.size() != Hc) throw Error(cat("similarity of layer ", L.layer, " is not ", Hc, " x ", Hc));
+                std::copy(row.begin(), row.end(), L.js.begin() + std::ptrdiff_t(a * Hc));
+            }
+        }
+        for (const json& p : sim.at("redundant_pairs")) {
+            const auto hs = list<int>(p.at("heads"));
+            if (hs.size() != 2) throw Error("a redundant pair names two heads");
+            r.redundant.push_back({index_in(p.at("layer").get<int64_t>(), cfg.n_layer, "layer"), index_in(hs[0], cfg.n_head, "head"),
+                                   index_in(hs[1], cfg.n_head, "head"), p.at("js").get<double>()});
+        }
+        const json& roll = j.at("rollout");
+        r.rollout_complete = roll.at("complete").get<bool>();
+        for (const json& b : roll.at("by_layer")) {
+            LayerResult& L = r.layers[size_t(index_in(b.at("layer").get<int64_t>(), cfg.n_layer, "rollout layer"))];
+            L.rollout_sink = b.at("sink_mass").get<double>();
+            L.rollout_distance = b.at("mean_distance").get<double>();
+        }
+        for (const json& sq : roll.at("sequences"))
+            r.rollout.push_back({sq.at("sequence").get<int>(), list<std::string>(sq.at("tokens")),
+                                 list<double>(sq.at("last_row"))});
+        const json& col = j.at("collapse");
+        r.uniform_heads = list<std::string>(col.at("uniform_heads"));
+        r.sink_heads = list<std::string>(col.at("sink_heads"));
+        r.collapsed_layers = list<int>(col.at("representation_collapse_layers"));
+        r.recommendations = list<std::string>(j.at("recommendations"));
+        r.notes = list<std::string>(j.at("notes"));
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(cat("not a summary this attnscope wrote: ", e.what()));
+    }
+    return r;
 }
 
 std::vector<std::string> write_report(const AnalysisResult& r, const std::string& dir) {

@@ -23,6 +23,9 @@ std::string report_text(const AnalysisResult& r);
 nlohmann::ordered_json summary_json(const AnalysisResult& r);
 // One line per head: label, detector scores and the metrics behind the label.
 std::string heads_table(const AnalysisResult& r);
+// The analysis back from its summary (the inverse of summary_json, exact: numbers are written
+// with every digit), for a capture whose config is `cfg`. Throws Error saying what is wrong.
+AnalysisResult analysis_from_summary(const nlohmann::json& summary, const ModelConfig& cfg);
 // Writes both files into dir (atomically: temporary name, then rename). Returns their paths.
 std::vector<std::string> write_report(const AnalysisResult& r, const std::string& dir);
 

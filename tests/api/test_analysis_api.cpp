@@ -10,7 +10,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <chrono>
 #include <functional>
+#include <memory>
 #include <set>
 
 using namespace attnscope;
@@ -54,6 +56,7 @@ void expect_same_json(const nlohmann::json& a, const nlohmann::json& b, double r
 nlohmann::json summary_of(const AnalysisResult& r) {
     nlohmann::json j = nlohmann::json::parse(summary_json(r).dump());
     j.erase("sources");
+    j.erase("capture_fingerprint"); // differs with the directories by construction
     return j;
 }
 
@@ -259,4 +262,65 @@ TEST(AnalysisApi, ReportNamesTheModelCardsHeads) {
         EXPECT_NE(listed("induction").find(name), std::string::npos) << name;
     for (const auto& name : card_prev)
         EXPECT_NE(listed("previous_token").find(name), std::string::npos) << name;
+}
+
+// analyze stores its result with the capture's fingerprint; later commands reuse it exactly, and
+// a capture changed since, an edited summary or other options are analysed again, said once.
+TEST(AnalysisApi, StoredAnalysisIsReusedOnlyWhenItMatches) {
+    test::TempDir tmp;
+    Runner runner(kTiny);
+    const std::string dir = tmp.file("cap");
+    runner.run_with_hooks(runner.prepare_data(texts()), dir);
+    const AnalysisResult first = AttentionDataAnalyzer(dir).analyze();
+    EXPECT_EQ(first.fingerprint.size(), 64u);
+    write_report(first, dir);
+    std::vector<std::string> notices;
+    auto analyzer = [&](AnalysisOptions o = {}) {
+        auto an = std::make_unique<AttentionDataAnalyzer>(dir, o);
+        an->set_notice([&](const std::string& s) { notices.push_back(s); });
+        return an;
+    };
+    {
+        auto an = analyzer();
+        const AnalysisResult& again = an->analyze();
+        EXPECT_TRUE(an->reused_stored());
+        EXPECT_EQ(summary_json(again).dump(), summary_json(first).dump()); // every digit
+        EXPECT_EQ(report_text(again), report_text(first));
+        EXPECT_TRUE(notices.empty());
+    }
+    {
+        AnalysisOptions other;
+        other.label_score = 0.5;
+        auto an = analyzer(other);
+        an->analyze();
+        EXPECT_FALSE(an->reused_stored());
+        ASSERT_EQ(notices.size(), 1u);
+        EXPECT_NE(notices[0].find("other analysis options"), std::string::npos) << notices[0];
+    }
+    {
+        // the tensors rewritten after analyze (same size): the fingerprint sees the new mtime
+        notices.clear();
+        const auto weights = std::filesystem::path(dir) / "attention_data_weights.safetensors";
+        std::filesystem::last_write_time(weights, std::filesystem::last_write_time(weights) + std::chrono::seconds(5));
+        auto an = analyzer();
+        const AnalysisResult& fresh = an->analyze();
+        EXPECT_FALSE(an->reused_stored());
+        ASSERT_EQ(notices.size(), 1u);
+        EXPECT_NE(notices[0].find("changed after analyze"), std::string::npos) << notices[0];
+        EXPECT_NE(fresh.fingerprint, first.fingerprint);
+    }
+    {
+        // a summary edited by hand into something this version cannot read back
+        notices.clear();
+        write_report(AttentionDataAnalyzer(dir).analyze(), dir);
+        const std::string path = (std::filesystem::path(dir) / kSummaryFile).string();
+        nlohmann::json j = read_json_file(path);
+        j["layers"][0]["heads"][0]["offset_profile"] = {1, 2};
+        test::write_file(path, j.dump());
+        auto an = analyzer();
+        an->analyze();
+        EXPECT_FALSE(an->reused_stored());
+        ASSERT_EQ(notices.size(), 1u);
+        EXPECT_NE(notices[0].find("offset_profile"), std::string::npos) << notices[0];
+    }
 }

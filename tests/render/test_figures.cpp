@@ -2,6 +2,7 @@
 // inside the canvas, PNG and SVG from the same code, long sequences aggregated.
 #include "api/runner.h"
 #include "render/figures.h"
+#include "render/viewer.h"
 #include "test_util.h"
 
 #include <cairo.h>
@@ -129,4 +130,68 @@ TEST_F(Figures, BadRequestsAreClearErrors) {
                        {"--layer: 9 is outside 0..3"});
     test::expect_error([&] { render_attention_weights(*reader_, 5, 0, 0, result_, dir_->file("x.png")); },
                        {"sequence 5 does not exist"});
+}
+
+namespace {
+
+std::vector<uint8_t> base64_decode(const std::string& s) {
+    std::vector<uint8_t> out;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (char c : s) {
+        int v = c >= 'A' && c <= 'Z' ? c - 'A'
+                : c >= 'a' && c <= 'z' ? c - 'a' + 26
+                : c >= '0' && c <= '9' ? c - '0' + 52
+                : c == '+' ? 62
+                : c == '/' ? 63
+                           : -1;
+        if (v < 0) continue; // padding
+        acc = (acc << 6) | uint32_t(v), bits += 6;
+        if (bits >= 8) bits -= 8, out.push_back(uint8_t(acc >> bits));
+    }
+    return out;
+}
+
+// The data object of a viewer page.
+nlohmann::json viewer_data(const std::string& path) {
+    const std::string html = test::read_file(path);
+    const std::string open = "id=\"attnscope-data\">";
+    const size_t a = html.find(open) + open.size(), b = html.find("</script>", a);
+    return nlohmann::json::parse(html.substr(a, b - a));
+}
+
+} // namespace
+
+// The page stays within its size limit by averaging patterns in token blocks, and the averaged
+// cells are the block means of the captured pattern.
+TEST_F(Figures, ViewerFitsItsSizeLimitWithBlockAverages) {
+    const std::string path = dir_->file("view.html");
+    const ViewerStats full = write_viewer(*reader_, result_, path, {});
+    EXPECT_EQ(full.max_block, 1);
+    ViewerOptions small;
+    small.max_bytes = full.bytes - 600;
+    const ViewerStats st = write_viewer(*reader_, result_, path, small);
+    EXPECT_LE(st.bytes, small.max_bytes);
+    EXPECT_EQ(st.bytes, int64_t(std::filesystem::file_size(path)));
+    EXPECT_GT(st.max_block, 1);
+    const nlohmann::json d = viewer_data(path);
+    const nlohmann::json& s0 = d["sequences"][0];
+    const int64_t T = reader_->sequence(0).length, B = s0["block"], n = s0["n"];
+    ASSERT_GT(B, 1);
+    EXPECT_EQ(n, (T + B - 1) / B);
+    const std::vector<uint8_t> bytes = base64_decode(s0["patterns"]);
+    const int64_t n_heads = 4 * 4, tri = n * (n + 1) / 2;
+    ASSERT_EQ(int64_t(bytes.size()), n_heads * tri);
+    const Captured p = reader_->read(0, "blocks.1.attn.hook_pattern"); // layer 1: heads 4..7 of the page
+    for (int64_t h = 0; h < 4; ++h) {
+        const std::vector<double> cell =
+            block_average(TensorView::contiguous(const_cast<float*>(p.data.data()) + h * T * T, {T, T}), B);
+        const uint8_t* q = &bytes[size_t((4 + h) * tri)];
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = 0; j <= i; ++j)
+                ASSERT_EQ(int(*q++), int(std::lround(255 * std::sqrt(cell[size_t(i * n + j)])))) << h << " " << i << " " << j;
+    }
+    // a limit nothing fits in is refused, saying what to do
+    small.max_bytes = 1000;
+    test::expect_error([&] { write_viewer(*reader_, result_, path, small); }, {"do not fit", "--sequences"});
 }
