@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev                  # JSON
   libpcre2-dev                        # the tokenizer's pre-tokenization pattern (Unicode classes)
   libcairo2-dev libpango1.0-dev       # figures (PNG, SVG) and their text
+  libcpp-httplib-dev                  # attnscope serve (the local viewer server)
   fonts-dejavu-core                   # the figures' font
   libgtest-dev                        # tests
   libbenchmark-dev                    # kernel benchmarks (bench/bench_kernels)

@@ -25,6 +25,7 @@
 #include "api/analyzer_api.h"
 #include "api/runner.h"
 #include "report/report.h"
+#include "serve/server.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "core/threads.h"

@@ -70,27 +70,30 @@ std::string script_safe(const std::string& json) {
 
 } // namespace
 
-std::string viewer_html(const std::string& data_json) {
+std::string viewer_html(const std::string& data_json, bool served) {
     std::string html = kTemplate;
+    // the page on its own may make no request at all; served, it fetches from its own origin
+    const size_t csp = html.find("@CONNECT@");
+    if (csp == std::string::npos) throw Error("viewer template has no @CONNECT@ placeholder");
+    html.replace(csp, 9, served ? "; connect-src 'self'" : "");
     const size_t at = html.find("@DATA@");
     if (at == std::string::npos) throw Error("viewer template has no @DATA@ placeholder");
     html.replace(at, 6, script_safe(data_json));
     return html;
 }
 
-namespace {
-
-// The block side for a sequence of T tokens when no grid may exceed `cells` x `cells`.
-int64_t block_for(int64_t T, int64_t cells) {
+int64_t viewer_block(int64_t T, int64_t cells) {
     return (T + cells - 1) / cells;
 }
+
+namespace {
 
 // Bytes of the page's pattern data when grids are at most `cells` wide: base64 of the lower
 // triangles (n (n + 1) / 2 bytes per head) of every sequence.
 int64_t pattern_bytes(const std::vector<int64_t>& lengths, int64_t heads, int64_t cells) {
     int64_t total = 0;
     for (int64_t T : lengths) {
-        const int64_t B = block_for(T, cells), n = (T + B - 1) / B;
+        const int64_t B = viewer_block(T, cells), n = (T + B - 1) / B;
         total += (heads * n * (n + 1) / 2 + 2) / 3 * 4;
     }
     return total;
@@ -98,36 +101,39 @@ int64_t pattern_bytes(const std::vector<int64_t>& lengths, int64_t heads, int64_
 
 } // namespace
 
-ViewerStats write_viewer(const CaptureReader& cap, const AnalysisResult* r, const std::string& path,
-                         const ViewerOptions& o) {
+ViewerLayout viewer_layout(const CaptureReader& cap) {
     const ModelConfig& cfg = cap.config();
-    std::vector<int> heads = cap.heads();
-    if (heads.empty())
+    ViewerLayout v;
+    v.heads = cap.heads();
+    if (v.heads.empty())
         for (int h = 0; h < cfg.n_head; ++h)
-            heads.push_back(h);
-    std::vector<int> layers;
+            v.heads.push_back(h);
     for (int il = 0; il < cfg.n_layer; ++il)
-        if (cap.n_sequences() > 0 && cap.has(0, cat("blocks.", il, ".attn.hook_pattern"))) layers.push_back(il);
-    if (layers.empty())
+        if (cap.n_sequences() > 0 && cap.has(0, cat("blocks.", il, ".attn.hook_pattern"))) v.layers.push_back(il);
+    if (v.layers.empty())
         throw Error(cat(cap.dir(), ": no attention weights captured, nothing to view"),
                     "capture them with attnscope run --capture weights");
-    if (o.max_sequences < 1) throw Error(cat("viewer: ", o.max_sequences, " sequences asked for, at least 1 needed"));
+    return v;
+}
+
+nlohmann::ordered_json viewer_meta(const CaptureReader& cap, const AnalysisResult* r, const ViewerLayout& v) {
     using json = nlohmann::ordered_json; // keys keep their order (legend, metrics)
+    const ModelConfig& cfg = cap.config();
     json d;
     d["model"] = cap.manifest().value("model", nlohmann::json::object()).value("name", std::string("model"));
     d["n_layer"] = cfg.n_layer;
     d["n_head"] = cfg.n_head;
-    d["layers"] = layers;
-    d["heads"] = heads;
+    d["layers"] = v.layers;
+    d["heads"] = v.heads;
     json colours = json::object();
     for (const auto& label : label_order())
         colours[label] = hex_color(label_color(label));
     d["label_colors"] = colours;
     if (r) {
         json an = json::array();
-        for (int il : layers) {
+        for (int il : v.layers) {
             json row = json::array();
-            for (int h : heads) {
+            for (int h : v.heads) {
                 json info = nullptr;
                 if (size_t(il) < r->layers.size())
                     for (const auto& hr : r->layers[size_t(il)].heads)
@@ -148,11 +154,47 @@ ViewerStats write_viewer(const CaptureReader& cap, const AnalysisResult* r, cons
         }
         d["analysis"] = an;
     }
+    d["n_sequences_captured"] = cap.n_sequences();
+    return d;
+}
+
+std::vector<uint8_t> quantised_patterns(const CaptureReader& cap, int64_t s, const ViewerLayout& v, int64_t B) {
+    const int64_t T = cap.sequence(s).length, n = (T + B - 1) / B, tri = n * (n + 1) / 2;
+    const int64_t H = int64_t(v.heads.size());
+    std::vector<uint8_t> bytes(size_t(int64_t(v.layers.size()) * H * tri));
+    for (size_t li = 0; li < v.layers.size(); ++li) {
+        const std::string hook = cat("blocks.", v.layers[li], ".attn.hook_pattern");
+        std::vector<float> storage;
+        const CaptureReader::View p = cap.view(s, hook, storage);
+        if (p.shape != std::vector<int64_t>{H, T, T})
+            throw Error(cat(cap.dir(), ": tensor '", ActivationCache::key(hook, int(s)), "' has shape ",
+                            shape_str(p.shape), ", expected [", H, ", ", T, ", ", T, "]"));
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int64_t h = 0; h < H; ++h) {
+            const TensorView head = TensorView::contiguous(const_cast<float*>(p.data) + h * T * T, {T, T});
+            const std::vector<double> cell = B == 1 ? std::vector<double>() : block_average(head, B);
+            uint8_t* out = &bytes[size_t((int64_t(li) * H + h) * tri)];
+            for (int64_t i = 0; i < n; ++i)
+                for (int64_t j = 0; j <= i; ++j) {
+                    const double a = B == 1 ? double(p.data[(h * T + i) * T + j]) : cell[size_t(i * n + j)];
+                    *out++ = uint8_t(std::lround(255.0 * std::sqrt(std::clamp(a, 0.0, 1.0))));
+                }
+        }
+        cap.advise(s, hook, MappedFile::Use::done); // memory stays flat over a large capture
+    }
+    return bytes;
+}
+
+ViewerStats write_viewer(const CaptureReader& cap, const AnalysisResult* r, const std::string& path,
+                         const ViewerOptions& o) {
+    const ViewerLayout layout = viewer_layout(cap);
+    if (o.max_sequences < 1) throw Error(cat("viewer: ", o.max_sequences, " sequences asked for, at least 1 needed"));
+    nlohmann::ordered_json d = viewer_meta(cap, r, layout);
 
     // What the page costs besides the patterns: the template, the analysis, and the tokens of
     // each sequence (escaped, with room for \u escapes); the rest of the budget goes to patterns.
     const int64_t n_seq = std::min<int64_t>(cap.n_sequences(), o.max_sequences);
-    const int64_t n_heads = int64_t(layers.size() * heads.size());
+    const int64_t n_heads = int64_t(layout.layers.size() * layout.heads.size());
     std::vector<int64_t> lengths;
     int64_t fixed = int64_t(viewer_html(d.dump()).size()) + 4096;
     for (int64_t s = 0; s < n_seq; ++s) {
@@ -178,37 +220,19 @@ ViewerStats write_viewer(const CaptureReader& cap, const AnalysisResult* r, cons
     }
     const int64_t cells = lo;
 
-    json seqs = json::array();
+    nlohmann::ordered_json seqs = nlohmann::ordered_json::array();
     ViewerStats st;
     for (int64_t s = 0; s < n_seq; ++s) {
         const SequenceInfo& info = cap.sequence(s);
-        const int64_t T = info.length, B = block_for(T, cells), n = (T + B - 1) / B, tri = n * (n + 1) / 2;
-        std::vector<uint8_t> bytes(size_t(n_heads * tri));
-        for (size_t li = 0; li < layers.size(); ++li) {
-            const std::string hook = cat("blocks.", layers[li], ".attn.hook_pattern");
-            std::vector<float> storage;
-            const CaptureReader::View p = cap.view(s, hook, storage);
-            if (p.shape != std::vector<int64_t>{int64_t(heads.size()), T, T})
-                throw Error(cat(cap.dir(), ": tensor '", ActivationCache::key(hook, int(s)), "' has shape ",
-                                shape_str(p.shape), ", expected [", heads.size(), ", ", T, ", ", T, "]"));
-#pragma omp parallel for schedule(dynamic, 1)
-            for (int64_t h = 0; h < int64_t(heads.size()); ++h) {
-                const TensorView head = TensorView::contiguous(const_cast<float*>(p.data) + h * T * T, {T, T});
-                const std::vector<double> cell = B == 1 ? std::vector<double>() : block_average(head, B);
-                uint8_t* out = &bytes[size_t((int64_t(li) * int64_t(heads.size()) + h) * tri)];
-                for (int64_t i = 0; i < n; ++i)
-                    for (int64_t j = 0; j <= i; ++j) {
-                        const double a = B == 1 ? double(p.data[(h * T + i) * T + j]) : cell[size_t(i * n + j)];
-                        *out++ = uint8_t(std::lround(255.0 * std::sqrt(std::clamp(a, 0.0, 1.0))));
-                    }
-            }
-            cap.advise(s, hook, MappedFile::Use::done); // memory stays flat over a large capture
-        }
+        const int64_t T = info.length, B = viewer_block(T, cells), n = (T + B - 1) / B;
         st.max_block = std::max(st.max_block, B);
-        seqs.push_back({{"index", s}, {"tokens", info.tokens}, {"block", B}, {"n", n}, {"patterns", base64(bytes)}});
+        seqs.push_back({{"index", s},
+                        {"tokens", info.tokens},
+                        {"block", B},
+                        {"n", n},
+                        {"patterns", base64(quantised_patterns(cap, s, layout, B))}});
     }
     d["sequences"] = seqs;
-    d["n_sequences_captured"] = cap.n_sequences();
     const std::string html = viewer_html(d.dump());
     write_file_atomic(path, html);
     st.bytes = int64_t(html.size());

@@ -18,7 +18,9 @@
 #include "analysis/analyzer.h"
 #include "capture/capture.h"
 
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace attnscope {
 
@@ -35,7 +37,23 @@ struct ViewerStats {
 ViewerStats write_viewer(const CaptureReader& capture, const AnalysisResult* analysis, const std::string& path,
                          const ViewerOptions& options = {});
 
-// The template with the data in place (exposed for tests): `data` is the JSON text.
-std::string viewer_html(const std::string& data_json);
+// The template with the data in place: `data` is the JSON text. `served`: the page may fetch
+// from its own origin (attnscope serve); otherwise its Content-Security-Policy forbids any request.
+std::string viewer_html(const std::string& data_json, bool served = false);
+
+// The pieces the page and the server (src/serve) share.
+struct ViewerLayout {
+    std::vector<int> layers, heads; // captured layers and heads, in order
+};
+ViewerLayout viewer_layout(const CaptureReader& capture); // throws when no pattern was captured
+// The page's data without patterns: model, layers, heads, label colours, each head's analysis.
+nlohmann::ordered_json viewer_meta(const CaptureReader& capture, const AnalysisResult* analysis,
+                                   const ViewerLayout& layout);
+// The block side B for a sequence of T tokens drawn on at most `cells` x `cells`.
+int64_t viewer_block(int64_t T, int64_t cells);
+// Every head of sequence s (layer after layer, head after head) as the lower triangle of its
+// pattern averaged in B x B blocks, one byte per cell: q = round(255 sqrt(a)).
+std::vector<uint8_t> quantised_patterns(const CaptureReader& capture, int64_t s, const ViewerLayout& layout,
+                                        int64_t B);
 
 } // namespace attnscope
