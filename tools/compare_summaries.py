@@ -5,7 +5,8 @@
 
 Every number is compared at the same place in both files: |a - b| <= tol * max(1, |a|, |b|)
 (relative for large values, absolute below 1). Strings, lists and keys must match exactly,
-except the keys named with --ignore (default: sources, the capture directories). Prints the
+except the keys named with --ignore (default: sources and capture_fingerprint, which name the
+capture directories), and keys only B has with --allow-added (B from a newer version). Prints the
 largest difference and where it is; exits 1 when a value differs beyond tol or the structure
 differs.
 """
@@ -14,7 +15,7 @@ import json
 import sys
 
 
-def walk(a, b, path, tol, ignore, out):
+def walk(a, b, path, tol, ignore, out, added_ok=False):
     if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None or isinstance(a, str):
         if a != b:
             out["mismatch"].append(f"{path}: {a!r} != {b!r}")
@@ -31,15 +32,16 @@ def walk(a, b, path, tol, ignore, out):
             out["mismatch"].append(f"{path}: {len(a)} items != {len(b)}")
             return
         for k, (x, y) in enumerate(zip(a, b)):
-            walk(x, y, f"{path}[{k}]", tol, ignore, out)
+            walk(x, y, f"{path}[{k}]", tol, ignore, out, added_ok)
         return
     if isinstance(a, dict) and isinstance(b, dict):
-        keys = [k for k in a if k not in ignore]
-        if set(keys) != set(k for k in b if k not in ignore):
-            out["mismatch"].append(f"{path}: keys differ: {sorted(set(keys) ^ set(b))}")
+        ka, kb = set(k for k in a if k not in ignore), set(k for k in b if k not in ignore)
+        if ka - kb or (kb - ka and not added_ok):
+            out["mismatch"].append(f"{path}: keys differ: {sorted(ka ^ kb)}")
             return
-        for k in keys:
-            walk(a[k], b[k], f"{path}.{k}", tol, ignore, out)
+        for k in a:
+            if k in ka:
+                walk(a[k], b[k], f"{path}.{k}", tol, ignore, out, added_ok)
         return
     out["mismatch"].append(f"{path}: {type(a).__name__} != {type(b).__name__}")
 
@@ -49,10 +51,12 @@ def main():
     ap.add_argument("a")
     ap.add_argument("b")
     ap.add_argument("--tol", type=float, default=1e-9)
-    ap.add_argument("--ignore", default="sources")
+    ap.add_argument("--ignore", default="sources,capture_fingerprint")
+    ap.add_argument("--allow-added", action="store_true", help="keys only B has are not differences")
     args = ap.parse_args()
     out = {"worst": (0.0, "", None, None), "mismatch": []}
-    walk(json.load(open(args.a)), json.load(open(args.b)), "$", args.tol, set(args.ignore.split(",")), out)
+    walk(json.load(open(args.a)), json.load(open(args.b)), "$", args.tol, set(args.ignore.split(",")), out,
+         args.allow_added)
     d, path, x, y = out["worst"]
     print(f"largest scaled difference: {d:.3g}" + (f" at {path} ({x!r} vs {y!r})" if path else ""))
     for m in out["mismatch"][:20]:

@@ -20,7 +20,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <atomic>
 #include <deque>
+#include <future>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -103,22 +106,37 @@ struct ViewerServer::Impl {
     int port = 0;
     int listen_fd = -1;
 
+    // Grid thumbnails by sequence, made once: the first request for a sequence computes them
+    // and any other request for it waits for that result. The 16 most recent are kept.
+    using Thumbs = std::shared_future<std::shared_ptr<const std::string>>;
     std::mutex thumbs_mutex;
-    std::deque<std::pair<int64_t, std::shared_ptr<const std::string>>> thumbs; // recent first
+    std::deque<std::pair<int64_t, Thumbs>> thumbs; // most recent first
+    std::thread warm; // makes the first sequences' thumbnails before anyone asks
+    std::atomic<bool> stopping{false};
 
     std::shared_ptr<const std::string> thumbs_of(int64_t s) {
+        std::promise<std::shared_ptr<const std::string>> made;
+        Thumbs result;
+        bool mine = false;
         {
             std::lock_guard<std::mutex> lock(thumbs_mutex);
-            for (const auto& [seq, bytes] : thumbs)
-                if (seq == s) return bytes;
+            for (const auto& [seq, t] : thumbs)
+                if (seq == s) result = t; // made, or being made by another request
+            if (!result.valid()) {
+                result = made.get_future().share();
+                mine = true;
+                thumbs.emplace_front(s, result);
+                if (thumbs.size() > 16) thumbs.pop_back(); // at most 16 sequences' thumbnails in memory
+            }
         }
-        const int64_t B = viewer_block(cap->sequence(s).length, opt.thumb_cells);
-        const std::vector<uint8_t> q = quantised_patterns(*cap, s, layout, B);
-        auto bytes = std::make_shared<const std::string>(q.begin(), q.end());
-        std::lock_guard<std::mutex> lock(thumbs_mutex);
-        thumbs.emplace_front(s, bytes);
-        if (thumbs.size() > 16) thumbs.pop_back(); // at most 16 sequences' thumbnails in memory
-        return bytes;
+        if (mine) try {
+                const int64_t B = viewer_block(cap->sequence(s).length, opt.thumb_cells);
+                const std::vector<uint8_t> q = quantised_patterns(*cap, s, layout, B);
+                made.set_value(std::make_shared<const std::string>(q.begin(), q.end()));
+            } catch (...) {
+                made.set_exception(std::current_exception());
+            }
+        return result.get();
     }
 };
 
@@ -261,6 +279,7 @@ ViewerServer::ViewerServer(const std::string& dir, ServeOptions o) : impl_(std::
 
 ViewerServer::~ViewerServer() {
     stop();
+    if (impl_->warm.joinable()) impl_->warm.join();
 }
 
 std::string ViewerServer::url() const {
@@ -278,11 +297,23 @@ const std::string& ViewerServer::token() const {
 }
 
 void ViewerServer::run() {
-    impl_->http.listen_after_bind();
+    Impl& m = *impl_;
+    // the first sequences' thumbnails, made while the user opens the page
+    if (!m.warm.joinable())
+        m.warm = std::thread([&m] {
+            for (int64_t s = 0; s < std::min<int64_t>(m.cap->n_sequences(), 4) && !m.stopping; ++s) try {
+                    m.thumbs_of(s);
+                } catch (const std::exception&) {
+                    return; // the request for it will report the error
+                }
+        });
+    m.http.listen_after_bind();
 }
 
 void ViewerServer::stop() {
-    if (impl_) impl_->http.stop();
+    if (!impl_) return;
+    impl_->stopping = true;
+    impl_->http.stop();
 }
 
 } // namespace attnscope
