@@ -317,7 +317,7 @@ void Analyzer::add_pattern(int il, const TensorView& p, const std::vector<int>& 
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t k = 0; k < n_blocks; ++k) {
         const int64_t b = n_blocks - 1 - k;
-        double* out = &block_js[size_t(b * n_pairs)];
+        double* out = block_js.data() + b * n_pairs; // (no pairs: one head)
         for (int64_t i = 1 + b * kRows; i < std::min(T, 1 + (b + 1) * kRows); ++i) {
             int64_t pair = 0;
             for (int64_t ha = 0; ha < Hc; ++ha)
