@@ -144,12 +144,15 @@ std::string hook_shape(const ModelConfig& c, Hook h) {
     const std::string T = "T", D = std::to_string(c.n_embd), H = std::to_string(c.n_head), d = std::to_string(c.d_head);
     switch (h) {
     case Hook::q:
-    case Hook::k:
-    case Hook::v:
+    case Hook::rot_q:
     case Hook::z: return "[T, " + H + ", " + d + "]";
+    case Hook::k:
+    case Hook::rot_k:
+    case Hook::v: return "[T, " + std::to_string(c.n_kv_head) + ", " + d + "]";
     case Hook::attn_scores:
     case Hook::pattern: return "[" + H + ", T, T]";
     case Hook::mlp_pre:
+    case Hook::mlp_pre_linear:
     case Hook::mlp_post: return "[T, " + std::to_string(c.n_inner) + "]";
     case Hook::logits: return "[T, " + std::to_string(c.vocab_size) + "]";
     default: return "[T, " + D + "]";
@@ -555,6 +558,7 @@ int run(int argc, char** argv) {
         const ModelConfig& c = model->config();
         for (int ih = 0; ih < kHookCount; ++ih) {
             const Hook h = Hook(ih);
+            if (!hook_exists(h, c)) continue;
             const std::string name =
                 hook_is_per_layer(h) ? std::string("blocks.{L}.") + hook_suffix(h) : hook_suffix(h);
             std::printf("%-34s %s\n", name.c_str(), hook_shape(c, h).c_str());

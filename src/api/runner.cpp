@@ -199,7 +199,7 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
     for (int il = -1; il < cfg.n_layer; ++il)
         for (int ih = 0; ih < kHookCount; ++ih)
             wanted[size_t((il + 1) * kHookCount + ih)] =
-                hook_is_per_layer(Hook(ih)) == (il >= 0) && sp.wants(Hook(ih), il);
+                hook_is_per_layer(Hook(ih)) == (il >= 0) && hook_exists(Hook(ih), cfg) && sp.wants(Hook(ih), il);
     auto captured = [&](Hook h, int il) { return wanted[size_t((il + 1) * kHookCount + int(h))] != 0; };
     for (int il = -1; il < cfg.n_layer; ++il)
         for (int ih = 0; ih < kHookCount; ++ih) {
@@ -473,6 +473,7 @@ ojson Runner::manifest(const PreparedData& data, const CaptureSpec& sp,
                   {"weights_dtype", model_->weights_dtype()},
                   {"weights", weights},
                   {"config", config}};
+    if (c.n_kv_head != c.n_head) m["model"]["dims"]["n_kv_head"] = c.n_kv_head; // grouped-query attention
     m["tokenizer"] = {{"source", fs::path(tokenizer_->source()).filename().string()},
                       {"vocab_size", tokenizer_->vocab_size()}};
     ojson layers = ojson::array(), heads = nullptr;

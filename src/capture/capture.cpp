@@ -42,8 +42,16 @@ const std::vector<Alias>& aliases() {
     return a;
 }
 
-bool head_indexed(Hook h) {
-    return h == Hook::pattern || h == Hook::attn_scores || h == Hook::q || h == Hook::k || h == Hook::v || h == Hook::z;
+// Hooks with a head dimension, and how many heads: query heads, or key/value heads for k and v.
+int64_t n_heads_of(Hook h, const ModelConfig& cfg) {
+    return h == Hook::k || h == Hook::rot_k || h == Hook::v ? cfg.n_kv_head : cfg.n_head;
+}
+// Whether --heads (query heads) selects in this hook: every per-head hook, but k and v only when
+// each query head has its own (no grouped-query attention); grouped k and v are kept whole.
+bool head_indexed(Hook h, const ModelConfig& cfg) {
+    const bool per_head = h == Hook::pattern || h == Hook::attn_scores || h == Hook::q || h == Hook::rot_q ||
+                          h == Hook::k || h == Hook::rot_k || h == Hook::v || h == Hook::z;
+    return per_head && n_heads_of(h, cfg) == cfg.n_head;
 }
 
 } // namespace
@@ -65,7 +73,7 @@ CaptureSpec CaptureSpec::parse(const std::string& capture, const std::string& la
         if (!alias) {
             // a name or glob must match at least one hook of this model
             bool matches = false;
-            for (const auto& n : all_hook_names(cfg.n_layer))
+            for (const auto& n : all_hook_names(cfg))
                 matches = matches || glob_match(item, n);
             if (!matches)
                 throw Error(cat("--capture: '", item, "' matches no hook point of this model"),
@@ -112,23 +120,27 @@ std::string capture_file_for(Hook h) {
 }
 
 std::vector<int64_t> captured_shape(Hook h, int64_t T, const ModelConfig& cfg, const std::vector<int>& heads) {
-    const int64_t H = heads.empty() ? cfg.n_head : int64_t(heads.size());
+    const int64_t H = heads.empty() || !head_indexed(h, cfg) ? n_heads_of(h, cfg) : int64_t(heads.size());
     switch (h) {
     case Hook::pattern:
     case Hook::attn_scores: return {H, T, T};
     case Hook::q:
+    case Hook::rot_q:
     case Hook::k:
+    case Hook::rot_k:
     case Hook::v:
     case Hook::z: return {T, H, cfg.d_head};
     case Hook::mlp_pre:
+    case Hook::mlp_pre_linear:
     case Hook::mlp_post: return {T, cfg.n_inner};
     case Hook::logits: return {T, cfg.vocab_size};
     default: return {T, cfg.n_embd};
     }
 }
 
-static void select_heads(Hook h, const TensorView& value, const std::vector<int>& heads, std::vector<float>& out) {
-    if (heads.empty() || !head_indexed(h)) {
+static void select_heads(Hook h, const TensorView& value, const ModelConfig& cfg, const std::vector<int>& heads,
+                         std::vector<float>& out) {
+    if (heads.empty() || !head_indexed(h, cfg)) {
         out.resize(size_t(value.numel()));
         value.copy_to(out.data());
         return;
@@ -156,7 +168,7 @@ static void select_heads(Hook h, const TensorView& value, const std::vector<int>
 
 std::vector<int64_t> pack_captured(Hook h, const TensorView& value, const ModelConfig& cfg,
                                    const std::vector<int>& heads, std::vector<float>& out) {
-    select_heads(h, value, heads, out);
+    select_heads(h, value, cfg, heads, out);
     const bool heads_first = h == Hook::pattern || h == Hook::attn_scores; // [H, T, T], else [T, ...]
     return captured_shape(h, value.ne[heads_first ? 1 : 0], cfg, heads);
 }
@@ -195,6 +207,7 @@ CaptureReader::CaptureReader(const std::string& dir) : dir_(dir) {
     config_.n_head = int(json_int(dims, "n_head", path, 1, kMaxHeads));
     config_.n_embd = int(json_int(dims, "n_embd", path, 1, kMaxEmbd));
     config_.d_head = int(json_int(dims, "d_head", path, 1, kMaxEmbd));
+    config_.n_kv_head = int(json_int_or(dims, "n_kv_head", path, 1, config_.n_head, config_.n_head));
     config_.n_inner = int(json_int(dims, "n_inner", path, 1, int64_t(kMaxEmbd) * 16));
     config_.vocab_size = int(json_int(dims, "vocab_size", path, 1, kMaxVocab));
     config_.n_positions = int(json_int(dims, "n_positions", path, 1, kMaxPositions));

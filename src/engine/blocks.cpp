@@ -37,17 +37,19 @@ void embed(const float* wte, const float* wpe, BlockContext& ctx) {
     const int64_t D = ctx.cfg.n_embd, N = ctx.batch.n_tokens();
     RunState& st = ctx.state;
     st.x.resize(size_t(N * D));
-    st.pos.resize(size_t(N * D));
+    if (wpe) st.pos.resize(size_t(N * D));
     for (int64_t s = 0, row = 0; s < ctx.batch.n_seq(); ++s) {
         const auto& toks = ctx.batch.tokens[size_t(s)];
         for (size_t t = 0; t < toks.size(); ++t, ++row) {
             const float* e = wte + int64_t(toks[t]) * D;
-            const float* p = wpe + int64_t(t) * D; // position from the sequence's own start
             std::copy(e, e + D, st.x.data() + row * D);
+            if (!wpe) continue;
+            const float* p = wpe + int64_t(t) * D; // position from the sequence's own start
             std::copy(p, p + D, st.pos.data() + row * D);
         }
     }
     offer_rows(Hook::embed, -1, st.x.data(), D, ctx);
+    if (!wpe) return; // rotary models add positions inside attention
     offer_rows(Hook::pos_embed, -1, st.pos.data(), D, ctx);
     add_inplace(st.x.data(), st.pos.data(), N * D);
 }
@@ -55,7 +57,10 @@ void embed(const float* wte, const float* wpe, BlockContext& ctx) {
 void norm(Hook h, int il, const float* in, const float* gamma, const float* beta, BlockContext& ctx) {
     const int64_t D = ctx.cfg.n_embd, N = ctx.batch.n_tokens();
     ctx.state.ln.resize(size_t(N * D));
-    layer_norm(in, gamma, beta, ctx.state.ln.data(), N, D, ctx.cfg.ln_eps);
+    if (ctx.cfg.norm == NormKind::rms_norm)
+        rms_norm(in, gamma, ctx.state.ln.data(), N, D, ctx.cfg.ln_eps);
+    else
+        layer_norm(in, gamma, beta, ctx.state.ln.data(), N, D, ctx.cfg.ln_eps);
     offer_rows(h, il, ctx.state.ln.data(), D, ctx);
 }
 
@@ -66,14 +71,18 @@ namespace {
 // 8 x 128 tokens on a quiet machine, 2.4x under load: bench_kernels BM_MatmulPerSequence).
 // OpenBLAS blocks a product differently for a different number of rows, so a sequence's values
 // alone and in a batch agree to rounding only (measured 1e-6; tests/engine/test_forward.cpp).
-void linear(const float* in, const float* w, const float* b, float* out, int64_t K, int64_t M, BlockContext& ctx) {
-    matmul(in, w, b, out, ctx.batch.n_tokens(), K, M);
+// The weight may be stored [in, out] or [out, in] (MatrixView); rows of out are ldy apart.
+void linear(const float* in, const MatrixView& w, const float* b, float* out, BlockContext& ctx, int64_t ldy = -1) {
+    if (w.out_major)
+        matmul_nt(in, w.data, b, out, ctx.batch.n_tokens(), w.in, w.out, ldy);
+    else
+        matmul(in, w.data, b, out, ctx.batch.n_tokens(), w.in, w.out, ldy);
 }
 
-// Offer the per-head view [T, H, d] of a buffer whose rows are `row_stride` wide.
-void offer_heads(Hook h, int il, float* base, int64_t row_stride, BlockContext& ctx) {
+// Offer the per-head view [T, H, d] (H heads) of a buffer whose rows are `row_stride` wide.
+void offer_heads(Hook h, int il, float* base, int64_t row_stride, int64_t H, BlockContext& ctx) {
     if (!ctx.plan.wants(h, il)) return;
-    const int64_t H = ctx.cfg.n_head, d = ctx.cfg.d_head;
+    const int64_t d = ctx.cfg.d_head;
     for (int64_t s = 0; s < ctx.batch.n_seq(); ++s) {
         const int64_t T = int64_t(ctx.batch.tokens[size_t(s)].size());
         ctx.hooks.dispatch(h, il, int(s),
@@ -96,45 +105,74 @@ float* thread_scratch(RunState& st, int64_t n) {
 
 void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
     const ModelConfig& cfg = ctx.cfg;
-    const int64_t D = cfg.n_embd, H = cfg.n_head, d = cfg.d_head, N = ctx.batch.n_tokens();
+    // H query heads and H_kv key/value heads of width d: query head h reads key/value head
+    // h / (H / H_kv), as HF's repeat_kv (grouped-query attention; H_kv = H without it)
+    const int64_t H = cfg.n_head, Hkv = cfg.n_kv_head, d = cfg.d_head, N = ctx.batch.n_tokens();
+    const int64_t Q = H * d, KV = Hkv * d, group = H / Hkv;
     const int64_t n_seq = ctx.batch.n_seq();
     RunState& st = ctx.state;
 
-    // qkv[N, 3D] = ln @ W_qkv + b; row r holds q (heads side by side), then k, then v
-    st.qkv.resize(size_t(N * 3 * D));
-    linear(st.ln.data(), w.attn_qkv_w, w.attn_qkv_b, st.qkv.data(), D, 3 * D, ctx);
+    // qkv[N, Q + 2 KV]: row r holds q (heads side by side), then k, then v — one product with a
+    // fused weight (GPT-2), or three into their columns (Llama)
+    const int64_t ld = Q + 2 * KV; // row stride of q, k, v
+    st.qkv.resize(size_t(N * ld));
     float* q = st.qkv.data();
-    float* k = q + D;
-    float* v = q + 2 * D;
-    offer_heads(Hook::q, il, q, 3 * D, ctx);
-    offer_heads(Hook::k, il, k, 3 * D, ctx);
-    offer_heads(Hook::v, il, v, 3 * D, ctx);
+    float* k = q + Q;
+    float* v = q + Q + KV;
+    if (w.attn_qkv) {
+        linear(st.ln.data(), w.attn_qkv, w.attn_qkv_b, q, ctx);
+    } else {
+        linear(st.ln.data(), w.attn_q, w.attn_q_b, q, ctx, ld);
+        linear(st.ln.data(), w.attn_k, w.attn_k_b, k, ctx, ld);
+        linear(st.ln.data(), w.attn_v, w.attn_v_b, v, ctx, ld);
+    }
+    offer_heads(Hook::q, il, q, ld, H, ctx);
+    offer_heads(Hook::k, il, k, ld, Hkv, ctx);
+    offer_heads(Hook::v, il, v, ld, Hkv, ctx);
+    if (cfg.qk_norm) // Qwen3: RMSNorm over each head's d values of q and k, before rotary
+        for (int64_t t = 0; t < N; ++t) {
+            rms_norm(q + t * ld, w.q_norm_w, q + t * ld, H, d, cfg.ln_eps);
+            rms_norm(k + t * ld, w.k_norm_w, k + t * ld, Hkv, d, cfg.ln_eps);
+        }
+    if (cfg.positions == PositionKind::rotary) {
+        // positions count from each sequence's start, as in its own forward
+        for (int64_t s = 0; s < n_seq; ++s) {
+            const int64_t T = int64_t(ctx.batch.tokens[size_t(s)].size()), off = ctx.batch.offset(s);
+            rope_apply(q + off * ld, ld, T, H, d, st.rope_cos.data(), st.rope_sin.data());
+            rope_apply(k + off * ld, ld, T, Hkv, d, st.rope_cos.data(), st.rope_sin.data());
+        }
+        offer_heads(Hook::rot_q, il, q, ld, H, ctx);
+        offer_heads(Hook::rot_k, il, k, ld, Hkv, ctx);
+    }
 
     // scores = q k^T / sqrt(d) (HF: scale_attn_weights), and / (il + 1) if the config says so
     float scale = cfg.scale_attn_weights ? 1.0f / std::sqrt(float(d)) : 1.0f;
     if (cfg.scale_attn_by_inverse_layer_idx) scale /= float(il + 1);
-    const int64_t ld = 3 * D; // row stride of q, k, v
-    st.z.resize(size_t(N * D));
+    st.z.resize(size_t(N * Q));
     float* z = st.z.data();
     auto n_keys = [&](int64_t i, int64_t T) { return cfg.causal ? i + 1 : T; };
+    // the first key a query sees: with a sliding window (Mistral) keys j > i - window
+    auto first_key = [&](int64_t i) { return cfg.sliding_window > 0 ? std::max<int64_t>(0, i - cfg.sliding_window + 1) : 0; };
     // Query rows go in blocks of kQueryBlock; a block sees the keys its last row sees. Within a
-    // block, the softmax of row i reads its n_keys(i) cells and sets the rest to exactly 0.
+    // block, the softmax of row i reads its keys [first_key(i), n_keys(i)) and sets the rest to
+    // exactly 0.
     auto block_keys = [&](int64_t i0, int64_t T) { return n_keys(std::min(T, i0 + kQueryBlock) - 1, T); };
     const float neg_inf = -std::numeric_limits<float>::infinity();
     // The three steps of one block, on rows of a buffer `ls` floats apart; every path calls
     // exactly these, so they give the same bits.
     auto block_scores = [&](int64_t off, int64_t h, int64_t i0, int64_t rows, int64_t T, float* s, int64_t ls) {
-        attention_scores_block(q + (off + i0) * ld + h * d, ld, k + off * ld + h * d, ld, rows, block_keys(i0, T), d,
-                               scale, s, ls);
+        attention_scores_block(q + (off + i0) * ld + h * d, ld, k + off * ld + (h / group) * d, ld, rows,
+                               block_keys(i0, T), d, scale, s, ls);
     };
     auto row_softmax = [&](int64_t i, int64_t T, float* row, int64_t width) {
-        const int64_t n = n_keys(i, T);
-        softmax_row(row, n);
+        const int64_t n = n_keys(i, T), lo = first_key(i);
+        softmax_row(row + lo, n - lo);
+        std::fill(row, row + lo, 0.0f);
         std::fill(row + n, row + width, 0.0f);
     };
     auto block_values = [&](int64_t off, int64_t h, int64_t i0, int64_t rows, int64_t T, const float* p, int64_t ls) {
-        attention_values_block(p, ls, v + off * ld + h * d, ld, rows, block_keys(i0, T), d, z + (off + i0) * D + h * d,
-                               D);
+        attention_values_block(p, ls, v + off * ld + (h / group) * d, ld, rows, block_keys(i0, T), d,
+                               z + (off + i0) * Q + h * d, Q);
     };
 
     if (!ctx.plan.any_attention_matrix(il)) {
@@ -199,8 +237,10 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
                             row_softmax(i0 + r, T, s0 + r * T, T);
                         block_values(off, h, i0, rows, T, s0, T);
                     } else {
-                        for (int64_t r = 0; r < rows; ++r) // the causal mask, as the scores hook sees it
+                        for (int64_t r = 0; r < rows; ++r) { // the mask, as the scores hook sees it
+                            std::fill(s0 + r * T, s0 + r * T + first_key(i0 + r), neg_inf);
                             std::fill(s0 + r * T + n_keys(i0 + r, T), s0 + (r + 1) * T, neg_inf);
+                        }
                     }
                 }
             if (!streamed) {
@@ -228,28 +268,37 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
                 }
         }
     }
-    offer_heads(Hook::z, il, z, D, ctx);
+    offer_heads(Hook::z, il, z, Q, H, ctx);
 
     // attn_out[N, D] = z @ W_o + b_o
-    st.attn_out.resize(size_t(N * D));
-    linear(z, w.attn_out_w, w.attn_out_b, st.attn_out.data(), D, D, ctx);
-    offer_rows(Hook::attn_out, il, st.attn_out.data(), D, ctx);
+    st.attn_out.resize(size_t(N * cfg.n_embd));
+    linear(z, w.attn_out, w.attn_out_b, st.attn_out.data(), ctx);
+    offer_rows(Hook::attn_out, il, st.attn_out.data(), cfg.n_embd, ctx);
 }
 
 void mlp(const LayerWeights& w, int il, BlockContext& ctx) {
     const int64_t D = ctx.cfg.n_embd, F = ctx.cfg.n_inner, N = ctx.batch.n_tokens();
     RunState& st = ctx.state;
     st.mlp_h.resize(size_t(N * F));
-    linear(st.ln.data(), w.mlp_in_w, w.mlp_in_b, st.mlp_h.data(), D, F, ctx);
+    const bool gated = ctx.cfg.mlp == MlpKind::gated;
+    // plain: act(ln W_in + b); gated (Llama): act(ln W_gate) * (ln W_up), hook_pre is the gate
+    linear(st.ln.data(), gated ? w.mlp_gate : w.mlp_in, gated ? nullptr : w.mlp_in_b, st.mlp_h.data(), ctx);
     offer_rows(Hook::mlp_pre, il, st.mlp_h.data(), F, ctx);
+    if (gated) {
+        st.mlp_up.resize(size_t(N * F));
+        linear(st.ln.data(), w.mlp_in, w.mlp_in_b, st.mlp_up.data(), ctx);
+        offer_rows(Hook::mlp_pre_linear, il, st.mlp_up.data(), F, ctx);
+    }
     switch (ctx.cfg.activation) {
     case Activation::gelu_tanh: gelu_tanh(st.mlp_h.data(), N * F); break;
     case Activation::gelu_erf: gelu_erf(st.mlp_h.data(), N * F); break;
     case Activation::relu: relu(st.mlp_h.data(), N * F); break;
+    case Activation::silu: silu(st.mlp_h.data(), N * F); break;
     }
+    if (gated) mul_inplace(st.mlp_h.data(), st.mlp_up.data(), N * F);
     offer_rows(Hook::mlp_post, il, st.mlp_h.data(), F, ctx);
     st.mlp_out.resize(size_t(N * D));
-    linear(st.mlp_h.data(), w.mlp_out_w, w.mlp_out_b, st.mlp_out.data(), F, D, ctx);
+    linear(st.mlp_h.data(), w.mlp_out, w.mlp_out_b, st.mlp_out.data(), ctx);
     offer_rows(Hook::mlp_out, il, st.mlp_out.data(), D, ctx);
 }
 
@@ -269,7 +318,7 @@ void final_norm_and_logits(const float* gamma, const float* beta, const float* l
     const int64_t D = ctx.cfg.n_embd, V = ctx.cfg.vocab_size, N = ctx.batch.n_tokens();
     ctx.state.logits.resize(size_t(N * V));
     // logits = ln_f(x) @ W_U^T, one product over the batch as in linear()
-    matmul_nt(ctx.state.ln.data(), lm_head, ctx.state.logits.data(), N, D, V);
+    matmul_nt(ctx.state.ln.data(), lm_head, nullptr, ctx.state.logits.data(), N, D, V);
     ctx.stats.computed_logits = true;
     offer_rows(Hook::logits, -1, ctx.state.logits.data(), V, ctx);
 }

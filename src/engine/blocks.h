@@ -1,9 +1,9 @@
 // Shared blocks of decoder-only transformers, from which each architecture's forward is built
-// (gpt2.cpp). Each block reads and writes RunState buffers over the packed batch and offers
+// (decoder.cpp). Each block reads and writes RunState buffers over the packed batch and offers
 // its values to the hooks by name.
 //
 //   embed(model.tok_embd(), model.pos_embd(), batch, D, ctx);                 // -> x
-//   norm(Hook::ln1_normalized, il, x, w.ln1_w, w.ln1_b, eps, ctx);          // x -> ln
+//   norm(Hook::ln1_normalized, il, x, w.ln1_w, w.ln1_b, ctx);     // x -> ln (LayerNorm or RMSNorm)
 //   self_attention(cfg, w, il, ctx);                                          // ln -> attn_out
 #pragma once
 
@@ -25,13 +25,14 @@ struct BlockContext {
 // Offer rows [offset_s, offset_s + T_s) of a [N, width] buffer to the hooks, one sequence at a time.
 void offer_rows(Hook h, int il, float* base, int64_t width, BlockContext& ctx);
 
-// x = wte[token] + wpe[position], positions counted from each sequence's start.
+// x = wte[token] (+ wpe[position] when wpe is not null), positions counted from each sequence's start.
 void embed(const float* wte, const float* wpe, BlockContext& ctx);
-// ln = LayerNorm(in) with (gamma, beta); offered as hook h.
+// ln = LayerNorm(in) with (gamma, beta), or RMSNorm(in) with gamma; offered as hook h.
 void norm(Hook h, int il, const float* in, const float* gamma, const float* beta, BlockContext& ctx);
-// Multi-head causal self-attention of ln into attn_out (projection included).
+// Multi-head causal self-attention of ln into attn_out (projections, GQA, q/k norms, rotary, window).
 void self_attention(const LayerWeights& w, int il, BlockContext& ctx);
-// Feed-forward block of ln into mlp_out: act(ln @ W_in + b_in) @ W_out + b_out.
+// Feed-forward block of ln into mlp_out: act(ln @ W_in + b_in) @ W_out + b_out, or gated:
+// (act(ln @ W_gate) * (ln @ W_up)) @ W_down.
 void mlp(const LayerWeights& w, int il, BlockContext& ctx);
 // x += delta, then offer x as hook h.
 void residual_add(Hook h, int il, const float* delta, BlockContext& ctx);

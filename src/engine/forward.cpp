@@ -1,4 +1,4 @@
-// Batch handling, input validation and dispatch to the architecture's forward function.
+// Batch handling, input validation and the call of the decoder forward.
 #include "engine/forward.h"
 
 #include "core/error.h"
@@ -8,8 +8,8 @@
 
 namespace attnscope {
 
-void forward_gpt2(const Model& model, const Batch& batch, const HookSet& hooks, RunState& state,
-                  const ForwardOptions& options, ForwardStats& stats); // gpt2.cpp
+void forward_decoder(const Model& model, const Batch& batch, const HookSet& hooks, RunState& state,
+                     const ForwardOptions& options, ForwardStats& stats); // decoder.cpp
 
 int64_t Batch::n_tokens() const {
     int64_t n = 0;
@@ -79,11 +79,9 @@ ForwardStats forward(const Model& model, const Batch& batch, const HookSet& hook
     ForwardStats stats;
     stats.n_tokens = batch.n_tokens();
     state.row_scratch.resize(size_t(std::max(num_threads(), 1)));
-    if (cfg.model_type == "gpt2") {
-        forward_gpt2(model, batch, hooks, state, options, stats);
-    } else {
-        throw Error(cat("forward: no forward pass for model_type '", cfg.model_type, "'"));
-    }
+    // every architecture the model registry loads is a pre-norm decoder (decoder.cpp); a new
+    // block order would be a new file chosen here by an enum of the config, never by model_type
+    forward_decoder(model, batch, hooks, state, options, stats);
     return stats;
 }
 

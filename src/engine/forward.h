@@ -73,10 +73,12 @@ struct RunState {
     Buffer x;                        // F32 [N, D] residual stream (N = tokens in the batch)
     Buffer pos;                      // F32 [N, D] position embeddings
     Buffer ln;                       // F32 [N, D] layer-norm output
-    Buffer qkv;                      // F32 [N, 3D]
-    Buffer z;                        // F32 [N, D]  per-head attention outputs, heads side by side
+    Buffer qkv;                      // F32 [N, H d + 2 H_kv d]  q | k | v of each token (3D for GPT-2)
+    Buffer rope_cos, rope_sin;       // F32 [T_max, d / 2] rotary tables (rotary models)
+    Buffer z;                        // F32 [N, H d]  per-head attention outputs, heads side by side
     Buffer attn_out;                 // F32 [N, D]
-    Buffer mlp_h;                    // F32 [N, F]
+    Buffer mlp_h;                    // F32 [N, F]  (gated: the gate, then act(gate) * up)
+    Buffer mlp_up;                   // F32 [N, F]  gated MLP's up projection
     Buffer mlp_out;                  // F32 [N, D]
     Buffer att;                      // F32 [H, T, T] scores/pattern of one sequence, only when a hook wants them
     Buffer logits;                   // F32 [N, V]  only when asked for

@@ -24,6 +24,8 @@ constexpr HookInfo kHooks[] = {
     {Hook::q, "attn.hook_q", true},
     {Hook::k, "attn.hook_k", true},
     {Hook::v, "attn.hook_v", true},
+    {Hook::rot_q, "attn.hook_rot_q", true},
+    {Hook::rot_k, "attn.hook_rot_k", true},
     {Hook::attn_scores, "attn.hook_attn_scores", true},
     {Hook::pattern, "attn.hook_pattern", true},
     {Hook::z, "attn.hook_z", true},
@@ -31,6 +33,7 @@ constexpr HookInfo kHooks[] = {
     {Hook::resid_mid, "hook_resid_mid", true},
     {Hook::ln2_normalized, "ln2.hook_normalized", true},
     {Hook::mlp_pre, "mlp.hook_pre", true},
+    {Hook::mlp_pre_linear, "mlp.hook_pre_linear", true},
     {Hook::mlp_post, "mlp.hook_post", true},
     {Hook::mlp_out, "hook_mlp_out", true},
     {Hook::resid_post, "hook_resid_post", true},
@@ -43,6 +46,16 @@ static_assert(sizeof(kHooks) / sizeof(kHooks[0]) == size_t(kHookCount));
 bool hook_is_per_layer(Hook h) {
     return kHooks[int(h)].per_layer;
 }
+bool hook_exists(Hook h, const ModelConfig& cfg) {
+    switch (h) {
+    case Hook::pos_embed: return cfg.positions == PositionKind::learned;
+    case Hook::rot_q:
+    case Hook::rot_k: return cfg.positions == PositionKind::rotary;
+    case Hook::mlp_pre_linear: return cfg.mlp == MlpKind::gated;
+    default: return true;
+    }
+}
+
 const char* hook_suffix(Hook h) {
     return kHooks[int(h)].suffix;
 }
@@ -52,11 +65,12 @@ std::string hook_name(Hook h, int il) {
     return "blocks." + std::to_string(il) + "." + hook_suffix(h);
 }
 
-std::vector<std::string> all_hook_names(int n_layer) {
-    std::vector<std::string> out = {hook_name(Hook::embed, -1), hook_name(Hook::pos_embed, -1)};
-    for (int il = 0; il < n_layer; ++il)
+std::vector<std::string> all_hook_names(const ModelConfig& cfg) {
+    std::vector<std::string> out = {hook_name(Hook::embed, -1)};
+    if (hook_exists(Hook::pos_embed, cfg)) out.push_back(hook_name(Hook::pos_embed, -1));
+    for (int il = 0; il < cfg.n_layer; ++il)
         for (const auto& h : kHooks)
-            if (h.per_layer) out.push_back(hook_name(h.hook, il));
+            if (h.per_layer && hook_exists(h.hook, cfg)) out.push_back(hook_name(h.hook, il));
     out.push_back(hook_name(Hook::ln_final_normalized, -1));
     out.push_back(hook_name(Hook::logits, -1));
     return out;

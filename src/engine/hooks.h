@@ -13,6 +13,7 @@
 #pragma once
 
 #include "core/tensor.h"
+#include "model/config.h"
 
 #include <functional>
 #include <string>
@@ -29,15 +30,18 @@ enum class Hook {
     resid_pre,           // blocks.L.hook_resid_pre       [T, D]
     ln1_normalized,      // blocks.L.ln1.hook_normalized  [T, D]  the attention block's input
     q,                   // blocks.L.attn.hook_q          [T, H, d]
-    k,                   // blocks.L.attn.hook_k          [T, H, d]
-    v,                   // blocks.L.attn.hook_v          [T, H, d]
+    k,                   // blocks.L.attn.hook_k          [T, H_kv, d]
+    v,                   // blocks.L.attn.hook_v          [T, H_kv, d]
+    rot_q,               // blocks.L.attn.hook_rot_q      [T, H, d]     after rotary (rotary models)
+    rot_k,               // blocks.L.attn.hook_rot_k      [T, H_kv, d]
     attn_scores,         // blocks.L.attn.hook_attn_scores [H, T, T] scaled, masked (-inf), pre-softmax
     pattern,             // blocks.L.attn.hook_pattern    [H, T, T] post-softmax
     z,                   // blocks.L.attn.hook_z          [T, H, d] pattern @ V
     attn_out,            // blocks.L.hook_attn_out        [T, D]  after the output projection
     resid_mid,           // blocks.L.hook_resid_mid       [T, D]
     ln2_normalized,      // blocks.L.ln2.hook_normalized  [T, D]
-    mlp_pre,             // blocks.L.mlp.hook_pre         [T, F]  before the activation
+    mlp_pre,             // blocks.L.mlp.hook_pre         [T, F]  before the activation (gated: the gate)
+    mlp_pre_linear,      // blocks.L.mlp.hook_pre_linear  [T, F]  gated MLP: the up projection
     mlp_post,            // blocks.L.mlp.hook_post        [T, F]  after the activation
     mlp_out,             // blocks.L.hook_mlp_out         [T, D]
     resid_post,          // blocks.L.hook_resid_post      [T, D]
@@ -48,12 +52,15 @@ enum class Hook {
 constexpr int kHookCount = int(Hook::count);
 
 bool hook_is_per_layer(Hook h);
+// Whether a model of this config has the hook (no hook_pos_embed with rotary positions, no
+// hook_rot_q / hook_rot_k without them, hook_pre_linear only in a gated MLP).
+bool hook_exists(Hook h, const ModelConfig& cfg);
 // "blocks.3.attn.hook_pattern" for (pattern, 3); "logits" for (logits, -1).
 std::string hook_name(Hook h, int il);
 // Suffix after "blocks.{il}." ("attn.hook_pattern"), or the whole name for model-level hooks.
 const char* hook_suffix(Hook h);
-// Every hook name of a model with n_layer layers, in forward order.
-std::vector<std::string> all_hook_names(int n_layer);
+// Every hook name of a model, in forward order.
+std::vector<std::string> all_hook_names(const ModelConfig& cfg);
 
 // Glob match: '*' any run of characters (dots included), '?' one character.
 bool glob_match(std::string_view pattern, std::string_view text);

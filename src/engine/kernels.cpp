@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 namespace attnscope {
 
@@ -48,24 +49,31 @@ void exp_inplace(float* x, int64_t n) {
         x[i] = exp_lane(x[i]);
 }
 
-void matmul(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t K, int64_t M) {
-    if (N == 0 || M == 0) return;
-    float beta = 0.0f;
-    if (b) {
+// The bias goes into y first and sgemm adds the product to it (beta = 1).
+static float fill_bias(const float* b, float* y, int64_t N, int64_t M, int64_t ldy) {
+    if (!b) return 0.0f;
 #pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < N; ++i)
-            for (int64_t j = 0; j < M; ++j)
-                y[i * M + j] = b[j];
-        beta = 1.0f;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(N), int(M), int(K), 1.0f, x, int(K), w, int(M), beta, y,
-                int(M));
+    for (int64_t i = 0; i < N; ++i)
+        for (int64_t j = 0; j < M; ++j)
+            y[i * ldy + j] = b[j];
+    return 1.0f;
 }
 
-void matmul_nt(const float* x, const float* w, float* y, int64_t N, int64_t K, int64_t M) {
+void matmul(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t K, int64_t M, int64_t ldy) {
     if (N == 0 || M == 0) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(N), int(M), int(K), 1.0f, x, int(K), w, int(K), 0.0f, y,
-                int(M));
+    if (ldy < 0) ldy = M;
+    const float beta = fill_bias(b, y, N, M, ldy);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(N), int(M), int(K), 1.0f, x, int(K), w, int(M), beta, y,
+                int(ldy));
+}
+
+void matmul_nt(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t K, int64_t M,
+               int64_t ldy) {
+    if (N == 0 || M == 0) return;
+    if (ldy < 0) ldy = M;
+    const float beta = fill_bias(b, y, N, M, ldy);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(N), int(M), int(K), 1.0f, x, int(K), w, int(K), beta, y,
+                int(ldy));
 }
 
 void layer_norm(const float* x, const float* gamma, const float* beta, float* y, int64_t N, int64_t D, float eps) {
@@ -104,6 +112,90 @@ void gelu_tanh(float* x, int64_t n) {
             x[i] = v / (1.0f + exp_lane(-2.0f * k * (v + 0.044715f * v * v * v)));
         }
     }
+}
+
+void rms_norm(const float* x, const float* gamma, float* y, int64_t N, int64_t D, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < N; ++i) {
+        const float* xi = x + i * D;
+        float* yi = y + i * D;
+        double ss = 0.0;
+        for (int64_t c = 0; c < D; ++c)
+            ss += double(xi[c]) * xi[c];
+        // HF LlamaRMSNorm: x * rsqrt(mean(x^2) + eps), in float32, then * weight
+        const float r = float(1.0 / std::sqrt(ss / double(D) + double(eps)));
+        for (int64_t c = 0; c < D; ++c)
+            yi[c] = gamma[c] * (xi[c] * r);
+    }
+}
+
+void silu(float* x, int64_t n) {
+    constexpr int64_t kChunk = 4096;
+#pragma omp parallel for schedule(static)
+    for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+        const int64_t c1 = std::min(n, c0 + kChunk);
+#pragma omp simd
+        for (int64_t i = c0; i < c1; ++i)
+            x[i] = x[i] / (1.0f + exp_lane(-x[i])); // x sigmoid(x); exp(-x) = inf for x << 0 gives -0
+    }
+}
+
+void mul_inplace(float* y, const float* x, int64_t n) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i)
+        y[i] *= x[i];
+}
+
+void rope_tables(const RopeConfig& r, int64_t d, int64_t n_pos, float* cos_t, float* sin_t) {
+    // HF: inv_freq_i = 1 / theta^(2i / d) in float32 (i < d/2), then the scaling's rule; the angle
+    // pos * inv_freq_i is one float32 product, and cos/sin of it in float32; both halves of the
+    // head share the angles (emb = cat(freqs, freqs)).
+    const int64_t half = d / 2;
+    std::vector<float> inv(static_cast<size_t>(half));
+    for (int64_t i = 0; i < half; ++i) {
+        const float e = float(2 * i) / float(d);
+        inv[size_t(i)] = 1.0f / std::pow(r.theta, e);
+    }
+    if (r.scaling == RopeScaling::linear)
+        for (auto& f : inv)
+            f /= r.factor;
+    if (r.scaling == RopeScaling::llama3) {
+        // long wavelengths slowed by `factor`, short ones kept, a smooth blend between
+        const float old_len = float(r.original_max_position_embeddings);
+        const float low_wavelen = old_len / r.low_freq_factor, high_wavelen = old_len / r.high_freq_factor;
+        for (auto& f : inv) {
+            const float wavelen = 2.0f * float(M_PI) / f;
+            if (wavelen > low_wavelen) {
+                f = f / r.factor;
+            } else if (wavelen >= high_wavelen) {
+                const float smooth = (old_len / wavelen - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
+                f = (1.0f - smooth) * f / r.factor + smooth * f;
+            }
+        }
+    }
+    for (int64_t p = 0; p < n_pos; ++p)
+        for (int64_t i = 0; i < half; ++i) {
+            const float a = float(p) * inv[size_t(i)];
+            cos_t[p * half + i] = std::cos(a);
+            sin_t[p * half + i] = std::sin(a);
+        }
+}
+
+void rope_apply(float* x, int64_t ld, int64_t T, int64_t n_heads, int64_t d, const float* cos_t, const float* sin_t) {
+    const int64_t half = d / 2;
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t h = 0; h < n_heads; ++h) {
+            float* v = x + t * ld + h * d;
+            const float* c = cos_t + t * half;
+            const float* s = sin_t + t * half;
+            for (int64_t i = 0; i < half; ++i) {
+                // rotate_half: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)
+                const float a = v[i], b = v[i + half];
+                v[i] = a * c[i] - b * s[i];
+                v[i + half] = b * c[i] + a * s[i];
+            }
+        }
 }
 
 void gelu_erf(float* x, int64_t n) {

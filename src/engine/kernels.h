@@ -13,14 +13,30 @@
 // compare them against (tests/engine/test_kernels.cpp) and benchmarks time (bench/).
 #pragma once
 
+#include "model/config.h"
+
 #include <cstdint>
 
 namespace attnscope {
 
-// y[N,M] = x[N,K] @ w[K,M] (+ b[M] broadcast over rows when b is not null).
-void matmul(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t K, int64_t M);
-// y[N,M] = x[N,K] @ w[M,K]^T.
-void matmul_nt(const float* x, const float* w, float* y, int64_t N, int64_t K, int64_t M);
+// y[N,M] = x[N,K] @ w[K,M] (+ b[M] broadcast over rows when b is not null); rows of y are ldy
+// apart (default M), so products can fill column ranges of one wider buffer.
+void matmul(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t K, int64_t M,
+            int64_t ldy = -1);
+// y[N,M] = x[N,K] @ w[M,K]^T (+ b), the same for a weight stored [out, in] (nn.Linear).
+void matmul_nt(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t K, int64_t M,
+               int64_t ldy = -1);
+
+// RMS normalisation over the last dimension: x / sqrt(mean(x^2) + eps) * g (HF LlamaRMSNorm).
+void rms_norm(const float* x, const float* gamma, float* y, int64_t N, int64_t D, float eps);
+// silu(x) = x sigmoid(x), in place, vectorised (exp_lane); y *= x element-wise.
+void silu(float* x, int64_t n);
+void mul_inplace(float* y, const float* x, int64_t n);
+// Rotary position embedding (HF's rotate-half convention): tables [n_pos, d/2] of cos and sin
+// of pos * inv_freq_i with the config's scaling, then x's heads rotated in place, row t of x
+// (ld floats apart, n_heads heads of d) at position t.
+void rope_tables(const RopeConfig& rope, int64_t d, int64_t n_pos, float* cos_t, float* sin_t);
+void rope_apply(float* x, int64_t ld, int64_t T, int64_t n_heads, int64_t d, const float* cos_t, const float* sin_t);
 
 // Layer normalisation over the last dimension (biased variance, as torch.nn.LayerNorm).
 void layer_norm(const float* x, const float* gamma, const float* beta, float* y, int64_t N, int64_t D, float eps);

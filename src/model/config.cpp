@@ -12,14 +12,20 @@ const char* activation_name(Activation a) {
     case Activation::gelu_tanh: return "gelu_new";
     case Activation::gelu_erf: return "gelu";
     case Activation::relu: return "relu";
+    case Activation::silu: return "silu";
     }
     return "?";
 }
 
 int64_t ModelConfig::n_params() const {
-    const int64_t D = n_embd, F = n_inner;
-    const int64_t per_layer = 2 * D + (D * 3 * D + 3 * D) + (D * D + D) + 2 * D + (D * F + F) + (F * D + D);
-    return int64_t(vocab_size) * D + int64_t(n_positions) * D + n_layer * per_layer + 2 * D;
+    const int64_t D = n_embd, F = n_inner, Q = q_width(), KV = kv_width();
+    if (positions == PositionKind::learned && norm == NormKind::layer_norm && mlp == MlpKind::plain) // GPT-2
+        return int64_t(vocab_size) * D + int64_t(n_positions) * D +
+               n_layer * (2 * D + (D * 3 * D + 3 * D) + (D * D + D) + 2 * D + (D * F + F) + (F * D + D)) + 2 * D;
+    // norms, q k v o projections (biases not counted), q/k norms, MLP, final norm, embedding (+ head)
+    const int64_t per_layer = 2 * D + D * (Q + 2 * KV) + Q * D + (qk_norm ? 2 * d_head : 0) +
+                              (mlp == MlpKind::gated ? 3 : 2) * D * F;
+    return int64_t(vocab_size) * D * (tie_word_embeddings ? 1 : 2) + n_layer * per_layer + D;
 }
 
 ModelConfig read_model_config(const std::string& path) {

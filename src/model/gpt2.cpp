@@ -25,6 +25,7 @@ ModelConfig parse_gpt2_config(const nlohmann::json& j, const std::string& path) 
         throw Error(cat(path, ": n_embd = ", c.n_embd, " is not divisible by n_head = ", c.n_head),
                     "each head gets n_embd / n_head dimensions; the config is inconsistent");
     c.d_head = c.n_embd / c.n_head;
+    c.n_kv_head = c.n_head;
     c.n_inner = int(json_int_or(j, "n_inner", path, 1, int64_t(kMaxEmbd) * 16, 4 * int64_t(c.n_embd)));
     c.ln_eps = float(json_number_or(j, "layer_norm_epsilon", path, 1e-5));
     if (!(c.ln_eps > 0 && c.ln_eps < 1))
@@ -65,15 +66,16 @@ void bind_gpt2_weights(Model& m, WeightLoader& w) {
         LayerWeights& l = m.layers_[size_t(il)];
         l.ln1_w = w.get(h + "ln_1.weight", {D});
         l.ln1_b = w.get(h + "ln_1.bias", {D});
-        l.attn_qkv_w = w.get(h + "attn.c_attn.weight", {D, 3 * D});
+        // Conv1D: [in, out]
+        l.attn_qkv = w.matrix_in_out(h + "attn.c_attn.weight", D, 3 * D);
         l.attn_qkv_b = w.get(h + "attn.c_attn.bias", {3 * D});
-        l.attn_out_w = w.get(h + "attn.c_proj.weight", {D, D});
+        l.attn_out = w.matrix_in_out(h + "attn.c_proj.weight", D, D);
         l.attn_out_b = w.get(h + "attn.c_proj.bias", {D});
         l.ln2_w = w.get(h + "ln_2.weight", {D});
         l.ln2_b = w.get(h + "ln_2.bias", {D});
-        l.mlp_in_w = w.get(h + "mlp.c_fc.weight", {D, F});
+        l.mlp_in = w.matrix_in_out(h + "mlp.c_fc.weight", D, F);
         l.mlp_in_b = w.get(h + "mlp.c_fc.bias", {F});
-        l.mlp_out_w = w.get(h + "mlp.c_proj.weight", {F, D});
+        l.mlp_out = w.matrix_in_out(h + "mlp.c_proj.weight", F, D);
         l.mlp_out_b = w.get(h + "mlp.c_proj.bias", {D});
     }
     m.ln_f_w_ = w.get(p + "ln_f.weight", {D});

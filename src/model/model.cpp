@@ -14,11 +14,17 @@ namespace attnscope {
 
 namespace fs = std::filesystem;
 
-const Architecture& gpt2_architecture(); // gpt2.cpp
+const Architecture& gpt2_architecture();    // gpt2.cpp
+const Architecture& llama_architecture();   // llama.cpp: llama, mistral, qwen2, qwen3
+const Architecture& mistral_architecture();
+const Architecture& qwen2_architecture();
+const Architecture& qwen3_architecture();
 
 namespace {
 const std::vector<const Architecture*>& registry() {
-    static const std::vector<const Architecture*> archs = {&gpt2_architecture()};
+    static const std::vector<const Architecture*> archs = {&gpt2_architecture(), &llama_architecture(),
+                                                           &mistral_architecture(), &qwen2_architecture(),
+                                                           &qwen3_architecture()};
     return archs;
 }
 } // namespace
@@ -144,12 +150,23 @@ std::string Model::summary() const {
     os << "model:        " << dir_ << "\n"
        << "architecture: " << c.model_type << (c.architecture.empty() ? "" : " (" + c.architecture + ")") << "\n"
        << "layers:       " << c.n_layer << "\n"
-       << "heads:        " << c.n_head << " x " << c.d_head << " (head width)\n"
-       << "width:        " << c.n_embd << " (MLP " << c.n_inner << ", " << activation_name(c.activation) << ")\n"
+       << "heads:        " << c.n_head << " x " << c.d_head << " (head width)"
+       << (c.n_kv_head != c.n_head ? cat(", ", c.n_kv_head, " key/value heads (grouped-query)") : "")
+       << (c.qk_norm ? ", q/k norms" : "") << "\n"
+       << "width:        " << c.n_embd << " (MLP " << c.n_inner << ", " << (c.mlp == MlpKind::gated ? "gated " : "")
+       << activation_name(c.activation) << ")\n"
        << "vocabulary:   " << c.vocab_size << "\n"
-       << "context:      " << c.n_positions << " positions\n"
-       << "layer norm:   eps " << c.ln_eps << "\n"
-       << "parameters:   " << c.n_params() + (lm_head_tied() ? 0 : int64_t(c.vocab_size) * c.n_embd)
+       << "context:      " << c.n_positions << " positions"
+       << (c.positions == PositionKind::rotary ? cat(" (rotary, theta ", c.rope.theta,
+                                                     c.rope.scaling == RopeScaling::llama3   ? ", llama3 scaling"
+                                                     : c.rope.scaling == RopeScaling::linear ? ", linear scaling"
+                                                                                             : "",
+                                                     ")")
+                                               : "")
+       << (c.sliding_window > 0 ? cat(", sliding window ", c.sliding_window) : "") << "\n"
+       << (c.norm == NormKind::rms_norm ? "RMS norm:     eps " : "layer norm:   eps ") << c.ln_eps << "\n"
+       << "parameters:   "
+       << c.n_params() + (lm_head_tied() || c.positions == PositionKind::rotary ? 0 : int64_t(c.vocab_size) * c.n_embd)
        << (lm_head_tied() ? " (lm_head tied to wte)" : " (with a separate lm_head)") << "\n"
        << "weights:      " << weights_dtype_ << " in " << weight_files_.size() << " file(s)\n";
     return os.str();

@@ -2,12 +2,12 @@
 //
 //   auto model = Model::load("path/to/gpt2");      // config.json + model.safetensors
 //   const ModelConfig& c = model->config();
-//   const LayerWeights& l0 = model->layer(0);       // l0.attn_qkv_w is F32 [D, 3D]
+//   const LayerWeights& l0 = model->layer(0);       // l0.attn_qkv: F32 [D, 3D] for GPT-2
 //   std::cout << model->summary();
 //
 // Architectures register a config parser and a weight binder by Hugging Face model_type; adding
-// one is one file (gpt2.cpp). Weights are f32: memory-mapped without a copy when the checkpoint
-// stores aligned F32, converted once at load otherwise.
+// one is one file (gpt2.cpp, llama.cpp). Weights are f32: memory-mapped without a copy when the
+// checkpoint stores aligned F32, converted once at load otherwise.
 #pragma once
 
 #include "io/safetensors.h"
@@ -20,19 +20,36 @@
 
 namespace attnscope {
 
-// One transformer block. Matrices are stored [in, out] (GPT-2's Conv1D layout), row-major.
+// A weight matrix as stored, row-major: [in, out] (GPT-2's Conv1D) or [out, in] (nn.Linear,
+// every Llama-family projection). The product x @ W takes either layout (engine's linear()).
+struct MatrixView {
+    const float* data = nullptr; // F32; null when the model has no such matrix
+    int64_t in = 0, out = 0;
+    bool out_major = false; // true: stored [out, in]
+    explicit operator bool() const { return data != nullptr; }
+};
+
+// One transformer block. Absent weights (biases of Llama, a fused QKV where q, k, v are
+// separate, LayerNorm biases under RMSNorm) are null, never zero arrays.
 struct LayerWeights {
-    const float* ln1_w = nullptr;      // F32 [D]
-    const float* ln1_b = nullptr;      // F32 [D]
-    const float* attn_qkv_w = nullptr; // F32 [D, 3D]  fused Q|K|V
+    const float* ln1_w = nullptr;    // F32 [D]
+    const float* ln1_b = nullptr;    // F32 [D]   LayerNorm only
+    MatrixView attn_qkv;             // [D, 3D]   fused Q|K|V (GPT-2), or:
+    MatrixView attn_q, attn_k, attn_v; // [H d, D], [H_kv d, D], [H_kv d, D] (nn.Linear)
     const float* attn_qkv_b = nullptr; // F32 [3D]
-    const float* attn_out_w = nullptr; // F32 [D, D]
+    const float* attn_q_b = nullptr;   // F32 [H d]     (Qwen2)
+    const float* attn_k_b = nullptr;   // F32 [H_kv d]
+    const float* attn_v_b = nullptr;   // F32 [H_kv d]
+    const float* q_norm_w = nullptr;   // F32 [d]       per-head RMSNorm of q (Qwen3)
+    const float* k_norm_w = nullptr;   // F32 [d]
+    MatrixView attn_out;               // [H d -> D]
     const float* attn_out_b = nullptr; // F32 [D]
     const float* ln2_w = nullptr;      // F32 [D]
     const float* ln2_b = nullptr;      // F32 [D]
-    const float* mlp_in_w = nullptr;   // F32 [D, F]
+    MatrixView mlp_gate;               // [D -> F]  gated MLP only
+    MatrixView mlp_in;                 // [D -> F]  c_fc / up_proj
     const float* mlp_in_b = nullptr;   // F32 [F]
-    const float* mlp_out_w = nullptr;  // F32 [F, D]
+    MatrixView mlp_out;                // [F -> D]  c_proj / down_proj
     const float* mlp_out_b = nullptr;  // F32 [D]
 };
 
@@ -46,6 +63,13 @@ class WeightLoader {
     bool has(const std::string& name) const;
     // The tensor `name` as f32, which must have shape `shape`; throws naming tensor and file.
     const float* get(const std::string& name, const std::vector<int64_t>& shape);
+    // A matrix stored [in, out] (Conv1D) or [out, in] (nn.Linear), shape checked.
+    MatrixView matrix_in_out(const std::string& name, int64_t in, int64_t out) {
+        return {get(name, {in, out}), in, out, false};
+    }
+    MatrixView matrix_out_in(const std::string& name, int64_t in, int64_t out) {
+        return {get(name, {out, in}), in, out, true};
+    }
     // Names of all tensors in the checkpoint.
     std::vector<std::string> names() const;
 
@@ -74,9 +98,9 @@ class Model {
     const std::string& dir() const { return dir_; }
     const LayerWeights& layer(int il) const { return layers_[size_t(il)]; }
     const float* tok_embd() const { return tok_embd_; } // F32 [V, D]
-    const float* pos_embd() const { return pos_embd_; } // F32 [P, D]
+    const float* pos_embd() const { return pos_embd_; } // F32 [P, D]; null with rotary positions
     const float* ln_f_w() const { return ln_f_w_; }     // F32 [D]
-    const float* ln_f_b() const { return ln_f_b_; }     // F32 [D]
+    const float* ln_f_b() const { return ln_f_b_; }     // F32 [D]; null under RMSNorm
     const float* lm_head() const { return lm_head_; }   // F32 [V, D] (== tok_embd when tied)
     bool lm_head_tied() const { return lm_head_ == tok_embd_; }
     // Storage dtype of the checkpoint's weights ("F32", "BF16", ...; "mixed" if several).

@@ -119,10 +119,30 @@ TEST(ForwardReference, Gpt2Bf16SeparateLmHead) {
 TEST(ForwardReference, Gpt2F16Relu) {
     compare_to_reference("gpt2-f16");
 }
+// The Llama family (tools/reference/llama_reference.py): the same decoder forward, as data.
+TEST(ForwardReference, LlamaGroupedQueryTiedEmbeddings) {
+    compare_to_reference("llama-gqa");
+}
+TEST(ForwardReference, Llama3RopeScaling) {
+    compare_to_reference("llama3-scaled");
+}
+TEST(ForwardReference, Qwen2QkvBiases) {
+    compare_to_reference("qwen2-bias");
+}
+TEST(ForwardReference, Qwen3QkNormsAndOwnHeadWidth) {
+    compare_to_reference("qwen3-qknorm");
+}
+TEST(ForwardReference, MistralSlidingWindowShorterThanTheText) {
+    compare_to_reference("mistral-window");
+}
+TEST(ForwardReference, LlamaBf16LinearRopeScaling) {
+    compare_to_reference("llama-bf16");
+}
 
-TEST(Forward, BatchInvariance) {
-    auto model = Model::load(fixture("gpt2-tiny"));
-    Expected exp = load_expected("gpt2-tiny");
+// A sequence alone and among longer and shorter neighbours, for a fixture of each kind.
+void check_batch_invariance(const std::string& name) {
+    auto model = Model::load(fixture(name));
+    Expected exp = load_expected(name);
     // a batch with longer and shorter neighbours around each sequence, in two orders
     Batch batch = exp.batch;
     batch.tokens.insert(batch.tokens.begin(), std::vector<int32_t>(50, 7));
@@ -162,7 +182,15 @@ TEST(Forward, BatchInvariance) {
         }
         EXPECT_GT(n, 30);
     }
-    std::printf("[ batch invariance ] worst difference alone vs in a batch: %.3g (relative to scale)\n", worst);
+    std::printf("[ batch invariance, %s ] worst difference alone vs in a batch: %.3g (relative to scale)\n",
+                name.c_str(), worst);
+}
+
+TEST(Forward, BatchInvariance) {
+    check_batch_invariance("gpt2-tiny");
+    // rotary positions count from each sequence's start; grouped heads; a sliding window
+    check_batch_invariance("llama-gqa");
+    check_batch_invariance("mistral-window");
 }
 
 TEST(Forward, PaddedBatchMatchesRagged) {

@@ -1,5 +1,7 @@
 // Hook names, globs, index lists and the ask-step plan.
 #include "engine/hooks.h"
+
+#include <algorithm>
 #include "test_util.h"
 
 using namespace attnscope;
@@ -11,10 +13,20 @@ TEST(Hooks, NamesAreTransformerLens) {
     EXPECT_EQ(hook_name(Hook::attn_out, 11), "blocks.11.hook_attn_out");
     EXPECT_EQ(hook_name(Hook::embed, -1), "hook_embed");
     EXPECT_EQ(hook_name(Hook::logits, -1), "logits");
-    const auto all = all_hook_names(2);
+    ModelConfig gpt2;
+    gpt2.n_layer = 2;
+    const auto all = all_hook_names(gpt2);
     EXPECT_EQ(all.front(), "hook_embed");
     EXPECT_EQ(all.back(), "logits");
     EXPECT_EQ(all.size(), size_t(4 + 2 * 15));
+    // a Llama-shaped model: rotary q and k, the gated MLP's up projection, no position table
+    ModelConfig llama = gpt2;
+    llama.positions = PositionKind::rotary, llama.mlp = MlpKind::gated, llama.norm = NormKind::rms_norm;
+    const auto names = all_hook_names(llama);
+    EXPECT_EQ(names.size(), size_t(3 + 2 * 18));
+    EXPECT_EQ(std::count(names.begin(), names.end(), "hook_pos_embed"), 0);
+    EXPECT_EQ(std::count(names.begin(), names.end(), "blocks.1.attn.hook_rot_k"), 1);
+    EXPECT_EQ(std::count(names.begin(), names.end(), "blocks.0.mlp.hook_pre_linear"), 1);
 }
 
 TEST(Hooks, Glob) {

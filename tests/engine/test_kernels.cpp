@@ -25,7 +25,7 @@ TEST(Kernels, MatmulMatchesDefinition) {
     for (int64_t k = 0; k < K; ++k)
         for (int64_t m = 0; m < M; ++m)
             wt[size_t(m * K + k)] = w[size_t(k * M + m)];
-    matmul_nt(x.data(), wt.data(), yt.data(), N, K, M);
+    matmul_nt(x.data(), wt.data(), nullptr, yt.data(), N, K, M);
     for (int64_t i = 0; i < N; ++i)
         for (int64_t j = 0; j < M; ++j) {
             double acc = 0;
