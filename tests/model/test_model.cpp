@@ -1,6 +1,10 @@
 // Loading GPT-2 checkpoints: config fields, both naming schemes, tied and separate LM heads,
 // and a clear Error for every way a checkpoint can disagree with its config.
 #include "model/model.h"
+#include "core/error.h"
+
+#include <filesystem>
+#include <functional>
 #include "test_util.h"
 
 #include <nlohmann/json.hpp>
@@ -197,4 +201,73 @@ TEST(Model, ShardedCheckpoint) {
     index["weight_map"]["x"] = "../evil.safetensors";
     write_file(dir.file("model.safetensors.index.json"), index.dump());
     expect_error([&] { Model::load(dir.str()); }, {"model.safetensors.index.json", "plain file name"});
+}
+
+// The Llama family's config and checkpoint checks, on copies of a reference fixture.
+TEST(ModelBad, LlamaFamilyConfigAndTensors) {
+    const std::string src = fixture("llama-gqa");
+    auto with = [&](const TempDir& dir, const std::function<void(json&)>& edit, bool drop_k = false) {
+        json cfg = json::parse(read_file(src + "/config.json"));
+        edit(cfg);
+        write_file(dir.file("config.json"), cfg.dump());
+        if (!drop_k) {
+            std::filesystem::copy_file(src + "/model.safetensors", dir.file("model.safetensors"));
+            return;
+        }
+        // the checkpoint without layer 1's k_proj
+        SafetensorsFile st(src + "/model.safetensors");
+        std::string header = "{", data;
+        for (const auto& t : st.tensors()) {
+            if (t.name == "model.layers.1.self_attn.k_proj.weight") continue;
+            header += cat(header.size() > 1 ? "," : "", "\"", t.name, "\":{\"dtype\":\"F32\",\"shape\":[",
+                          t.shape[0], t.shape.size() > 1 ? cat(",", t.shape[1]) : "", "],\"data_offsets\":[",
+                          data.size(), ",", data.size() + (t.end - t.begin), "]}");
+            data.append(reinterpret_cast<const char*>(st.raw(t)), t.end - t.begin);
+        }
+        write_file(dir.file("model.safetensors"), safetensors_bytes(header + "}", data));
+    };
+    {
+        TempDir dir;
+        with(dir, [](json& c) { c["num_key_value_heads"] = 3; });
+        expect_error([&] { Model::load(dir.str()); },
+                     {"config.json", "num_attention_heads = 8", "not a multiple of num_key_value_heads = 3"});
+    }
+    {
+        TempDir dir;
+        with(dir, [](json& c) { c["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}}; });
+        expect_error([&] { Model::load(dir.str()); }, {"config.json", "rope_scaling type 'yarn'", "linear, llama3"});
+    }
+    {
+        TempDir dir;
+        with(dir, [](json& c) { c["hidden_act"] = "gelu"; });
+        expect_error([&] { Model::load(dir.str()); }, {"hidden_act 'gelu'", "silu"});
+    }
+    {
+        TempDir dir;
+        with(dir, [](json& c) { c["model_type"] = "qwen2"; c["use_sliding_window"] = true; });
+        expect_error([&] { Model::load(dir.str()); }, {"use_sliding_window", "qwen2"});
+    }
+    {
+        TempDir dir;
+        with(dir, [](json& c) { c["tie_word_embeddings"] = false; });
+        expect_error([&] { Model::load(dir.str()); }, {"tie_word_embeddings false", "'lm_head.weight'"});
+    }
+    {
+        TempDir dir;
+        with(dir, [](json&) {}, /*drop_k=*/true);
+        expect_error([&] { Model::load(dir.str()); }, {"model.layers.1.self_attn.k_proj.weight"});
+    }
+    {
+        TempDir dir;
+        with(dir, [](json& c) { c["num_key_value_heads"] = 4; }); // k_proj stored [16, 64], expected [32, 64]
+        expect_error([&] { Model::load(dir.str()); }, {"model.layers.0.self_attn.k_proj.weight", "[32, 64]"});
+    }
+    TempDir ok;
+    with(ok, [](json&) {});
+    auto model = Model::load(ok.str());
+    EXPECT_EQ(model->config().n_kv_head, 2);
+    EXPECT_TRUE(model->lm_head_tied());
+    EXPECT_EQ(model->pos_embd(), nullptr);
+    EXPECT_FALSE(model->layer(0).attn_qkv);
+    EXPECT_EQ(model->layer(0).attn_q_b, nullptr); // absent biases are null, never zeros
 }
