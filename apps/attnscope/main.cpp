@@ -17,6 +17,7 @@
 #include <spawn.h>
 #include <thread>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <unistd.h>
@@ -76,6 +77,15 @@ commands:
                        the head taxonomy table: labels (previous_token, induction, duplicate_token,
                        self, sink, local, broad, mixed) with their scores; with --model, probes the
                        model itself on N (32) random blocks of B (50) tokens repeated twice
+  generate --model M [--ids LIST | --prompt T] [--max-new-tokens N] [--temperature X --top-k K
+           --seed S] [--json]
+                       decode with a KV cache (greedy unless --temperature > 0), from the given
+                       ids (comma-separated), the prompt's tokens, or the model's BOS; stops at
+                       its EOS; prints the ids (and the text when the tokenizer is readable);
+                       --json: {"prompt_ids", "ids", "text"}
+  convert --from llama2c MODEL.bin [--tokenizer tok.model|tok.bin] --output DIR
+                       a llama2.c checkpoint as a Hugging Face directory (config.json,
+                       model.safetensors; the tokenizer file copied beside them)
   models               list the models found without a path (built-in, Hugging Face cache)
   info --model M       print a model's summary (architecture, sizes, parameters, weights)
   hooks --model M      list every hook point of the model, with its shape
@@ -224,6 +234,8 @@ void check_options(const std::string& command, const Args& args) {
         {"report", {"--output", "--format"}},
         {"view", {"--output", "--sequences", "--max-mb"}},
         {"serve", {"--port", "--host", "--allow-remote", "--open"}},
+        {"generate", {"--model", "--ids", "--prompt", "--max-new-tokens", "--temperature", "--top-k", "--seed", "--json"}},
+        {"convert", {"--from", "--tokenizer", "--output"}},
         {"heads", {"--model", "--sequences", "--block", "--seed", "--json"}},
         {"models", {}},
         {"info", {"--model"}},
@@ -413,6 +425,88 @@ int run(int argc, char** argv) {
         const std::string path = an->create_viewer(args.get("--output"), int(ns), max_mb);
         std::fprintf(stderr, "attnscope: wrote %s (%.1f MB)\n", path.c_str(),
                      double(std::filesystem::file_size(path)) / 1e6);
+        return 0;
+    }
+    if (command == "convert") {
+        const auto pos = args.positional({"--from", "--tokenizer", "--output"});
+        if (args.get("--from") != "llama2c")
+            throw Error(cat("convert: --from '", args.get("--from"), "' is not a format this attnscope converts"),
+                        "supported: --from llama2c");
+        if (pos.size() != 1) throw Error("convert: expected one model file", "usage: attnscope convert --from llama2c MODEL.bin --output DIR");
+        const Llama2cInfo in = convert_llama2c(pos[0], args.get("--tokenizer"), args.require("--output", "convert"));
+        std::fprintf(stderr,
+                     "attnscope: wrote %s: llama, %d layers, %d heads (%d key/value), width %d, vocabulary %d, "
+                     "context %d, %lld parameters\n",
+                     args.get("--output").c_str(), in.n_layers, in.n_heads, in.n_kv_heads, in.dim, in.vocab_size,
+                     in.seq_len, (long long)in.n_params);
+        return 0;
+    }
+    if (command == "generate") {
+        const ResolvedModel rm = resolve_model(args.require("--model", "generate"));
+        auto model = Model::load(rm.path);
+        const ModelConfig& c = model->config();
+        std::optional<Tokenizer> tok;
+        std::string tok_error;
+        try {
+            tok.emplace(Tokenizer::load(rm.path));
+        } catch (const Error& e) {
+            tok_error = e.what();
+        }
+        std::vector<int32_t> prompt;
+        const std::string ids = args.get("--ids"), text = args.get("--prompt");
+        if (!ids.empty() && !text.empty()) throw Error("generate: give --ids or --prompt, not both");
+        if (!ids.empty()) {
+            for (const std::string& x : split_list(ids)) {
+                char* end = nullptr;
+                const long v = std::strtol(x.c_str(), &end, 10);
+                if (x.empty() || *end || v < 0 || v >= c.vocab_size)
+                    throw Error(cat("--ids: '", x, "' is not a token id of this model (0..", c.vocab_size - 1, ")"));
+                prompt.push_back(int32_t(v));
+            }
+        } else if (!text.empty()) {
+            if (!tok) throw Error(cat("generate: --prompt needs the model's tokenizer: ", tok_error), "give --ids instead");
+            prompt = tok->encode(text);
+        } else {
+            if (c.bos_token_id < 0) throw Error("generate: the model names no BOS token", "give --ids or --prompt");
+            prompt = {c.bos_token_id};
+        }
+        GenerateOptions go;
+        auto number = [&](const char* flag, double fallback, double lo, double hi) {
+            const std::string v = args.get(flag);
+            if (v.empty()) return fallback;
+            char* end = nullptr;
+            const double n = std::strtod(v.c_str(), &end);
+            if (*end || !(n >= lo && n <= hi))
+                throw Error(cat(flag, ": expected a number from ", lo, " to ", hi, ", found '", v, "'"));
+            return n;
+        };
+        go.max_new_tokens = int(number("--max-new-tokens", 64, 0, 1 << 20));
+        go.temperature = float(number("--temperature", 0, 0, 100));
+        go.top_k = int(number("--top-k", 0, 0, 1 << 22));
+        go.seed = uint64_t(number("--seed", 0, 0, 4294967295.0));
+        go.stop_ids = c.eos_token_ids;
+        const bool json_out = args.has("--json");
+        const GenerateResult r = generate(*model, prompt, go, [&](int32_t id) {
+            if (json_out || !tok) return;
+            std::fputs(tok->decode({id}).c_str(), stdout);
+            std::fflush(stdout);
+        });
+        const std::string out_text = tok ? tok->decode(r.ids) : "";
+        if (json_out) {
+            nlohmann::json j = {{"prompt_ids", prompt}, {"ids", r.ids}};
+            j["text"] = tok ? nlohmann::json(out_text) : nlohmann::json(nullptr);
+            std::printf("%s\n", j.dump().c_str());
+        } else if (!tok) {
+            std::string line;
+            for (int32_t id : r.ids)
+                line += (line.empty() ? "" : " ") + std::to_string(id);
+            std::printf("%s\n", line.c_str());
+            std::fprintf(stderr, "attnscope: note: ids only (%s)\n", tok_error.c_str());
+        } else {
+            std::printf("\n");
+        }
+        std::fprintf(stderr, "attnscope: %zu tokens in %.3f s (prompt %zu tokens: %.3f s)\n", r.ids.size(),
+                     r.decode_seconds + r.prefill_seconds, prompt.size(), r.prefill_seconds);
         return 0;
     }
     if (command == "serve") {

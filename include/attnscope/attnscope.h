@@ -31,6 +31,8 @@
 #include "core/threads.h"
 #include "engine/forward.h"
 #include "engine/hooks.h"
+#include "generate/generate.h"
+#include "convert/llama2c.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 

@@ -44,7 +44,7 @@ void embed(const float* wte, const float* wpe, BlockContext& ctx) {
             const float* e = wte + int64_t(toks[t]) * D;
             std::copy(e, e + D, st.x.data() + row * D);
             if (!wpe) continue;
-            const float* p = wpe + int64_t(t) * D; // position from the sequence's own start
+            const float* p = wpe + (ctx.pos0 + int64_t(t)) * D; // position from the sequence's own start
             std::copy(p, p + D, st.pos.data() + row * D);
         }
     }
@@ -136,13 +136,33 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
         }
     if (cfg.positions == PositionKind::rotary) {
         // positions count from each sequence's start, as in its own forward
+        const float* cos_t = st.rope_cos.data() + ctx.pos0 * (d / 2);
+        const float* sin_t = st.rope_sin.data() + ctx.pos0 * (d / 2);
         for (int64_t s = 0; s < n_seq; ++s) {
             const int64_t T = int64_t(ctx.batch.tokens[size_t(s)].size()), off = ctx.batch.offset(s);
-            rope_apply(q + off * ld, ld, T, H, d, st.rope_cos.data(), st.rope_sin.data());
-            rope_apply(k + off * ld, ld, T, Hkv, d, st.rope_cos.data(), st.rope_sin.data());
+            rope_apply(q + off * ld, ld, T, H, d, cos_t, sin_t);
+            rope_apply(k + off * ld, ld, T, Hkv, d, cos_t, sin_t);
         }
         offer_heads(Hook::rot_q, il, q, ld, H, ctx);
         offer_heads(Hook::rot_k, il, k, ld, Hkv, ctx);
+    }
+
+    // With a KV cache (decoding), this batch's keys and values join the cached ones and queries
+    // attend to all of them: query row i stands at position past + i. Keys then come from the
+    // cache (rows KV apart) instead of the qkv buffer.
+    KVCache* cache = ctx.options.kv_cache;
+    const int64_t past = cache ? cache->n_past : 0;
+    const float* keys = k;
+    const float* values = v;
+    int64_t ldkv = ld;
+    if (cache) {
+        float* ck = cache->k[size_t(il)].data();
+        float* cv = cache->v[size_t(il)].data();
+        for (int64_t t = 0; t < N; ++t) {
+            std::copy(k + t * ld, k + t * ld + KV, ck + (past + t) * KV);
+            std::copy(v + t * ld, v + t * ld + KV, cv + (past + t) * KV);
+        }
+        keys = ck, values = cv, ldkv = KV;
     }
 
     // scores = q k^T / sqrt(d) (HF: scale_attn_weights), and / (il + 1) if the config says so
@@ -150,9 +170,11 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
     if (cfg.scale_attn_by_inverse_layer_idx) scale /= float(il + 1);
     st.z.resize(size_t(N * Q));
     float* z = st.z.data();
-    auto n_keys = [&](int64_t i, int64_t T) { return cfg.causal ? i + 1 : T; };
+    auto n_keys = [&](int64_t i, int64_t T) { return cfg.causal ? past + i + 1 : past + T; };
     // the first key a query sees: with a sliding window (Mistral) keys j > i - window
-    auto first_key = [&](int64_t i) { return cfg.sliding_window > 0 ? std::max<int64_t>(0, i - cfg.sliding_window + 1) : 0; };
+    auto first_key = [&](int64_t i) {
+        return cfg.sliding_window > 0 ? std::max<int64_t>(0, past + i - cfg.sliding_window + 1) : 0;
+    };
     // Query rows go in blocks of kQueryBlock; a block sees the keys its last row sees. Within a
     // block, the softmax of row i reads its keys [first_key(i), n_keys(i)) and sets the rest to
     // exactly 0.
@@ -161,7 +183,7 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
     // The three steps of one block, on rows of a buffer `ls` floats apart; every path calls
     // exactly these, so they give the same bits.
     auto block_scores = [&](int64_t off, int64_t h, int64_t i0, int64_t rows, int64_t T, float* s, int64_t ls) {
-        attention_scores_block(q + (off + i0) * ld + h * d, ld, k + off * ld + (h / group) * d, ld, rows,
+        attention_scores_block(q + (off + i0) * ld + h * d, ld, keys + off * ldkv + (h / group) * d, ldkv, rows,
                                block_keys(i0, T), d, scale, s, ls);
     };
     auto row_softmax = [&](int64_t i, int64_t T, float* row, int64_t width) {
@@ -171,7 +193,7 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
         std::fill(row + n, row + width, 0.0f);
     };
     auto block_values = [&](int64_t off, int64_t h, int64_t i0, int64_t rows, int64_t T, const float* p, int64_t ls) {
-        attention_values_block(p, ls, v + off * ld + (h / group) * d, ld, rows, block_keys(i0, T), d,
+        attention_values_block(p, ls, values + off * ldkv + (h / group) * d, ldkv, rows, block_keys(i0, T), d,
                                z + (off + i0) * Q + h * d, Q);
     };
 
@@ -189,7 +211,7 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
             const int64_t T = int64_t(ctx.batch.tokens[size_t(s)].size()), off = ctx.batch.offset(s);
             // Rows go to a [block, nb] scratch reused per block, or with whole heads to their
             // place in a [T, T] head (row stride T, as in the streamed path).
-            float* const base = thread_scratch(st, whole_heads ? T * T : kQueryBlock * T);
+            float* const base = thread_scratch(st, whole_heads ? T * T : kQueryBlock * (past + T));
             for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
                 const int64_t rows = std::min(kQueryBlock, T - i0), nb = block_keys(i0, T);
                 const int64_t ls = whole_heads ? T : nb;

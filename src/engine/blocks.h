@@ -20,6 +20,7 @@ struct BlockContext {
     RunState& state;
     ForwardStats& stats;
     const ForwardOptions& options;
+    int64_t pos0 = 0; // position of the batch's first token: the KV cache's n_past, else 0
 };
 
 // Offer rows [offset_s, offset_s + T_s) of a [N, width] buffer to the hooks, one sequence at a time.

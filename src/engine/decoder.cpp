@@ -17,8 +17,9 @@ void forward_decoder(const Model& model, const Batch& batch, const HookSet& hook
     const ModelConfig& cfg = model.config();
     const HookSet::Plan plan = hooks.plan(cfg.n_layer);
     BlockContext ctx{cfg, batch, hooks, plan, state, stats, options};
+    ctx.pos0 = options.kv_cache ? options.kv_cache->n_past : 0;
     if (cfg.positions == PositionKind::rotary) { // cos and sin of every position the batch uses
-        const int64_t T = batch.max_length(), half = cfg.d_head / 2;
+        const int64_t T = ctx.pos0 + batch.max_length(), half = cfg.d_head / 2;
         state.rope_cos.resize(size_t(T * half));
         state.rope_sin.resize(size_t(T * half));
         rope_tables(cfg.rope, cfg.d_head, T, state.rope_cos.data(), state.rope_sin.data());
@@ -36,6 +37,7 @@ void forward_decoder(const Model& model, const Batch& batch, const HookSet& hook
         residual_add(Hook::resid_post, il, state.mlp_out.data(), ctx);
     }
     final_norm_and_logits(model.ln_f_w(), model.ln_f_b(), model.lm_head(), options.logits, ctx);
+    if (options.kv_cache) options.kv_cache->n_past += batch.max_length();
 }
 
 } // namespace attnscope

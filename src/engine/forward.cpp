@@ -76,6 +76,21 @@ ForwardStats forward(const Model& model, const Batch& batch, const HookSet& hook
                                 " is outside the vocabulary [0, ", cfg.vocab_size, ")"),
                             "were the ids made by this model's tokenizer?");
     }
+    if (KVCache* c = options.kv_cache) {
+        const int64_t T = int64_t(batch.tokens[0].size());
+        if (batch.n_seq() != 1) throw Error(cat("forward: a KV cache takes one sequence per batch, not ", batch.n_seq()));
+        if (c->n_past + T > std::min<int64_t>(c->n_ctx, cfg.n_positions))
+            throw Error(cat("forward: ", c->n_past, " cached + ", T, " new tokens exceed the cache's ", c->n_ctx,
+                            " (model context ", cfg.n_positions, ")"),
+                        "make a larger cache, or stop earlier");
+        if (c->k.size() != size_t(cfg.n_layer) || c->width != int64_t(cfg.n_kv_head) * cfg.d_head)
+            throw Error("forward: the KV cache was made for another model");
+        const HookSet::Plan plan = hooks.plan(cfg.n_layer);
+        for (int il = 0; il < cfg.n_layer; ++il)
+            if (plan.any_attention_matrix(il) || options.attention_rows || options.attention_heads)
+                throw Error("forward: attention scores and patterns cannot be observed during cached decoding",
+                            "capture them with a full forward over the final text (they are the same values)");
+    }
     ForwardStats stats;
     stats.n_tokens = batch.n_tokens();
     state.row_scratch.resize(size_t(std::max(num_threads(), 1)));

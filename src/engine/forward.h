@@ -14,6 +14,7 @@
 
 #include "core/tensor.h"
 #include "engine/hooks.h"
+#include "engine/kv_cache.h"
 #include "model/model.h"
 
 #include <cstdint>
@@ -53,6 +54,7 @@ using AttentionHeadFn = std::function<void(int il, int seq, int head, const floa
 
 struct ForwardOptions {
     bool logits = false;                        // compute logits into RunState::logits even if no hook asks for them
+    KVCache* kv_cache = nullptr;                // incremental decoding: one sequence, continuing the cache's tokens
     AttentionRowFn attention_rows = nullptr;    // optional, see above
     AttentionHeadFn attention_heads = nullptr;  // optional, see above
     std::vector<uint8_t> attention_head_layers = {}; // layers that call attention_heads (empty: every layer)

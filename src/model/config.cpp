@@ -40,6 +40,13 @@ ModelConfig read_model_config(const std::string& path) {
         throw Error(cat(path, ": model_type '", type, "' is not supported; supported: ", supported_architectures()));
     ModelConfig cfg = arch->parse_config(j, path);
     cfg.model_type = type;
+    cfg.bos_token_id = int(json_int_or(j, "bos_token_id", path, 0, cfg.vocab_size - 1, -1));
+    if (auto e = j.find("eos_token_id"); e != j.end() && !e->is_null()) {
+        const nlohmann::json list = e->is_array() ? *e : nlohmann::json::array({*e});
+        for (const auto& id : list)
+            cfg.eos_token_ids.push_back(int32_t(json_int(nlohmann::json{{"eos_token_id", id}}, "eos_token_id", path, 0,
+                                                         cfg.vocab_size - 1)));
+    }
     if (auto a = j.find("architectures"); a != j.end() && a->is_array() && !a->empty() && (*a)[0].is_string())
         cfg.architecture = (*a)[0].get<std::string>();
     return cfg;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace attnscope {
 
@@ -54,6 +55,8 @@ struct ModelConfig {
     bool scale_attn_by_inverse_layer_idx = false; // and by (il + 1)
     bool causal = true;
     bool tie_word_embeddings = true; // the LM head is wte; false: the checkpoint's lm_head.weight
+    int bos_token_id = -1;                  // config.json's, -1 when it names none
+    std::vector<int32_t> eos_token_ids;     // config.json's eos_token_id (one id or a list)
 
     // Parameter count of the weights the engine uses (lm_head counted once when tied).
     int64_t n_params() const;

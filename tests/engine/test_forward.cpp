@@ -1,6 +1,7 @@
 // The GPT-2 forward pass against the PyTorch reference (tools/reference/), hook by hook, plus
 // batch invariance, the ask-step economy, patching and bad input.
 #include "engine/forward.h"
+#include "engine/kv_cache.h"
 #include "io/safetensors.h"
 #include "test_util.h"
 
@@ -450,4 +451,44 @@ TEST(ForwardBad, TokenIdsAndLengths) {
     expect_error([&] { forward(*model, Batch{}, none, state); }, {"no sequences"});
     // the longest allowed sequence runs
     EXPECT_NO_THROW(forward(*model, Batch::from_sequences({std::vector<int32_t>(64, 299)}), none, state));
+}
+
+// Decoding with a KV cache gives, token after token, the logits of a full forward over the same
+// text: learned positions (GPT-2), rotary with grouped heads, and a sliding window the text
+// outgrows (Mistral, window 10).
+TEST(Forward, KvCacheStepsEqualFullForwards) {
+    for (const char* name : {"gpt2-tiny", "llama-gqa", "mistral-window"}) {
+        auto model = Model::load(fixture(name));
+        const int64_t V = model->config().vocab_size;
+        std::vector<int32_t> text;
+        for (int t = 0; t < 24; ++t)
+            text.push_back(int32_t((t * 7 + 3) % V));
+        KVCache cache(model->config(), 32);
+        RunState cached, full;
+        HookSet none;
+        ForwardOptions fo;
+        fo.logits = true;
+        fo.kv_cache = &cache;
+        forward(*model, Batch::from_sequences({{text.begin(), text.begin() + 3}}), none, cached, fo);
+        double worst = 0;
+        for (size_t n = 3; n <= text.size(); ++n) {
+            if (n > 3) forward(*model, Batch::from_sequences({{text[n - 1]}}), none, cached, fo);
+            ForwardOptions plain;
+            plain.logits = true;
+            forward(*model, Batch::from_sequences({{text.begin(), text.begin() + int64_t(n)}}), none, full, plain);
+            const float* a = cached.logits.data() + (n == 3 ? 2 * V : 0);
+            const float* b = full.logits.data() + int64_t(n - 1) * V;
+            double scale = 0, diff = 0;
+            for (int64_t k = 0; k < V; ++k)
+                scale = std::max(scale, std::fabs(double(b[k]))), diff = std::max(diff, std::fabs(double(a[k]) - b[k]));
+            worst = std::max(worst, diff / scale);
+        }
+        EXPECT_LE(worst, 1e-5) << name;
+        std::printf("[ KV cache, %s ] worst logit difference, cached vs full: %.3g (relative)\n", name, worst);
+        // patterns cannot be observed while decoding (their [H, T, T] shape does not hold)
+        HookSet patterns;
+        patterns.add(HookFilter::parse("blocks.0.attn.hook_pattern", "", ""), [](const HookContext&, TensorView) {});
+        expect_error([&] { forward(*model, Batch::from_sequences({{1}}), patterns, cached, fo); },
+                     {"cannot be observed during cached decoding"});
+    }
 }

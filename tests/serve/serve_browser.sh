@@ -23,7 +23,7 @@ trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -s "$work/url.txt" ] && break; sleep 0.1; done
 url=$(head -1 "$work/url.txt")
 [ -n "$url" ] || { echo "no URL printed"; cat "$work/serve.log"; exit 1; }
-node "$work/serve_browser.mjs" "$url" "$work/capture" "$work/serve-screenshot.png"
+node "$work/serve_browser.mjs" "$url" "$work/capture" "$work/serve-screenshot.png" || { echo "server log:"; cat "$work/serve.log"; exit 1; }
 kill -INT $pid
 for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
 if kill -0 $pid 2>/dev/null; then echo "FAIL: the server did not stop on SIGINT"; exit 1; fi
