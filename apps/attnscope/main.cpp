@@ -47,6 +47,8 @@ commands:
       --no-sync        do not wait for the data to reach the disk (fsync) before naming the
                        files: faster when the disk is slower than the model; an interrupted run
                        still leaves no file that looks whole, a power failure just after may
+      --weights f32    widen 16-bit (BF16/F16) weights to f32 at load: twice the memory, faster
+                       products (default: kept as stored, widened tile by tile in use; same values)
       --stats-only     store no tensors: compute the per-head statistics from each attention
                        row while the forward pass runs (memory O(layers x heads x T), so long
                        texts fit) and write the report and summary into DIR
@@ -78,7 +80,7 @@ commands:
                        self, sink, local, broad, mixed) with their scores; with --model, probes the
                        model itself on N (32) random blocks of B (50) tokens repeated twice
   generate --model M [--ids LIST | --prompt T] [--max-new-tokens N] [--temperature X --top-k K
-           --seed S] [--json]
+           --seed S] [--json] [--weights f32]
                        decode with a KV cache (greedy unless --temperature > 0), from the given
                        ids (comma-separated), the prompt's tokens, or the model's BOS; stops at
                        its EOS; prints the ids (and the text when the tokenizer is readable);
@@ -206,6 +208,15 @@ void show_progress(const Progress& p) {
     std::fflush(stderr);
 }
 
+// --weights f32 (widen 16-bit weights at load) or as-stored (the default).
+bool weights_f32(const Args& args) {
+    const std::string w = args.get("--weights");
+    if (w.empty() || w == "as-stored") return false;
+    if (w == "f32") return true;
+    throw Error(cat("--weights: expected f32 or as-stored, found '", w, "'"),
+                "16-bit weights stay 16-bit in memory by default; --weights f32 widens them at load");
+}
+
 // An analyzer for the commands that draw or print from an analysis: it reuses the summary that
 // `analyze` stored (in the first directory or in `out`) and says in one line when it cannot.
 std::unique_ptr<AttentionDataAnalyzer> analyzer_for(const std::vector<std::string>& dirs, const std::string& out = "") {
@@ -228,13 +239,14 @@ void check_options(const std::string& command, const Args& args) {
     static const std::map<std::string, std::vector<std::string>> known = {
         {"run",
          {"--model", "--text", "--input", "--output", "--max-length", "--batch-size", "--capture", "--layers",
-          "--heads", "--dtype", "--force", "--resume", "--no-sync", "--stats-only"}},
+          "--heads", "--dtype", "--force", "--resume", "--no-sync", "--stats-only", "--weights"}},
         {"analyze", {"--output", "--print"}},
         {"plot", {"--seq", "--format", "--output", "--layer", "--head"}},
         {"report", {"--output", "--format"}},
         {"view", {"--output", "--sequences", "--max-mb"}},
         {"serve", {"--port", "--host", "--allow-remote", "--open"}},
-        {"generate", {"--model", "--ids", "--prompt", "--max-new-tokens", "--temperature", "--top-k", "--seed", "--json"}},
+        {"generate",
+         {"--model", "--ids", "--prompt", "--max-new-tokens", "--temperature", "--top-k", "--seed", "--json", "--weights"}},
         {"convert", {"--from", "--tokenizer", "--output"}},
         {"heads", {"--model", "--sequences", "--block", "--seed", "--json"}},
         {"models", {}},
@@ -304,6 +316,7 @@ int run(int argc, char** argv) {
         opt.force = args.has("--force");
         opt.resume = args.has("--resume");
         opt.durable = !args.has("--no-sync");
+        opt.weights_f32 = weights_f32(args);
         const std::string dtype = args.get("--dtype");
         if (dtype == "f16")
             opt.dtype = DType::f16;
@@ -443,7 +456,9 @@ int run(int argc, char** argv) {
     }
     if (command == "generate") {
         const ResolvedModel rm = resolve_model(args.require("--model", "generate"));
-        auto model = Model::load(rm.path);
+        LoadOptions lo;
+        lo.weights_f32 = weights_f32(args);
+        auto model = Model::load(rm.path, lo);
         const ModelConfig& c = model->config();
         std::optional<Tokenizer> tok;
         std::string tok_error;

@@ -59,7 +59,9 @@ std::string cached_sha256(const std::string& path) {
 
 Runner::Runner(const std::string& model, RunnerOptions options) : options_(std::move(options)) {
     resolved_ = resolve_model(model);
-    model_ = Model::load(resolved_.path);
+    LoadOptions lo;
+    lo.weights_f32 = options_.weights_f32;
+    model_ = Model::load(resolved_.path, lo);
     tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::load(resolved_.path));
     if (options_.batch_size < 1 || options_.batch_size > 4096)
         throw Error(cat("--batch-size: ", options_.batch_size, " is outside 1..4096"));

@@ -42,6 +42,7 @@ struct RunnerOptions {
     bool force = false;       // write into a non-empty output directory
     bool resume = false;      // continue an interrupted run of the same command
     bool durable = true;      // wait for the data to reach the disk before naming files (false: --no-sync)
+    bool weights_f32 = false; // widen 16-bit weights at load (--weights f32) instead of per tile in use
     std::function<void(const Progress&)> on_progress; // after each batch
     std::function<void(const std::string&)> on_warning;
     const std::atomic<bool>* cancel = nullptr; // checked between batches (SIGINT)

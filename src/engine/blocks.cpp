@@ -72,11 +72,35 @@ namespace {
 // OpenBLAS blocks a product differently for a different number of rows, so a sequence's values
 // alone and in a batch agree to rounding only (measured 1e-6; tests/engine/test_forward.cpp).
 // The weight may be stored [in, out] or [out, in] (MatrixView); rows of out are ldy apart.
+// A 16-bit weight is widened weight_tile output rows at a time into one f32 tile, and each tile's
+// product fills its columns of out: the weight never exists whole in f32. Widening is exact,
+// and each output column is the same dot product over `in` as with an f32 copy of the weight.
 void linear(const float* in, const MatrixView& w, const float* b, float* out, BlockContext& ctx, int64_t ldy = -1) {
-    if (w.out_major)
-        matmul_nt(in, w.data, b, out, ctx.batch.n_tokens(), w.in, w.out, ldy);
-    else
-        matmul(in, w.data, b, out, ctx.batch.n_tokens(), w.in, w.out, ldy);
+    const int64_t N = ctx.batch.n_tokens();
+    if (const float* w32 = w.f32()) {
+        if (w.out_major)
+            matmul_nt(in, w32, b, out, N, w.in, w.out, ldy);
+        else
+            matmul(in, w32, b, out, N, w.in, w.out, ldy);
+        return;
+    }
+    if (ldy < 0) ldy = w.out;
+    // whole multiples of 16 columns, so that tiles meet sgemm's column blocks: the products then
+    // give the bits of one product over the f32 matrix (tested on the 16-bit fixtures)
+    const int64_t tile = std::max<int64_t>(16, ctx.options.weight_tile / 16 * 16);
+    Buffer& t = ctx.state.weight_tile;
+    t.resize(size_t(std::min(tile, w.out) * w.in));
+    const uint16_t* src = static_cast<const uint16_t*>(w.data);
+    for (int64_t o0 = 0; o0 < w.out; o0 += tile) {
+        const int64_t n = std::min(tile, w.out - o0);
+        if (w.out_major) { // rows o0..o0+n of [out, in]: [n, in]
+            widen_16bit(src + o0 * w.in, w.dtype, w.in, n, w.in, t.data());
+            matmul_nt(in, t.data(), b ? b + o0 : nullptr, out + o0, N, w.in, n, ldy);
+        } else { // columns o0..o0+n of [in, out]: [in, n]
+            widen_16bit(src + o0, w.dtype, w.out, w.in, n, t.data());
+            matmul(in, t.data(), b ? b + o0 : nullptr, out + o0, N, w.in, n, ldy);
+        }
+    }
 }
 
 // Offer the per-head view [T, H, d] (H heads) of a buffer whose rows are `row_stride` wide.

@@ -55,6 +55,7 @@ using AttentionHeadFn = std::function<void(int il, int seq, int head, const floa
 struct ForwardOptions {
     bool logits = false;                        // compute logits into RunState::logits even if no hook asks for them
     KVCache* kv_cache = nullptr;                // incremental decoding: one sequence, continuing the cache's tokens
+    int64_t weight_tile = 256;                  // 16-bit weights: output rows widened to f32 per product (x16)
     AttentionRowFn attention_rows = nullptr;    // optional, see above
     AttentionHeadFn attention_heads = nullptr;  // optional, see above
     std::vector<uint8_t> attention_head_layers = {}; // layers that call attention_heads (empty: every layer)
@@ -81,6 +82,7 @@ struct RunState {
     Buffer attn_out;                 // F32 [N, D]
     Buffer mlp_h;                    // F32 [N, F]  (gated: the gate, then act(gate) * up)
     Buffer mlp_up;                   // F32 [N, F]  gated MLP's up projection
+    Buffer weight_tile;              // F32 [weight_tile, in]: a 16-bit matrix's rows widened for one product
     Buffer mlp_out;                  // F32 [N, D]
     Buffer att;                      // F32 [H, T, T] scores/pattern of one sequence, only when a hook wants them
     Buffer logits;                   // F32 [N, V]  only when asked for

@@ -114,6 +114,26 @@ void gelu_tanh(float* x, int64_t n) {
     }
 }
 
+void widen_16bit(const void* src, DType dtype, int64_t ld, int64_t rows, int64_t cols, float* dst) {
+    const uint16_t* s = static_cast<const uint16_t*>(src);
+    if (dtype == DType::bf16) {
+        // bf16 is the high half of an f32: shift into place (vectorises)
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < rows; ++r) {
+            const uint16_t* in = s + r * ld;
+            float* out = dst + r * cols;
+#pragma omp simd
+            for (int64_t c = 0; c < cols; ++c)
+                out[c] = std::bit_cast<float>(uint32_t(in[c]) << 16);
+        }
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+            dst[r * cols + c] = f16_to_f32(s[r * ld + c]);
+}
+
 void rms_norm(const float* x, const float* gamma, float* y, int64_t N, int64_t D, float eps) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < N; ++i) {

@@ -13,6 +13,7 @@
 // compare them against (tests/engine/test_kernels.cpp) and benchmarks time (bench/).
 #pragma once
 
+#include "core/tensor.h"
 #include "model/config.h"
 
 #include <cstdint>
@@ -26,6 +27,9 @@ void matmul(const float* x, const float* w, const float* b, float* y, int64_t N,
 // y[N,M] = x[N,K] @ w[M,K]^T (+ b), the same for a weight stored [out, in] (nn.Linear).
 void matmul_nt(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t K, int64_t M,
                int64_t ldy = -1);
+
+// dst[r][c] = widened src[r * ld + c] for r < rows, c < cols: F16 or BF16 values as f32 (exact).
+void widen_16bit(const void* src, DType dtype, int64_t ld, int64_t rows, int64_t cols, float* dst);
 
 // RMS normalisation over the last dimension: x / sqrt(mean(x^2) + eps) * g (HF LlamaRMSNorm).
 void rms_norm(const float* x, const float* gamma, float* y, int64_t N, int64_t D, float eps);

@@ -85,6 +85,7 @@ const float* WeightLoader::get(const std::string& name, const std::vector<int64_
         model_.weights_dtype_ = dt;
     else if (model_.weights_dtype_ != dt)
         model_.weights_dtype_ = "mixed";
+    model_.weight_bytes_ += t->numel() * 4;
     if (!storage.empty()) {
         model_.converted_.push_back(std::move(storage));
         return model_.converted_.back().data(); // moving a vector keeps its heap buffer
@@ -92,11 +93,34 @@ const float* WeightLoader::get(const std::string& name, const std::vector<int64_
     return p;
 }
 
-std::shared_ptr<const Model> Model::load(const std::string& dir) {
+MatrixView WeightLoader::matrix(const std::string& name, int64_t in, int64_t out, bool out_major) {
+    const std::vector<int64_t> shape = out_major ? std::vector<int64_t>{out, in} : std::vector<int64_t>{in, out};
+    const TensorInfo* t = nullptr;
+    const SafetensorsFile* f = file_of(name, &t);
+    const bool half = f && (t->dtype == DType::f16 || t->dtype == DType::bf16);
+    // 16-bit kept as stored when its bytes are 2-byte aligned (they are in any file written
+    // with element-aligned offsets); the shape is checked by get() otherwise
+    if (!half || model_.load_options_.weights_f32 || reinterpret_cast<uintptr_t>(f->raw(*t)) % 2 != 0)
+        return {get(name, shape), DType::f32, in, out, out_major};
+    if (t->shape != shape)
+        throw Error(cat(f->path(), ": tensor '", name, "' has shape ", shape_str(t->shape), ", expected ",
+                        shape_str(shape), " from config.json"),
+                    "the weights do not match config.json");
+    const std::string dt = dtype_name(t->dtype);
+    if (model_.weights_dtype_.empty())
+        model_.weights_dtype_ = dt;
+    else if (model_.weights_dtype_ != dt)
+        model_.weights_dtype_ = "mixed";
+    model_.weight_bytes_ += t->numel() * 2;
+    return {f->raw(*t), t->dtype, in, out, out_major};
+}
+
+std::shared_ptr<const Model> Model::load(const std::string& dir, const LoadOptions& options) {
     if (!fs::is_directory(dir))
         throw Error(cat(dir, ": not a directory"), "pass a Hugging Face model directory holding config.json");
     auto model = std::make_shared<Model>();
     model->dir_ = dir;
+    model->load_options_ = options;
     const std::string cfg_path = (fs::path(dir) / "config.json").string();
     if (!fs::exists(cfg_path))
         throw Error(cat(dir, ": no config.json"),
@@ -168,7 +192,10 @@ std::string Model::summary() const {
        << "parameters:   "
        << c.n_params() + (lm_head_tied() || c.positions == PositionKind::rotary ? 0 : int64_t(c.vocab_size) * c.n_embd)
        << (lm_head_tied() ? " (lm_head tied to wte)" : " (with a separate lm_head)") << "\n"
-       << "weights:      " << weights_dtype_ << " in " << weight_files_.size() << " file(s)\n";
+       << "weights:      " << weights_dtype_ << " in " << weight_files_.size() << " file(s), "
+       << cat(weight_bytes_ / 1000000, " MB in memory")
+       << (load_options_.weights_f32 || weights_dtype_ == "F32" ? "" : " (16-bit matrices as stored, widened per tile)")
+       << "\n";
     return os.str();
 }
 

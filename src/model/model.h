@@ -21,12 +21,23 @@
 namespace attnscope {
 
 // A weight matrix as stored, row-major: [in, out] (GPT-2's Conv1D) or [out, in] (nn.Linear,
-// every Llama-family projection). The product x @ W takes either layout (engine's linear()).
+// every Llama-family projection), F32 — or F16/BF16 as the checkpoint stores it, memory-mapped,
+// widened to f32 tile by tile when used (exact: every 16-bit value is a float). The product
+// x @ W takes any of these (engine's linear()).
 struct MatrixView {
-    const float* data = nullptr; // F32; null when the model has no such matrix
+    const void* data = nullptr; // null when the model has no such matrix
+    DType dtype = DType::f32;   // F32, F16 or BF16
     int64_t in = 0, out = 0;
     bool out_major = false; // true: stored [out, in]
     explicit operator bool() const { return data != nullptr; }
+    const float* f32() const { return dtype == DType::f32 ? static_cast<const float*>(data) : nullptr; }
+};
+
+// How weights are held in memory.
+struct LoadOptions {
+    // false: 16-bit matrices stay 16-bit (half the memory; widened per tile in each product);
+    // true: widened to f32 once at load (faster when memory allows).
+    bool weights_f32 = false;
 };
 
 // One transformer block. Absent weights (biases of Llama, a fused QKV where q, k, v are
@@ -63,17 +74,19 @@ class WeightLoader {
     bool has(const std::string& name) const;
     // The tensor `name` as f32, which must have shape `shape`; throws naming tensor and file.
     const float* get(const std::string& name, const std::vector<int64_t>& shape);
-    // A matrix stored [in, out] (Conv1D) or [out, in] (nn.Linear), shape checked.
+    // A matrix stored [in, out] (Conv1D) or [out, in] (nn.Linear), shape checked; F16/BF16 kept
+    // as stored unless the model loads with weights_f32.
     MatrixView matrix_in_out(const std::string& name, int64_t in, int64_t out) {
-        return {get(name, {in, out}), in, out, false};
+        return matrix(name, in, out, false);
     }
     MatrixView matrix_out_in(const std::string& name, int64_t in, int64_t out) {
-        return {get(name, {out, in}), in, out, true};
+        return matrix(name, in, out, true);
     }
     // Names of all tensors in the checkpoint.
     std::vector<std::string> names() const;
 
   private:
+    MatrixView matrix(const std::string& name, int64_t in, int64_t out, bool out_major);
     const SafetensorsFile* file_of(const std::string& name, const TensorInfo** info) const;
     Model& model_;
     std::vector<std::shared_ptr<SafetensorsFile>> files_;
@@ -92,7 +105,10 @@ class Model {
   public:
     // Load a Hugging Face model directory: config.json plus model.safetensors (or the shards
     // listed in model.safetensors.index.json).
-    static std::shared_ptr<const Model> load(const std::string& dir);
+    static std::shared_ptr<const Model> load(const std::string& dir, const LoadOptions& options = {});
+    const LoadOptions& load_options() const { return load_options_; }
+    // Bytes of weights held: mapped as stored plus converted copies.
+    int64_t weight_bytes() const { return weight_bytes_; }
 
     const ModelConfig& config() const { return config_; }
     const std::string& dir() const { return dir_; }
@@ -128,6 +144,8 @@ class Model {
   private:
     friend class WeightLoader;
     std::string dir_;
+    LoadOptions load_options_;
+    int64_t weight_bytes_ = 0;
     std::string weights_dtype_;
     std::vector<std::string> weight_files_;
     std::vector<std::shared_ptr<SafetensorsFile>> files_; // keep the mappings alive

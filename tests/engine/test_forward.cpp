@@ -1,4 +1,5 @@
-// The GPT-2 forward pass against the PyTorch reference (tools/reference/), hook by hook, plus
+// The decoder forward (GPT-2 and the Llama family) against the PyTorch references (tools/reference/),
+// hook by hook, plus the KV cache against full forwards,
 // batch invariance, the ask-step economy, patching and bad input.
 #include "engine/forward.h"
 #include "engine/kv_cache.h"
@@ -490,5 +491,40 @@ TEST(Forward, KvCacheStepsEqualFullForwards) {
         patterns.add(HookFilter::parse("blocks.0.attn.hook_pattern", "", ""), [](const HookContext&, TensorView) {});
         expect_error([&] { forward(*model, Batch::from_sequences({{1}}), patterns, cached, fo); },
                      {"cannot be observed during cached decoding"});
+    }
+}
+
+// 16-bit checkpoints kept 16-bit in memory, widened per tile of output rows (here 7: every
+// product in several tiles, a short last one), give the values of upcasting at load.
+TEST(Forward, SixteenBitWeightsInMemoryEqualUpcastAtLoad) {
+    for (const char* name : {"gpt2-bf16", "gpt2-f16", "llama-bf16"}) {
+        LoadOptions as_stored, f32;
+        f32.weights_f32 = true;
+        auto m16 = Model::load(fixture(name), as_stored);
+        auto m32 = Model::load(fixture(name), f32);
+        EXPECT_FALSE(m16->layer(0).attn_out.f32()) << name << ": the matrix should stay 16-bit";
+        EXPECT_TRUE(m32->layer(0).attn_out.f32());
+        EXPECT_LT(m16->weight_bytes(), m32->weight_bytes());
+        Expected exp = load_expected(name);
+        Cache a, b;
+        HookSet ha, hb;
+        capture_into(ha, a);
+        capture_into(hb, b);
+        RunState sa, sb;
+        ForwardOptions tiles;
+        tiles.weight_tile = 16;
+        forward(*m16, exp.batch, ha, sa, tiles);
+        forward(*m32, exp.batch, hb, sb);
+        ASSERT_EQ(a.size(), b.size());
+        double worst = 0;
+        for (const auto& [key, v] : a) {
+            const Captured& w = b.at(key);
+            ASSERT_EQ(v.shape, w.shape) << key;
+            for (size_t i = 0; i < v.data.size(); ++i)
+                if (!(std::isinf(v.data[i]) && v.data[i] == w.data[i]))
+                    worst = std::max(worst, std::fabs(double(v.data[i]) - w.data[i]));
+        }
+        std::printf("[ 16-bit in memory, %s ] worst difference against upcast at load: %.3g\n", name, worst);
+        EXPECT_EQ(worst, 0.0) << name;
     }
 }
