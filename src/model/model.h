@@ -6,8 +6,10 @@
 //   std::cout << model->summary();
 //
 // Architectures register a config parser and a weight binder by Hugging Face model_type; adding
-// one is one file (gpt2.cpp, llama.cpp). Weights are f32: memory-mapped without a copy when the
-// checkpoint stores aligned F32, converted once at load otherwise.
+// one is one file (gpt2.cpp, llama.cpp). Matrices are memory-mapped without a copy when the
+// checkpoint stores aligned F32, F16 or BF16 (16-bit ones widened per tile when used, unless
+// LoadOptions::weights_f32); everything else (norms, biases, embeddings) is f32, converted once
+// at load when stored otherwise.
 #pragma once
 
 #include "io/safetensors.h"

@@ -5,6 +5,7 @@
 // files are refused by name. Skipped, saying so, when the shared fixtures are absent.
 #include "convert/llama2c.h"
 #include "engine/forward.h"
+#include "engine/kv_check.h"
 #include "generate/generate.h"
 #include "test_util.h"
 
@@ -89,33 +90,17 @@ TEST_F(Stories, CachedStepsEqualFullForwards) {
     std::vector<int32_t> text = {1};
     text.insert(text.end(), want.begin(), want.begin() + 20);
     KVCache cache(model_->config(), 64);
-    RunState cached, full;
-    HookSet none;
-    ForwardOptions fo;
-    fo.logits = true;
-    fo.kv_cache = &cache;
-    const int64_t V = model_->config().vocab_size;
-    forward(*model_, Batch::from_sequences({{text.begin(), text.begin() + 5}}), none, cached, fo); // a prefill of 5
-    double worst = 0;
-    for (size_t n = 5; n <= text.size(); ++n) {
-        if (n > 5) forward(*model_, Batch::from_sequences({{text[n - 1]}}), none, cached, fo);
-        ForwardOptions plain;
-        plain.logits = true;
-        forward(*model_, Batch::from_sequences({{text.begin(), text.begin() + int64_t(n)}}), none, full, plain);
-        const float* a = cached.logits.data() + (n == 5 ? 4 * V : 0);
-        const float* b = full.logits.data() + int64_t(n - 1) * V;
-        double scale = 0, diff = 0;
-        for (int64_t k = 0; k < V; ++k)
-            scale = std::max(scale, std::fabs(double(b[k]))), diff = std::max(diff, std::fabs(double(a[k]) - b[k]));
-        worst = std::max(worst, diff / scale);
-    }
+    const double worst = kv_cache_vs_full(*model_, text, 5, cache); // a prefill of 5, then one at a time
     EXPECT_EQ(cache.n_past, int64_t(text.size()));
     EXPECT_LE(worst, 1e-5);
     std::printf("[ KV cache ] worst logit difference, cached vs full forward: %.3g (relative)\n", worst);
     // more tokens than the cache holds: refused, saying so
     KVCache small(model_->config(), 2);
+    RunState state;
+    HookSet none;
+    ForwardOptions fo;
     fo.kv_cache = &small;
-    expect_error([&] { forward(*model_, Batch::from_sequences({{1, 2, 3}}), none, cached, fo); },
+    expect_error([&] { forward(*model_, Batch::from_sequences({{1, 2, 3}}), none, state, fo); },
                  {"exceed the cache's 2"});
 }
 

@@ -3,6 +3,7 @@
 // batch invariance, the ask-step economy, patching and bad input.
 #include "engine/forward.h"
 #include "engine/kv_cache.h"
+#include "engine/kv_check.h"
 #include "io/safetensors.h"
 #include "test_util.h"
 
@@ -465,25 +466,10 @@ TEST(Forward, KvCacheStepsEqualFullForwards) {
         for (int t = 0; t < 24; ++t)
             text.push_back(int32_t((t * 7 + 3) % V));
         KVCache cache(model->config(), 32);
-        RunState cached, full;
-        HookSet none;
+        const double worst = kv_cache_vs_full(*model, text, 3, cache);
+        RunState cached;
         ForwardOptions fo;
-        fo.logits = true;
         fo.kv_cache = &cache;
-        forward(*model, Batch::from_sequences({{text.begin(), text.begin() + 3}}), none, cached, fo);
-        double worst = 0;
-        for (size_t n = 3; n <= text.size(); ++n) {
-            if (n > 3) forward(*model, Batch::from_sequences({{text[n - 1]}}), none, cached, fo);
-            ForwardOptions plain;
-            plain.logits = true;
-            forward(*model, Batch::from_sequences({{text.begin(), text.begin() + int64_t(n)}}), none, full, plain);
-            const float* a = cached.logits.data() + (n == 3 ? 2 * V : 0);
-            const float* b = full.logits.data() + int64_t(n - 1) * V;
-            double scale = 0, diff = 0;
-            for (int64_t k = 0; k < V; ++k)
-                scale = std::max(scale, std::fabs(double(b[k]))), diff = std::max(diff, std::fabs(double(a[k]) - b[k]));
-            worst = std::max(worst, diff / scale);
-        }
         EXPECT_LE(worst, 1e-5) << name;
         std::printf("[ KV cache, %s ] worst logit difference, cached vs full: %.3g (relative)\n", name, worst);
         // patterns cannot be observed while decoding (their [H, T, T] shape does not hold)
