@@ -33,7 +33,7 @@ void offer_rows(Hook h, int il, float* base, int64_t width, BlockContext& ctx) {
     }
 }
 
-void embed(const float* wte, const float* wpe, BlockContext& ctx) {
+void embed(const MatrixView& wte, const float* wpe, BlockContext& ctx) {
     const int64_t D = ctx.cfg.n_embd, N = ctx.batch.n_tokens();
     RunState& st = ctx.state;
     st.x.resize(size_t(N * D));
@@ -41,8 +41,11 @@ void embed(const float* wte, const float* wpe, BlockContext& ctx) {
     for (int64_t s = 0, row = 0; s < ctx.batch.n_seq(); ++s) {
         const auto& toks = ctx.batch.tokens[size_t(s)];
         for (size_t t = 0; t < toks.size(); ++t, ++row) {
-            const float* e = wte + int64_t(toks[t]) * D;
-            std::copy(e, e + D, st.x.data() + row * D);
+            if (const float* w32 = wte.f32())
+                std::copy(w32 + int64_t(toks[t]) * D, w32 + int64_t(toks[t]) * D + D, st.x.data() + row * D);
+            else
+                widen_16bit(static_cast<const uint16_t*>(wte.data) + int64_t(toks[t]) * D, wte.dtype, D, 1, D,
+                            st.x.data() + row * D);
             if (!wpe) continue;
             const float* p = wpe + (ctx.pos0 + int64_t(t)) * D; // position from the sequence's own start
             std::copy(p, p + D, st.pos.data() + row * D);
@@ -75,8 +78,9 @@ namespace {
 // A 16-bit weight is widened weight_tile output rows at a time into one f32 tile, and each tile's
 // product fills its columns of out: the weight never exists whole in f32. Widening is exact,
 // and each output column is the same dot product over `in` as with an f32 copy of the weight.
-void linear(const float* in, const MatrixView& w, const float* b, float* out, BlockContext& ctx, int64_t ldy = -1) {
-    const int64_t N = ctx.batch.n_tokens();
+void linear(const float* in, const MatrixView& w, const float* b, float* out, BlockContext& ctx, int64_t ldy = -1,
+            int64_t rows = -1) {
+    const int64_t N = rows < 0 ? ctx.batch.n_tokens() : rows;
     if (const float* w32 = w.f32()) {
         if (w.out_major)
             matmul_nt(in, w32, b, out, N, w.in, w.out, ldy);
@@ -354,7 +358,7 @@ void residual_add(Hook h, int il, const float* delta, BlockContext& ctx) {
     offer_rows(h, il, ctx.state.x.data(), D, ctx);
 }
 
-void final_norm_and_logits(const float* gamma, const float* beta, const float* lm_head, bool want_logits,
+void final_norm_and_logits(const float* gamma, const float* beta, const MatrixView& lm_head, bool want_logits,
                            BlockContext& ctx) {
     const bool want_norm = ctx.plan.wants(Hook::ln_final_normalized);
     want_logits = want_logits || ctx.plan.wants(Hook::logits);
@@ -362,9 +366,21 @@ void final_norm_and_logits(const float* gamma, const float* beta, const float* l
     norm(Hook::ln_final_normalized, -1, ctx.state.x.data(), gamma, beta, ctx);
     if (!want_logits) return;
     const int64_t D = ctx.cfg.n_embd, V = ctx.cfg.vocab_size, N = ctx.batch.n_tokens();
+    // logits = ln_f(x) @ W_U^T, one product over the batch (or the sequences' last rows)
+    if (ctx.options.logits_last_only && !ctx.plan.wants(Hook::logits)) {
+        const int64_t n_seq = ctx.batch.n_seq();
+        std::vector<float> last(size_t(n_seq * D));
+        for (int64_t s = 0; s < n_seq; ++s) {
+            const float* row = ctx.state.ln.data() + (ctx.batch.offset(s) + int64_t(ctx.batch.tokens[size_t(s)].size()) - 1) * D;
+            std::copy(row, row + D, last.data() + s * D);
+        }
+        ctx.state.logits.resize(size_t(n_seq * V));
+        linear(last.data(), lm_head, nullptr, ctx.state.logits.data(), ctx, -1, n_seq);
+        ctx.stats.computed_logits = true;
+        return;
+    }
     ctx.state.logits.resize(size_t(N * V));
-    // logits = ln_f(x) @ W_U^T, one product over the batch as in linear()
-    matmul_nt(ctx.state.ln.data(), lm_head, nullptr, ctx.state.logits.data(), N, D, V);
+    linear(ctx.state.ln.data(), lm_head, nullptr, ctx.state.logits.data(), ctx);
     ctx.stats.computed_logits = true;
     offer_rows(Hook::logits, -1, ctx.state.logits.data(), V, ctx);
 }

@@ -2,7 +2,7 @@
 // (decoder.cpp). Each block reads and writes RunState buffers over the packed batch and offers
 // its values to the hooks by name.
 //
-//   embed(model.tok_embd(), model.pos_embd(), batch, D, ctx);                 // -> x
+//   embed(model.tok_embd(), model.pos_embd(), ctx);                           // -> x
 //   norm(Hook::ln1_normalized, il, x, w.ln1_w, w.ln1_b, ctx);     // x -> ln (LayerNorm or RMSNorm)
 //   self_attention(cfg, w, il, ctx);                                          // ln -> attn_out
 #pragma once
@@ -26,8 +26,9 @@ struct BlockContext {
 // Offer rows [offset_s, offset_s + T_s) of a [N, width] buffer to the hooks, one sequence at a time.
 void offer_rows(Hook h, int il, float* base, int64_t width, BlockContext& ctx);
 
-// x = wte[token] (+ wpe[position] when wpe is not null), positions counted from each sequence's start.
-void embed(const float* wte, const float* wpe, BlockContext& ctx);
+// x = wte[token] (+ wpe[position] when wpe is not null), positions counted from each sequence's start;
+// a 16-bit wte's rows are widened as they are looked up.
+void embed(const MatrixView& wte, const float* wpe, BlockContext& ctx);
 // ln = LayerNorm(in) with (gamma, beta), or RMSNorm(in) with gamma; offered as hook h.
 void norm(Hook h, int il, const float* in, const float* gamma, const float* beta, BlockContext& ctx);
 // Multi-head causal self-attention of ln into attn_out (projections, GQA, q/k norms, rotary, window).
@@ -37,8 +38,9 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx);
 void mlp(const LayerWeights& w, int il, BlockContext& ctx);
 // x += delta, then offer x as hook h.
 void residual_add(Hook h, int il, const float* delta, BlockContext& ctx);
-// ln_f and the (tied or separate) LM head; logits only when wanted.
-void final_norm_and_logits(const float* gamma, const float* beta, const float* lm_head, bool want_logits,
+// ln_f and the (tied or separate) LM head; logits only when wanted (with
+// ForwardOptions::logits_last_only and no logits hook, only each sequence's last row).
+void final_norm_and_logits(const float* gamma, const float* beta, const MatrixView& lm_head, bool want_logits,
                            BlockContext& ctx);
 
 } // namespace attnscope

@@ -54,6 +54,7 @@ using AttentionHeadFn = std::function<void(int il, int seq, int head, const floa
 
 struct ForwardOptions {
     bool logits = false;                        // compute logits into RunState::logits even if no hook asks for them
+    bool logits_last_only = false;              // then only each sequence's last row: RunState::logits is [n_seq, V]
     KVCache* kv_cache = nullptr;                // incremental decoding: one sequence, continuing the cache's tokens
     int64_t weight_tile = 256;                  // 16-bit weights: output rows widened to f32 per product (x16)
     AttentionRowFn attention_rows = nullptr;    // optional, see above

@@ -65,13 +65,13 @@ GenerateResult generate(const Model& model, const std::vector<int32_t>& prompt, 
     ForwardOptions fo;
     fo.kv_cache = &cache;
     fo.logits = true;
+    fo.logits_last_only = true; // the prompt's other rows predict nothing we need
     GenerateResult r;
     uint64_t rng = o.seed;
     const int64_t V = cfg.vocab_size;
     auto t0 = std::chrono::steady_clock::now();
     forward(model, Batch::from_sequences({prompt}), none, state, fo);
-    const int64_t last = int64_t(prompt.size()) - 1;
-    int32_t next = pick_token(state.logits.data() + last * V, V, o, rng);
+    int32_t next = pick_token(state.logits.data(), V, o, rng);
     auto t1 = std::chrono::steady_clock::now();
     r.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
     for (int n = 0; n < o.max_new_tokens; ++n) {

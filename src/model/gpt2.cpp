@@ -58,7 +58,7 @@ void bind_gpt2_weights(Model& m, WeightLoader& w) {
         throw Error(cat(m.dir(), ": tensor 'wte.weight' (or 'transformer.wte.weight') is missing from the checkpoint"),
                     "is this a GPT-2 checkpoint?");
     const int64_t D = c.n_embd, F = c.n_inner, V = c.vocab_size, P = c.n_positions;
-    m.tok_embd_ = w.get(p + "wte.weight", {V, D});
+    m.tok_embd_ = w.matrix_out_in(p + "wte.weight", D, V); // [V, D]
     m.pos_embd_ = w.get(p + "wpe.weight", {P, D});
     m.layers_.resize(size_t(c.n_layer));
     for (int il = 0; il < c.n_layer; ++il) {
@@ -88,7 +88,7 @@ void bind_gpt2_weights(Model& m, WeightLoader& w) {
                 cat(m.dir(),
                     ": config.json sets tie_word_embeddings = false but the checkpoint has no 'lm_head.weight'"),
                 "save the model with its LM head, or set tie_word_embeddings to true if the head is wte");
-        m.lm_head_ = w.get("lm_head.weight", {V, D});
+        m.lm_head_ = w.matrix_out_in("lm_head.weight", D, V);
     }
 }
 

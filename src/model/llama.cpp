@@ -97,7 +97,7 @@ void bind_llama_weights(Model& m, WeightLoader& w) {
     const bool qkv_bias = type == "qwen2" || json_bool_or(cfg, "attention_bias", cfg_path, false);
     const bool o_bias = type != "qwen2" && json_bool_or(cfg, "attention_bias", cfg_path, false);
     const bool mlp_bias = json_bool_or(cfg, "mlp_bias", cfg_path, false);
-    m.tok_embd_ = w.get("model.embed_tokens.weight", {V, D});
+    m.tok_embd_ = w.matrix_out_in("model.embed_tokens.weight", D, V); // [V, D]
     m.layers_.resize(size_t(c.n_layer));
     for (int il = 0; il < c.n_layer; ++il) {
         const std::string p = "model.layers." + std::to_string(il) + ".";
@@ -135,7 +135,7 @@ void bind_llama_weights(Model& m, WeightLoader& w) {
                                      "'lm_head.weight'"),
                         "save the model with its LM head, or set tie_word_embeddings to true if the head is the "
                         "embedding");
-        m.lm_head_ = w.get("lm_head.weight", {V, D});
+        m.lm_head_ = w.matrix_out_in("lm_head.weight", D, V);
     }
 }
 

@@ -87,6 +87,7 @@ const float* WeightLoader::get(const std::string& name, const std::vector<int64_
         model_.weights_dtype_ = "mixed";
     model_.weight_bytes_ += t->numel() * 4;
     if (!storage.empty()) {
+        f->advise(*t, MappedFile::Use::done); // the stored bytes are not read again: off the RSS
         model_.converted_.push_back(std::move(storage));
         return model_.converted_.back().data(); // moving a vector keeps its heap buffer
     }

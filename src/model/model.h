@@ -115,12 +115,12 @@ class Model {
     const ModelConfig& config() const { return config_; }
     const std::string& dir() const { return dir_; }
     const LayerWeights& layer(int il) const { return layers_[size_t(il)]; }
-    const float* tok_embd() const { return tok_embd_; } // F32 [V, D]
+    const MatrixView& tok_embd() const { return tok_embd_; } // [V, D]: row t is token t's embedding
     const float* pos_embd() const { return pos_embd_; } // F32 [P, D]; null with rotary positions
     const float* ln_f_w() const { return ln_f_w_; }     // F32 [D]
     const float* ln_f_b() const { return ln_f_b_; }     // F32 [D]; null under RMSNorm
-    const float* lm_head() const { return lm_head_; }   // F32 [V, D] (== tok_embd when tied)
-    bool lm_head_tied() const { return lm_head_ == tok_embd_; }
+    const MatrixView& lm_head() const { return lm_head_; } // [V, D] (the embedding when tied)
+    bool lm_head_tied() const { return lm_head_.data == tok_embd_.data; }
     // Storage dtype of the checkpoint's weights ("F32", "BF16", ...; "mixed" if several).
     const std::string& weights_dtype() const { return weights_dtype_; }
     const std::vector<std::string>& weight_files() const { return weight_files_; }
@@ -137,11 +137,11 @@ class Model {
     // Architecture files fill these in through bind_weights.
     ModelConfig config_;
     std::vector<LayerWeights> layers_;
-    const float* tok_embd_ = nullptr;
+    MatrixView tok_embd_;
     const float* pos_embd_ = nullptr;
     const float* ln_f_w_ = nullptr;
     const float* ln_f_b_ = nullptr;
-    const float* lm_head_ = nullptr;
+    MatrixView lm_head_;
 
   private:
     friend class WeightLoader;
