@@ -165,8 +165,12 @@ BENCHMARK(BM_AttentionHeadRef)->Arg(128)->Arg(1024)->Unit(benchmark::kMicrosecon
 // ForwardOptions::attention_heads (what a capture does); the callbacks only touch the data.
 const Model* bench_model() {
     static std::shared_ptr<const Model> model = [] {
+        // ATTNSCOPE_BENCH_WEIGHTS=f32 widens 16-bit weights at load (as --weights f32)
         const char* dir = std::getenv("ATTNSCOPE_BENCH_MODEL");
-        return dir ? Model::load(dir) : nullptr;
+        const char* w = std::getenv("ATTNSCOPE_BENCH_WEIGHTS");
+        LoadOptions lo;
+        lo.weights_f32 = w && std::string(w) == "f32";
+        return dir ? Model::load(dir, lo) : nullptr;
     }();
     return model.get();
 }
@@ -202,6 +206,8 @@ BENCHMARK(BM_Forward)
     ->Args({8, 128, 0})
     ->Args({8, 128, 1})
     ->Args({8, 128, 2})
+    ->Args({1, 512, 0})
+    ->Args({1, 512, 2})
     ->Args({1, 1024, 0})
     ->Args({1, 1024, 1})
     ->Args({1, 1024, 2})

@@ -75,7 +75,7 @@ namespace {
 // OpenBLAS blocks a product differently for a different number of rows, so a sequence's values
 // alone and in a batch agree to rounding only (measured 1e-6; tests/engine/test_forward.cpp).
 // The weight may be stored [in, out] or [out, in] (MatrixView); rows of out are ldy apart.
-// A 16-bit weight is widened weight_tile output rows at a time into one f32 tile, and each tile's
+// A 16-bit weight is widened weight_tile (1,024) output rows at a time into one f32 tile, and each tile's
 // product fills its columns of out: the weight never exists whole in f32. Widening is exact,
 // and each output column is the same dot product over `in` as with an f32 copy of the weight.
 void linear(const float* in, const MatrixView& w, const float* b, float* out, BlockContext& ctx, int64_t ldy = -1,

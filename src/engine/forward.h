@@ -56,7 +56,7 @@ struct ForwardOptions {
     bool logits = false;                        // compute logits into RunState::logits even if no hook asks for them
     bool logits_last_only = false;              // then only each sequence's last row: RunState::logits is [n_seq, V]
     KVCache* kv_cache = nullptr;                // incremental decoding: one sequence, continuing the cache's tokens
-    int64_t weight_tile = 256;                  // 16-bit weights: output rows widened to f32 per product (x16)
+    int64_t weight_tile = 1024;                 // 16-bit weights: output rows widened to f32 per product (x16)
     AttentionRowFn attention_rows = nullptr;    // optional, see above
     AttentionHeadFn attention_heads = nullptr;  // optional, see above
     std::vector<uint8_t> attention_head_layers = {}; // layers that call attention_heads (empty: every layer)
