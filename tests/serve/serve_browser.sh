@@ -23,6 +23,10 @@ trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -s "$work/url.txt" ] && break; sleep 0.1; done
 url=$(head -1 "$work/url.txt")
 [ -n "$url" ] || { echo "no URL printed"; cat "$work/serve.log"; exit 1; }
+# the port accepts connections before the browser starts (bash's /dev/tcp: no curl needed)
+port=${url#http://127.0.0.1:}
+port=${port%%/*}
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 node "$work/serve_browser.mjs" "$url" "$work/capture" "$work/serve-screenshot.png" || { echo "server log:"; cat "$work/serve.log"; exit 1; }
 kill -INT $pid
 for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
