@@ -67,7 +67,8 @@ std::vector<std::string> WeightLoader::names() const {
     return out;
 }
 
-const float* WeightLoader::get(const std::string& name, const std::vector<int64_t>& shape) {
+const TensorInfo* WeightLoader::checked(const std::string& name, const std::vector<int64_t>& shape,
+                                        const SafetensorsFile** file) {
     const TensorInfo* t = nullptr;
     const SafetensorsFile* f = file_of(name, &t);
     if (!f)
@@ -78,13 +79,20 @@ const float* WeightLoader::get(const std::string& name, const std::vector<int64_
         throw Error(cat(f->path(), ": tensor '", name, "' has shape ", shape_str(t->shape), ", expected ",
                         shape_str(shape), " from config.json"),
                     "the weights do not match config.json");
-    std::vector<float> storage;
-    const float* p = f->as_f32(*t, storage);
     const std::string dt = dtype_name(t->dtype);
     if (model_.weights_dtype_.empty())
         model_.weights_dtype_ = dt;
     else if (model_.weights_dtype_ != dt)
         model_.weights_dtype_ = "mixed";
+    *file = f;
+    return t;
+}
+
+const float* WeightLoader::get(const std::string& name, const std::vector<int64_t>& shape) {
+    const SafetensorsFile* f = nullptr;
+    const TensorInfo* t = checked(name, shape, &f);
+    std::vector<float> storage;
+    const float* p = f->as_f32(*t, storage);
     model_.weight_bytes_ += t->numel() * 4;
     if (!storage.empty()) {
         f->advise(*t, MappedFile::Use::done); // the stored bytes are not read again: off the RSS
@@ -96,22 +104,13 @@ const float* WeightLoader::get(const std::string& name, const std::vector<int64_
 
 MatrixView WeightLoader::matrix(const std::string& name, int64_t in, int64_t out, bool out_major) {
     const std::vector<int64_t> shape = out_major ? std::vector<int64_t>{out, in} : std::vector<int64_t>{in, out};
-    const TensorInfo* t = nullptr;
-    const SafetensorsFile* f = file_of(name, &t);
-    const bool half = f && (t->dtype == DType::f16 || t->dtype == DType::bf16);
-    // 16-bit kept as stored when its bytes are 2-byte aligned (they are in any file written
-    // with element-aligned offsets); the shape is checked by get() otherwise
+    const SafetensorsFile* f = nullptr;
+    const TensorInfo* t = checked(name, shape, &f);
+    // 16-bit kept as stored when its bytes are 2-byte aligned (they are in any file written with
+    // element-aligned offsets), unless the model loads with weights_f32
+    const bool half = t->dtype == DType::f16 || t->dtype == DType::bf16;
     if (!half || model_.load_options_.weights_f32 || reinterpret_cast<uintptr_t>(f->raw(*t)) % 2 != 0)
         return {get(name, shape), DType::f32, in, out, out_major};
-    if (t->shape != shape)
-        throw Error(cat(f->path(), ": tensor '", name, "' has shape ", shape_str(t->shape), ", expected ",
-                        shape_str(shape), " from config.json"),
-                    "the weights do not match config.json");
-    const std::string dt = dtype_name(t->dtype);
-    if (model_.weights_dtype_.empty())
-        model_.weights_dtype_ = dt;
-    else if (model_.weights_dtype_ != dt)
-        model_.weights_dtype_ = "mixed";
     model_.weight_bytes_ += t->numel() * 2;
     return {f->raw(*t), t->dtype, in, out, out_major};
 }

@@ -89,6 +89,9 @@ class WeightLoader {
 
   private:
     MatrixView matrix(const std::string& name, int64_t in, int64_t out, bool out_major);
+    // The tensor's entry, found and shape-checked (throws naming tensor and file); notes its dtype.
+    const TensorInfo* checked(const std::string& name, const std::vector<int64_t>& shape,
+                              const SafetensorsFile** file);
     const SafetensorsFile* file_of(const std::string& name, const TensorInfo** info) const;
     Model& model_;
     std::vector<std::shared_ptr<SafetensorsFile>> files_;
