@@ -55,6 +55,7 @@ if command -v node >/dev/null && [ -x /usr/bin/chromium ]; then
     (cd "$work" && npm install --silent --no-audit --no-fund playwright-core@1.49.1 >/dev/null 2>&1)
   fi
   cp "$here/../tests/serve/serve_browser.mjs" "$work/"
+  rm -f "$work/url.txt" # a stale URL would be read before the new server truncates the file
   "$cli" serve "$cap" --port 0 >"$work/url.txt" 2>"$work/serve.log" &
   pid=$!
   trap 'kill $pid 2>/dev/null || true' EXIT

@@ -307,7 +307,11 @@ void ViewerServer::run() {
                     return; // the request for it will report the error
                 }
         });
-    m.http.listen_after_bind();
+    // the library stops listening when accept() fails for another reason than EINTR, EAGAIN or
+    // EMFILE: say so rather than end as if stopped
+    if (!m.http.listen_after_bind() && !m.stopping)
+        throw Error(cat("serve: stopped accepting connections on port ", m.port, " (accept failed)"),
+                    "start the server again");
 }
 
 void ViewerServer::stop() {

@@ -51,7 +51,7 @@ class ViewerServer {
     std::string url() const; // with the token
     int port() const;
     const std::string& token() const;
-    void run();  // serves until stop()
+    void run();  // serves until stop(); throws if the listening socket fails
     void stop(); // from any thread
 
   private:

@@ -38,18 +38,7 @@ try {
   const errors = [];
   page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
   page.on("pageerror", (e) => errors.push(String(e)));
-  // a refused first connection is retried (seen once under ASan, never reproduced): the test is
-  // about the page, and a server that is really down fails all three tries
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await page.goto(url);
-      break;
-    } catch (e) {
-      if (attempt === 3 || !String(e).includes("ERR_CONNECTION_REFUSED")) throw e;
-      console.error(`page.goto refused (attempt ${attempt}), retrying`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+  await page.goto(url);
   await page.waitForSelector("body[data-ready='1']", { timeout: 30000 });
   // the page's own clock: from navigation start to the grid and first head drawn, then the frame
   const firstPaint = Math.round(Number(await page.getAttribute("body", "data-ready-ms")));

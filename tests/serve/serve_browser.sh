@@ -17,6 +17,9 @@ fi
 cp "$here/serve_browser.mjs" "$work/"
 rm -rf "$work/capture"
 /usr/bin/python3 "$here/../../bench/synthetic_capture.py" "$work/capture" --layers 48 --heads 4 --tokens 64 --sequences 4
+# a URL file left by an earlier run must not be read before this server writes its own (the
+# background job's redirection truncates the file only once the job has started)
+rm -f "$work/url.txt"
 "$cli" serve "$work/capture" --port 0 >"$work/url.txt" 2>"$work/serve.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
