@@ -227,6 +227,16 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
                                   captured_shape(Hook(ih), T, cfg, sp.heads));
     }
     const int64_t done_seqs = std::min(data.batch.n_seq(), start_batch * options_.batch_size);
+    // A run killed while committing its files (all batches recorded done, see below) left some
+    // files under their final names and the rest partial: the committed ones are whole.
+    if (options_.resume && start_batch == n_batches) {
+        for (auto it = writers.begin(); it != writers.end();) {
+            if (!fs::exists(resumable_temp_path(it->second->path())) && fs::exists(it->second->path()))
+                it = writers.erase(it);
+            else
+                ++it;
+        }
+    }
     for (auto& [f, w] : writers) {
         w->set_resumable(options_.resume);
         w->set_durable(options_.durable);
@@ -318,6 +328,17 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
                     "run the same command with --resume to continue");
     }
 
+    // Every batch is on disk before the files get their final names one by one: a run killed in
+    // between resumes with nothing left to compute and commits the files still partial.
+    if (recorded != n_batches) {
+        for (auto& [f, w] : writers)
+            w->sync();
+        write_file_atomic(resume_path, nlohmann::json{{"schema", kCaptureSchema},
+                                                      {"fingerprint", fingerprint},
+                                                      {"batches_completed", n_batches},
+                                                      {"batches_total", n_batches}}
+                                           .dump(1));
+    }
     CaptureSummary sum;
     for (auto& [f, w] : writers) {
         w->finish();
