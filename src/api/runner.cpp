@@ -297,6 +297,17 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
     if (const char* e = std::getenv("ATTNSCOPE_CHECKPOINT_SECONDS")) every = std::max(0.0, std::atof(e));
     auto last_checkpoint = std::chrono::steady_clock::now();
     int64_t completed = start_batch, recorded = start_batch;
+    // the batches are on disk before the progress file says so
+    auto record = [&](int64_t batches) {
+        for (auto& [f, w] : writers)
+            w->sync();
+        write_file_atomic(resume_path, nlohmann::json{{"schema", kCaptureSchema},
+                                                      {"fingerprint", fingerprint},
+                                                      {"batches_completed", batches},
+                                                      {"batches_total", n_batches}}
+                                           .dump(1));
+        recorded = batches;
+    };
     try {
         for_each_batch(
             data.batch, options_.batch_size, options_,
@@ -306,15 +317,7 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
                 ++completed;
                 const auto now = std::chrono::steady_clock::now();
                 if (completed < n_batches && std::chrono::duration<double>(now - last_checkpoint).count() >= every) {
-                    // the batches are on disk before the progress file says so
-                    for (auto& [f, w] : writers)
-                        w->sync();
-                    write_file_atomic(resume_path, nlohmann::json{{"schema", kCaptureSchema},
-                                                                  {"fingerprint", fingerprint},
-                                                                  {"batches_completed", completed},
-                                                                  {"batches_total", n_batches}}
-                                                       .dump(1));
-                    recorded = completed;
+                    record(completed);
                     last_checkpoint = now;
                 }
             },
@@ -330,15 +333,7 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
 
     // Every batch is on disk before the files get their final names one by one: a run killed in
     // between resumes with nothing left to compute and commits the files still partial.
-    if (recorded != n_batches) {
-        for (auto& [f, w] : writers)
-            w->sync();
-        write_file_atomic(resume_path, nlohmann::json{{"schema", kCaptureSchema},
-                                                      {"fingerprint", fingerprint},
-                                                      {"batches_completed", n_batches},
-                                                      {"batches_total", n_batches}}
-                                           .dump(1));
-    }
+    if (recorded != n_batches) record(n_batches);
     CaptureSummary sum;
     for (auto& [f, w] : writers) {
         w->finish();
