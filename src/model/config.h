@@ -50,6 +50,8 @@ struct ModelConfig {
     RopeConfig rope;     // when positions == rotary
     MlpKind mlp = MlpKind::plain;
     bool qk_norm = false;   // RMSNorm of each head's q and k (Qwen3) before rotary
+    bool qkv_bias = false;  // separate q/k/v projections carry biases (Qwen2; attention_bias)
+    bool out_bias = false;  // the output projection carries one (attention_bias, not Qwen2)
     int sliding_window = 0; // > 0: query i sees keys i - window < j <= i (Mistral); 0: all j <= i
     bool scale_attn_weights = true;               // divide scores by sqrt(d_head)
     bool scale_attn_by_inverse_layer_idx = false; // and by (il + 1)

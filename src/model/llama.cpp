@@ -75,6 +75,12 @@ ModelConfig parse_llama_config(const nlohmann::json& j, const std::string& path)
     c.qk_norm = type == "qwen3";
     // HF's default is untied for every member; small models set it true in their config
     c.tie_word_embeddings = json_bool_or(j, "tie_word_embeddings", path, false);
+    // biases: Qwen2 always has q/k/v biases; Llama and Qwen3 when attention_bias says so
+    const bool attention_bias = json_bool_or(j, "attention_bias", path, false);
+    c.qkv_bias = type == "qwen2" || attention_bias;
+    c.out_bias = type != "qwen2" && attention_bias;
+    if (json_bool_or(j, "mlp_bias", path, false)) // refused rather than approximated
+        throw Error(cat(path, ": mlp_bias = true is not supported"), "no released Llama-family model uses it");
     if (type == "mistral") {
         c.sliding_window = int(json_int_or(j, "sliding_window", path, 1, kMaxPositions, 0));
     } else if (json_bool_or(j, "use_sliding_window", path, false)) {
@@ -89,14 +95,7 @@ void bind_llama_weights(Model& m, WeightLoader& w) {
     if (!w.has("model.embed_tokens.weight"))
         throw Error(cat(m.dir(), ": tensor 'model.embed_tokens.weight' is missing from the checkpoint"),
                     cat("is this a ", c.model_type, " checkpoint (LlamaForCausalLM layout)?"));
-    const std::string& type = c.model_type;
     const int64_t D = c.n_embd, F = c.n_inner, V = c.vocab_size, Q = c.q_width(), KV = c.kv_width(), d = c.d_head;
-    const nlohmann::json cfg = read_json_file(m.dir() + "/config.json");
-    const std::string cfg_path = m.dir() + "/config.json";
-    // biases: Qwen2 always has q/k/v biases; Llama and Qwen3 when attention_bias says so
-    const bool qkv_bias = type == "qwen2" || json_bool_or(cfg, "attention_bias", cfg_path, false);
-    const bool o_bias = type != "qwen2" && json_bool_or(cfg, "attention_bias", cfg_path, false);
-    const bool mlp_bias = json_bool_or(cfg, "mlp_bias", cfg_path, false);
     m.tok_embd_ = w.matrix_out_in("model.embed_tokens.weight", D, V); // [V, D]
     m.layers_.resize(size_t(c.n_layer));
     for (int il = 0; il < c.n_layer; ++il) {
@@ -106,7 +105,7 @@ void bind_llama_weights(Model& m, WeightLoader& w) {
         l.attn_q = w.matrix_out_in(p + "self_attn.q_proj.weight", D, Q);
         l.attn_k = w.matrix_out_in(p + "self_attn.k_proj.weight", D, KV);
         l.attn_v = w.matrix_out_in(p + "self_attn.v_proj.weight", D, KV);
-        if (qkv_bias) {
+        if (c.qkv_bias) {
             l.attn_q_b = w.get(p + "self_attn.q_proj.bias", {Q});
             l.attn_k_b = w.get(p + "self_attn.k_proj.bias", {KV});
             l.attn_v_b = w.get(p + "self_attn.v_proj.bias", {KV});
@@ -116,15 +115,11 @@ void bind_llama_weights(Model& m, WeightLoader& w) {
             l.k_norm_w = w.get(p + "self_attn.k_norm.weight", {d});
         }
         l.attn_out = w.matrix_out_in(p + "self_attn.o_proj.weight", Q, D);
-        if (o_bias) l.attn_out_b = w.get(p + "self_attn.o_proj.bias", {D});
+        if (c.out_bias) l.attn_out_b = w.get(p + "self_attn.o_proj.bias", {D});
         l.ln2_w = w.get(p + "post_attention_layernorm.weight", {D});
         l.mlp_gate = w.matrix_out_in(p + "mlp.gate_proj.weight", D, F);
         l.mlp_in = w.matrix_out_in(p + "mlp.up_proj.weight", D, F);
         l.mlp_out = w.matrix_out_in(p + "mlp.down_proj.weight", F, D);
-        if (mlp_bias) {
-            // gate's bias is not representable here: refuse rather than approximate
-            throw Error(cat(cfg_path, ": mlp_bias = true is not supported"), "no released Llama-family model uses it");
-        }
     }
     m.ln_f_w_ = w.get("model.norm.weight", {D});
     if (c.tie_word_embeddings) {
@@ -141,20 +136,12 @@ void bind_llama_weights(Model& m, WeightLoader& w) {
 
 } // namespace
 
-const Architecture& llama_architecture() {
-    static const Architecture a{"llama", parse_llama_config, bind_llama_weights};
-    return a;
-}
-const Architecture& mistral_architecture() {
-    static const Architecture a{"mistral", parse_llama_config, bind_llama_weights};
-    return a;
-}
-const Architecture& qwen2_architecture() {
-    static const Architecture a{"qwen2", parse_llama_config, bind_llama_weights};
-    return a;
-}
-const Architecture& qwen3_architecture() {
-    static const Architecture a{"qwen3", parse_llama_config, bind_llama_weights};
+// llama, mistral, qwen2, qwen3: one parser and one binder, the differences read from the config
+const std::vector<Architecture>& llama_family_architectures() {
+    static const std::vector<Architecture> a = {{"llama", parse_llama_config, bind_llama_weights},
+                                                {"mistral", parse_llama_config, bind_llama_weights},
+                                                {"qwen2", parse_llama_config, bind_llama_weights},
+                                                {"qwen3", parse_llama_config, bind_llama_weights}};
     return a;
 }
 

@@ -14,17 +14,17 @@ namespace attnscope {
 
 namespace fs = std::filesystem;
 
-const Architecture& gpt2_architecture();    // gpt2.cpp
-const Architecture& llama_architecture();   // llama.cpp: llama, mistral, qwen2, qwen3
-const Architecture& mistral_architecture();
-const Architecture& qwen2_architecture();
-const Architecture& qwen3_architecture();
+const Architecture& gpt2_architecture();                        // gpt2.cpp
+const std::vector<Architecture>& llama_family_architectures(); // llama.cpp: llama, mistral, qwen2, qwen3
 
 namespace {
 const std::vector<const Architecture*>& registry() {
-    static const std::vector<const Architecture*> archs = {&gpt2_architecture(), &llama_architecture(),
-                                                           &mistral_architecture(), &qwen2_architecture(),
-                                                           &qwen3_architecture()};
+    static const std::vector<const Architecture*> archs = [] {
+        std::vector<const Architecture*> a = {&gpt2_architecture()};
+        for (const Architecture& member : llama_family_architectures())
+            a.push_back(&member);
+        return a;
+    }();
     return archs;
 }
 } // namespace
