@@ -215,11 +215,10 @@ double js_divergence(const float* p, const float* q, int64_t n) {
 }
 
 double js_divergence(const double* p, const double* q, int64_t n) {
-    std::vector<double> s(static_cast<size_t>(n));
     double tp = 0, tq = 0;
     for (int64_t j = 0; j < n; ++j)
-        s[size_t(j)] = p[j] + q[j], tp += p[j], tq += q[j];
-    return js_from_sums(plogp_sum(p, n), plogp_sum(q, n), plogp_sum(s.data(), n), tp, tq);
+        tp += p[j], tq += q[j];
+    return js_from_sums(plogp_sum(p, n), plogp_sum(q, n), plogp_sum_of_sums(p, q, n), tp, tq);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -71,6 +71,16 @@ double plogp_sum_of_sums(const float* p, const float* q, int64_t n) {
     return s;
 }
 
+double plogp_sum_of_sums(const double* p, const double* q, int64_t n) {
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < n; ++j) {
+        const double x = p[j] + q[j];
+        s += x > 0 ? x * log_lane(x) : 0.0;
+    }
+    return s;
+}
+
 void HeadStats::add_row(const float* a, int64_t i, int64_t n) {
     add_row(row_sums(a, i, n), i, n, i < n ? a[i] : 0.0, i >= 1 && i - 1 < n ? a[i - 1] : 0.0);
 }

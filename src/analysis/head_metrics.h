@@ -37,6 +37,7 @@ RowSums row_sums(const float* a, int64_t i, int64_t n);
 // sum_j a_j ln a_j of n values (0 ln 0 = 0), vectorised; and of s_j = p_j + q_j (Jensen–Shannon).
 double plogp_sum(const double* a, int64_t n);
 double plogp_sum_of_sums(const float* p, const float* q, int64_t n);
+double plogp_sum_of_sums(const double* p, const double* q, int64_t n);
 
 struct HeadStats {
     enum Metric {
