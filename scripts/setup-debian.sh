@@ -8,6 +8,7 @@ packages=(
   libopenblas-openmp-dev              # matrix products (OpenMP build: one thread pool with ours)
   nlohmann-json3-dev                  # JSON
   libpcre2-dev                        # the tokenizer's pre-tokenization pattern (Unicode classes)
+  libglib2.0-dev                      # the tokenizer's Unicode normalization (NFC, NFKC)
   libcairo2-dev libpango1.0-dev       # figures (PNG, SVG) and their text
   libcpp-httplib-dev                  # attnscope serve (the local viewer server)
   fonts-dejavu-core                   # the figures' font

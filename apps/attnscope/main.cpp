@@ -87,14 +87,21 @@ commands:
                        --json: {"prompt_ids", "ids", "text"}
   convert --from llama2c MODEL.bin [--tokenizer tok.model|tok.bin] --output DIR
                        a llama2.c checkpoint as a Hugging Face directory (config.json,
-                       model.safetensors; the tokenizer file copied beside them)
+                       model.safetensors; the tokenizer file copied beside them, and written
+                       as the tokenizer.json Hugging Face's Llama converter makes of it)
   models               list the models found without a path (built-in, Hugging Face cache)
   info --model M       print a model's summary (architecture, sizes, parameters, weights)
   hooks --model M      list every hook point of the model, with its shape
-  tokenize --model DIR (--text T ... | --input FILE) [--special]
-                       one JSON object per text: {"ids": [...], "tokens": [...]}; FILE is JSON
-                       Lines ({"text": ...} per line) if it ends in .jsonl, else one text per line;
-                       --special recognises special tokens such as <|endoftext|> in the text
+  tokenize (--tokenizer PATH | --model M) (--text T ... | --input FILE) [--no-special]
+           [--split-special]
+                       one JSON object per text: {"ids": [...], "tokens": [...]}, the ids of
+                       Hugging Face's tokenizer(text); PATH: a tokenizer.json, a folder with one
+                       (or vocab.json + merges.txt), a .gguf or a llama2.c tokenizer .bin; FILE is
+                       JSON Lines ({"text": ...} per line) if it ends in .jsonl, else one text per
+                       line; special tokens written in the text (<|endoftext|>, <s>) are
+                       recognised and what the post-processor adds (Llama's BOS) is added, as in
+                       Hugging Face; --no-special adds nothing, --split-special reads special
+                       tokens in the text as plain text
   demo [--output DIR]  the whole pipeline on the built-in model and built-in texts (one repeats
                        itself, where induction heads show): capture, analysis, every figure, the
                        viewer and the head probe, into DIR (default ./attnscope-demo)
@@ -252,7 +259,7 @@ void check_options(const std::string& command, const Args& args) {
         {"models", {}},
         {"info", {"--model"}},
         {"hooks", {"--model"}},
-        {"tokenize", {"--model", "--text", "--input", "--special"}},
+        {"tokenize", {"--model", "--tokenizer", "--text", "--input", "--no-special", "--split-special"}},
         {"demo", {"--output"}},
     };
     const auto it = known.find(command);
@@ -501,9 +508,16 @@ int run(int argc, char** argv) {
         go.seed = uint64_t(number("--seed", 0, 0, 4294967295.0));
         go.stop_ids = c.eos_token_ids;
         const bool json_out = args.has("--json");
+        // streamed as the decoder writes the whole text so far (a decoder may strip the text's first
+        // space, never a later token's), printing what is new
+        std::vector<int32_t> so_far;
+        size_t printed = 0;
         const GenerateResult r = generate(*model, prompt, go, [&](int32_t id) {
             if (json_out || !tok) return;
-            std::fputs(tok->decode({id}).c_str(), stdout);
+            so_far.push_back(id);
+            const std::string text = tok->decode(so_far);
+            if (text.size() > printed) std::fputs(text.c_str() + printed, stdout);
+            printed = text.size();
             std::fflush(stdout);
         });
         const std::string out_text = tok ? tok->decode(r.ids) : "";
@@ -676,9 +690,13 @@ int run(int argc, char** argv) {
         return 0;
     }
     if (command == "tokenize") {
-        // a directory with only tokenizer files is enough here; names resolve as for any model
-        const std::string m = args.require("--model", "tokenize");
-        const Tokenizer tok = Tokenizer::load(std::filesystem::is_directory(m) ? m : resolve_model(m).path);
+        // a tokenizer file or a directory with only tokenizer files is enough here; model names
+        // resolve as for any model
+        const std::string given = args.get("--tokenizer"), m = args.get("--model");
+        if (given.empty() == m.empty())
+            throw Error("tokenize: give --tokenizer PATH (tokenizer.json, a folder, or .gguf) or --model M",
+                        "attnscope tokenize --tokenizer path/to/tokenizer.json --text \"Hello\"");
+        const Tokenizer tok = Tokenizer::load(!given.empty() ? given : std::filesystem::exists(m) ? m : resolve_model(m).path);
         std::vector<std::string> texts = args.all("--text");
         const std::string input = args.get("--input");
         if (!input.empty()) {
@@ -687,7 +705,8 @@ int run(int argc, char** argv) {
         } else if (texts.empty()) {
             throw Error("tokenize: nothing to tokenize", "give --text \"some text\" or --input FILE");
         }
-        const EncodeOptions opts{.allow_special = args.has("--special")};
+        const EncodeOptions opts{.add_special_tokens = !args.has("--no-special"),
+                                 .parse_special = !args.has("--split-special")};
         std::string out;
         for (const auto& t : texts) {
             const std::vector<int32_t> ids = tok.encode(t, opts);

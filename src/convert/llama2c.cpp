@@ -8,6 +8,7 @@
 #include "core/files.h"
 #include "core/mmap.h"
 #include "io/safetensors_writer.h"
+#include "tokenizer/tokenizer_file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -161,6 +162,12 @@ Llama2cInfo convert_llama2c(const std::string& bin, const std::string& tokenizer
         fs::copy_file(tokenizer, dest, fs::copy_options::overwrite_existing, ec);
         if (ec) throw Error(cat(tokenizer, ": cannot copy into ", out_dir, ": ", ec.message()));
         fs::permissions(dest, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::add, ec);
+        // and as the tokenizer.json Hugging Face's Llama converter makes of it
+        const SentencePieceVocab v = ext == ".model" ? read_sentencepiece_model(tokenizer) : read_llama2c_tokenizer(tokenizer);
+        if (int64_t(v.pieces.size()) != in.vocab_size)
+            throw Error(cat(tokenizer, ": ", v.pieces.size(), " tokens, the model's vocabulary has ", in.vocab_size),
+                        "give the tokenizer the model was trained with");
+        write_tokenizer_json(sentencepiece_tokenizer(v, tokenizer), (fs::path(out_dir) / "tokenizer.json").string());
     }
     write_file_atomic((fs::path(out_dir) / "config.json").string(), cfg.dump(2) + "\n");
     return in;

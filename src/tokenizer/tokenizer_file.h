@@ -1,0 +1,63 @@
+// A tokenizer's description as Hugging Face's tokenizer.json holds it, and the formats that are
+// turned into one: GGUF vocabularies, llama2.c tokenizer.bin, SentencePiece pieces with scores.
+//
+//   TokenizerFile f = read_tokenizer_json("tokenizer.json");   // fast: vocab and merges directly
+//   TokenizerFile g = tokenizer_file_from_gguf("ggml-vocab-llama-spm.gguf");
+//   write_tokenizer_json(g, "out/tokenizer.json");               // what convert writes
+//   Tokenizer tok = Tokenizer::from_file(std::move(f));
+//
+// The components (normalizer, pre_tokenizer, post_processor, decoder, added_tokens, the model's
+// settings) stay JSON; Tokenizer::from_file interprets and validates them. The vocabulary and the
+// merges, most of a file's bytes, are read by a purpose-built scanner, not a JSON DOM.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace attnscope {
+
+struct TokenizerFile {
+    std::string source;                      // the file(s) it was read from, for errors
+    nlohmann::json normalizer, pre_tokenizer; // null when absent
+    nlohmann::json post_processor, decoder;   // null when absent
+    nlohmann::json added_tokens = nlohmann::json::array();
+    nlohmann::json model = nlohmann::json::object();         // the model object without vocab and merges
+    std::vector<std::pair<std::string, int64_t>> vocab;      // model.vocab, in file order
+    std::vector<std::pair<std::string, std::string>> merges; // model.merges ("a b" or ["a", "b"])
+};
+
+// Parse a tokenizer.json (its text, `label` naming it in errors), or read one from a file.
+TokenizerFile parse_tokenizer_json(std::string_view text, const std::string& label);
+TokenizerFile read_tokenizer_json(const std::string& path);
+// Serialise (merges as ["a", "b"] pairs); written under a temporary name, renamed when complete.
+std::string tokenizer_json_text(const TokenizerFile& f);
+void write_tokenizer_json(const TokenizerFile& f, const std::string& path);
+
+// A SentencePiece BPE vocabulary: pieces ("▁the", "<0x0A>"), scores and types as SentencePiece
+// numbers them (1 normal, 2 unknown, 3 control, 4 user defined, 5 unused, 6 byte).
+struct SentencePieceVocab {
+    std::vector<std::string> pieces;
+    std::vector<float> scores;
+    std::vector<int32_t> types;
+    int32_t bos_id = -1, eos_id = -1, unk_id = -1;
+    bool add_bos = true, add_eos = false;
+    bool add_dummy_prefix = true; // "▁" before the text
+};
+// The tokenizer.json Hugging Face's Llama converter makes of it: BPE with byte fallback, merges
+// derived from the scores (every split of a piece into two pieces of the vocabulary, ordered by the
+// merged piece's score, highest first), "▁" prepended and spaces replaced by "▁", BOS added.
+TokenizerFile sentencepiece_tokenizer(const SentencePieceVocab& v, const std::string& source);
+// llama2.c's tokenizer.bin: int32 max token length, then per token float score, int32 length, bytes
+// (spaces for "▁"; BOS and EOS written as "\n<s>\n", "\n</s>\n").
+SentencePieceVocab read_llama2c_tokenizer(const std::string& path);
+// SentencePiece's own tokenizer.model (a protobuf ModelProto): pieces, scores, types, the special
+// ids and add_dummy_prefix. BPE models only (Llama 2, Mistral, llama2.c); Unigram ones are refused.
+SentencePieceVocab read_sentencepiece_model(const std::string& path);
+// A GGUF file's tokenizer (tokenizer.ggml.model "llama" or "gpt2").
+TokenizerFile tokenizer_file_from_gguf(const std::string& path);
+
+} // namespace attnscope
