@@ -492,8 +492,12 @@ ojson Runner::manifest(const PreparedData& data, const CaptureSpec& sp,
                   {"weights", weights},
                   {"config", config}};
     if (c.n_kv_head != c.n_head) m["model"]["dims"]["n_kv_head"] = c.n_kv_head; // grouped-query attention
+    // the encoding is Hugging Face's default: special tokens written in a text are recognised, and
+    // the post-processor's tokens (Llama's BOS) are added to every text
     m["tokenizer"] = {{"source", fs::path(tokenizer_->source()).filename().string()},
-                      {"vocab_size", tokenizer_->vocab_size()}};
+                      {"vocab_size", tokenizer_->vocab_size()},
+                      {"added_special_tokens", tokenizer_->added_special_tokens()},
+                      {"special_tokens_in_text", "recognised"}};
     ojson layers = ojson::array(), heads = nullptr;
     if (sp.layers.empty())
         for (int il = 0; il < c.n_layer; ++il)

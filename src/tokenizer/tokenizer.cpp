@@ -20,6 +20,7 @@
 #include "core/utf8.h"
 #include "io/gguf.h"
 #include "io/json.h"
+#include "tokenizer/flat_map.h"
 #include "tokenizer/tokenizer_file.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -27,7 +28,8 @@
 #include <pcre2.h>
 
 #include <algorithm>
-#include <deque>
+#include <cstring>
+#include <forward_list>
 #include <filesystem>
 #include <mutex>
 #include <queue>
@@ -37,12 +39,12 @@ namespace attnscope {
 
 namespace {
 
-constexpr size_t kMaxCachedWords = 1 << 18;
+constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81"; // U+2581, SentencePiece's space
 constexpr size_t kMaxCachedWordBytes = 256;
 
 struct ByteTables {
     uint32_t to_unicode[256];
-    std::unordered_map<uint32_t, uint8_t> to_byte;
+    int16_t to_byte[324]; // code point -> byte, -1 if it is not a byte symbol (they are all < U+0144)
     ByteTables() {
         // printable ranges map to themselves; the other 68 bytes to U+0100.. in byte order
         auto printable = [](int b) {
@@ -51,8 +53,9 @@ struct ByteTables {
         uint32_t next = 256;
         for (int b = 0; b < 256; ++b)
             to_unicode[b] = printable(b) ? uint32_t(b) : next++;
+        std::fill(std::begin(to_byte), std::end(to_byte), int16_t(-1));
         for (int b = 0; b < 256; ++b)
-            to_byte[to_unicode[b]] = uint8_t(b);
+            to_byte[to_unicode[b]] = int16_t(b);
     }
 };
 const ByteTables& byte_tables() {
@@ -62,15 +65,15 @@ const ByteTables& byte_tables() {
 
 // A vocabulary string ("Ġthe") back to the bytes it stands for (" the"); false if a character
 // is not one of the 256 byte symbols.
-bool vocab_string_to_bytes(const std::string& s, std::string* out) {
+bool vocab_string_to_bytes(std::string_view s, std::string* out) {
     const auto& to_byte = byte_tables().to_byte;
     out->clear();
     for (size_t i = 0; i < s.size();) {
         const size_t n = utf8_length(s, i);
-        if (n == 0) return false;
-        auto it = to_byte.find(decode_utf8(s, i, n));
-        if (it == to_byte.end()) return false;
-        *out += char(it->second);
+        if (n == 0 || n > 2) return false;
+        const uint32_t cp = decode_utf8(s, i, n);
+        if (cp >= 324 || to_byte[cp] < 0) return false;
+        *out += char(to_byte[cp]);
         i += n;
     }
     return true;
@@ -148,17 +151,21 @@ struct Regex {
     // Every match in `s`, as (begin, end) byte offsets; empty matches are skipped.
     void find_all(std::string_view s, std::vector<std::pair<size_t, size_t>>& out) const {
         out.clear();
-        pcre2_match_data* md = pcre2_match_data_create_from_pattern(code, nullptr);
+        // one match block per thread, reused: room for 32 groups (with more, PCRE2 returns 0 and
+        // still sets the whole match's offsets, which is all that is read)
+        struct MatchData {
+            pcre2_match_data* md = pcre2_match_data_create(32, nullptr);
+            ~MatchData() { pcre2_match_data_free(md); }
+        };
+        static thread_local MatchData scratch;
+        pcre2_match_data* md = scratch.md;
         if (!md) throw Error("tokenizer: out of memory");
         const auto* subject = reinterpret_cast<PCRE2_SPTR>(s.data());
         size_t pos = 0;
         while (pos < s.size()) {
             const int rc = pcre2_match(code, subject, s.size(), pos, 0, md, nullptr);
             if (rc == PCRE2_ERROR_NOMATCH) break;
-            if (rc < 0) {
-                pcre2_match_data_free(md);
-                throw Error(cat("tokenizer: pattern matching failed (PCRE2 error ", rc, ") at byte ", pos));
-            }
+            if (rc < 0) throw Error(cat("tokenizer: pattern matching failed (PCRE2 error ", rc, ") at byte ", pos));
             const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
             if (ov[1] == ov[0]) { // an empty match: move on by one character
                 const size_t n = utf8_length(s, ov[0]);
@@ -168,7 +175,6 @@ struct Regex {
             out.emplace_back(ov[0], ov[1]);
             pos = ov[1];
         }
-        pcre2_match_data_free(md);
     }
 };
 
@@ -180,11 +186,6 @@ bool is_special_name(const std::string& s) {
     return s.size() > 4 && s.rfind("<|", 0) == 0 && s.substr(s.size() - 2) == "|>";
 }
 
-struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-};
-using StringMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
 std::string type_of(const nlohmann::json& j, const std::string& where) {
     if (!j.is_object()) throw Error(cat(where, ": expected an object, found ", j.type_name()));
@@ -252,18 +253,14 @@ uint32_t byte_to_unicode(uint8_t b) {
 
 struct Tokenizer::Impl {
     std::string source;
-    StringMap vocab;                      // vocabulary string -> id, as the file writes it
-    StringMap raw;                        // byte-level: the bytes a token stands for -> id
+    TokenMap vocab;                       // vocabulary string -> id, as the file writes it
     std::vector<std::string> token_bytes; // id -> its bytes as the decoder writes them
     std::vector<uint8_t> special;         // id -> a special added token
     bool byte_level = false, byte_fallback = false, fuse_unk = false, ignore_merges = false;
     int32_t unk_id = -1;
     int32_t byte_token[256];              // byte-level: byte -> id
     int32_t fallback_token[256];          // "<0xNN>" -> id, or -1
-    struct Merge {
-        int32_t rank, merged;
-    };
-    std::unordered_map<uint64_t, Merge> merges;
+    PairMap merges;                       // (left id, right id) -> (rank, merged id)
 
     struct Added {
         std::string content;
@@ -273,38 +270,43 @@ struct Tokenizer::Impl {
     std::vector<Added> added;
     std::vector<uint32_t> added_by_byte[256]; // first byte -> indices into `added`, longest first
     bool any_normalized_added = false;
+    int single_first_byte = -1; // the first byte of every added token, when they share one
 
     std::vector<NormalizerStep> normalizer;
     std::vector<PreStep> pre;
     std::vector<int32_t> prefix_ids, suffix_ids; // what the post-processor adds around a text
     std::vector<std::string> prefix_tokens, suffix_tokens;
     size_t decode_strip = 0;                     // leading spaces the decoder removes
+    // SentencePiece vocabularies without a pre-tokenizer see a whole paragraph as one word. When no
+    // token holds "▁" after another character, no token can span a "▁" that follows another
+    // character: the word is then cut there, exactly, and the pieces are cached as words.
+    bool cut_before_space_symbol = false;
 
     mutable std::mutex cache_mutex;
-    mutable std::unordered_map<std::string, std::vector<int32_t>> cache;
+    mutable WordCache cache;
 
     // ---- building ----
 
     int32_t id_of(const std::string& token, const std::string& where) const {
-        auto it = vocab.find(token);
-        if (it == vocab.end()) throw Error(cat(where, ": '", token, "' is not in the vocabulary"));
-        return it->second;
+        const int32_t* id = vocab.find(token);
+        if (!id) throw Error(cat(where, ": '", token, "' is not in the vocabulary"));
+        return *id;
     }
 
-    void set_token(const std::string& name, int64_t id, const std::string& where) {
+    void set_token(std::string_view name, int64_t id, const char* where) {
         if (id < 0 || id >= (int64_t(1) << 24))
-            throw Error(cat(where, ": token '", name, "' has id ", id, ", expected 0 <= id < 16777216"));
+            throw Error(cat(source, ": ", where, ": token '", name, "' has id ", id, ", expected 0 <= id < 16777216"));
         if (size_t(id) >= token_bytes.size()) {
             token_bytes.resize(size_t(id) + 1);
             special.resize(size_t(id) + 1, 0);
         }
     }
 
-    void add_vocab(const std::string& name, int64_t id, const std::string& where) {
-        set_token(name, id, where);
-        auto [it, fresh] = vocab.emplace(name, int32_t(id));
-        if (!fresh && it->second != id)
-            throw Error(cat(where, ": token '", name, "' appears with two ids, ", it->second, " and ", id));
+    void add_vocab(std::string_view name, int64_t id) {
+        set_token(name, id, "model.vocab");
+        const int32_t before = vocab.insert(name, int32_t(id));
+        if (before >= 0 && before != id)
+            throw Error(cat(source, ": model.vocab: token '", name, "' appears with two ids, ", before, " and ", id));
     }
 
     void read_model(const TokenizerFile& f) {
@@ -323,27 +325,48 @@ struct Tokenizer::Impl {
         byte_fallback = json_bool_or(m, "byte_fallback", where, false);
         fuse_unk = json_bool_or(m, "fuse_unk", where, false);
         ignore_merges = json_bool_or(m, "ignore_merges", where, false);
-        vocab.reserve(f.vocab.size() + f.added_tokens.size());
-        for (const auto& [tok, id] : f.vocab)
-            add_vocab(tok, id, where + ".vocab");
+        vocab.reserve(f.n_vocab() + f.added_tokens.size());
+        for (size_t i = 0; i < f.n_vocab(); ++i)
+            add_vocab(f.vocab_tokens[i], f.vocab_ids[i]);
         const std::string unk = json_string_or(m, "unk_token", where, "");
         if (!unk.empty()) unk_id = id_of(unk, where + ".unk_token");
-        merges.reserve(f.merges.size());
-        std::string joined;
-        for (size_t k = 0; k < f.merges.size(); ++k) {
-            const auto& [a, b] = f.merges[k];
-            const std::string w = cat(where, ".merges: merge ", k, " '", a, " ", b, "'");
-            auto find = [&](const std::string& t) {
-                auto it = vocab.find(t);
-                if (it == vocab.end())
-                    throw Error(cat(w, " names '", t, "', which is not in the vocabulary"),
+        // Three lookups per merge (left, right, and both joined: adjacent in the table), the bulk
+        // of a large tokenizer's load: threads share them, and each looks a batch of keys' slots up
+        // ahead (prefetch) so that the cache misses overlap.
+        const size_t n = f.n_merges();
+        std::vector<int32_t> ids(3 * n);
+        const StringTable& parts = f.merge_parts;
+#pragma omp parallel for schedule(static) if (n > 20000)
+        for (size_t k0 = 0; k0 < n; k0 += 16) {
+            const size_t k1 = std::min(n, k0 + 16);
+            uint64_t h[48];
+            for (size_t k = k0; k < k1; ++k) {
+                const std::string_view keys[3] = {parts[2 * k], parts[2 * k + 1], parts.joined(2 * k)};
+                for (int j = 0; j < 3; ++j) {
+                    h[3 * (k - k0) + size_t(j)] = vocab.hash(keys[j]);
+                    vocab.prefetch(h[3 * (k - k0) + size_t(j)]);
+                }
+            }
+            for (size_t k = k0; k < k1; ++k) {
+                const std::string_view keys[3] = {parts[2 * k], parts[2 * k + 1], parts.joined(2 * k)};
+                for (int j = 0; j < 3; ++j) {
+                    const int32_t* id = vocab.find(keys[j], h[3 * (k - k0) + size_t(j)]);
+                    ids[3 * k + size_t(j)] = id ? *id : -1;
+                }
+            }
+        }
+        merges.reserve(n);
+        for (size_t k = 0; k < n; ++k) {
+            for (int j = 0; j < 3; ++j)
+                if (ids[3 * k + size_t(j)] < 0) {
+                    const std::string t(j == 2 ? parts.joined(2 * k) : parts[2 * k + size_t(j)]);
+                    throw Error(cat(where, ".merges: merge ", k, " '", parts[2 * k], " ", parts[2 * k + 1], "' names '", t,
+                                    "', which is not in the vocabulary"),
                                 "the merges and the vocabulary come from different tokenizers");
-                return it->second;
-            };
-            joined = a;
-            joined += b;
+                }
+            if (k + 8 < n) merges.prefetch(pair_key(ids[3 * (k + 8)], ids[3 * (k + 8) + 1]));
             // a repeated pair takes its last rank, as Hugging Face's map of merges does
-            merges[pair_key(find(a), find(b))] = Merge{int32_t(k), find(joined)};
+            merges.assign(pair_key(ids[3 * k], ids[3 * k + 1]), {int32_t(k), ids[3 * k + 2]});
         }
     }
 
@@ -357,14 +380,14 @@ struct Tokenizer::Impl {
             a.content = t["content"].get<std::string>();
             if (a.content.empty()) throw Error(cat(where, ": an added token with empty content (id ", t["id"].dump(), ")"));
             const int64_t id = t["id"].get<int64_t>();
-            set_token(a.content, id, where);
+            set_token(a.content, id, "added_tokens");
             a.id = int32_t(id);
             a.special = json_bool_or(t, "special", where, false);
             a.lstrip = json_bool_or(t, "lstrip", where, false);
             a.rstrip = json_bool_or(t, "rstrip", where, false);
             a.single_word = json_bool_or(t, "single_word", where, false);
             a.normalized = json_bool_or(t, "normalized", where, !a.special);
-            vocab[a.content] = a.id; // an added token's string names it, as in Hugging Face
+            vocab.assign(a.content, a.id); // an added token's string names it, as in Hugging Face
             special[size_t(id)] = a.special;
             added.push_back(std::move(a));
         }
@@ -559,51 +582,59 @@ struct Tokenizer::Impl {
         std::vector<std::pair<std::string, std::string>> replaces;
         bool dec_fallback = false, dec_bytes = false;
         read_decoder(f.decoder, where + ": decoder", replaces, dec_fallback, dec_bytes);
-        for (const auto& [name, id] : vocab) {
+        vocab.for_each([&](std::string_view name, int32_t id) {
             std::string& b = token_bytes[size_t(id)];
-            if ((byte_level || dec_bytes) && vocab_string_to_bytes(name, &b)) continue;
+            if ((byte_level || dec_bytes) && vocab_string_to_bytes(name, &b)) return;
             b = name;
             if (dec_fallback && name.size() == 6 && name.rfind("<0x", 0) == 0 && name[5] == '>') {
                 const int hi = g_ascii_xdigit_value(name[3]), lo = g_ascii_xdigit_value(name[4]);
                 if (hi >= 0 && lo >= 0) {
                     b = std::string(1, char(hi * 16 + lo));
-                    continue;
+                    return;
                 }
             }
             for (const auto& [from, to] : replaces)
                 for (size_t at = b.find(from); at != std::string::npos; at = b.find(from, at + to.size()))
                     b.replace(at, from.size(), to);
-        }
+        });
         for (const Added& a : added)
             token_bytes[size_t(a.id)] = a.content;
         // byte symbols
         if (byte_level) {
-            raw.reserve(vocab.size());
-            for (const auto& [name, id] : vocab) {
-                std::string b;
-                if (vocab_string_to_bytes(name, &b)) raw.emplace(std::move(b), id);
-            }
             for (int b = 0; b < 256; ++b) {
                 std::string s;
                 append_utf8(s, byte_tables().to_unicode[b]);
-                auto it = vocab.find(s);
-                if (it == vocab.end())
+                const int32_t* id = vocab.find(s);
+                if (!id)
                     throw Error(cat(where, ": the vocabulary has no token for byte ", b, " ('", s, "')"),
                                 "a byte-level BPE vocabulary holds all 256 byte symbols");
-                byte_token[b] = it->second;
+                byte_token[b] = *id;
             }
         }
         for (int b = 0; b < 256; ++b) {
             static const char* hex = "0123456789ABCDEF";
             const std::string name = cat("<0x", hex[b >> 4], hex[b & 15], ">");
-            auto it = vocab.find(name);
-            fallback_token[b] = it == vocab.end() ? -1 : it->second;
+            const int32_t* id = vocab.find(name);
+            fallback_token[b] = id ? *id : -1;
         }
         // added tokens: by first byte, longest first
         for (size_t i = 0; i < added.size(); ++i)
             added_by_byte[uint8_t(added[i].content[0])].push_back(uint32_t(i));
+        for (int c = 0; c < 256; ++c)
+            if (!added_by_byte[c].empty()) single_first_byte = single_first_byte == -1 ? c : -2;
+        if (single_first_byte < 0) single_first_byte = -1;
         for (auto& v : added_by_byte)
             std::stable_sort(v.begin(), v.end(), [&](uint32_t x, uint32_t y) { return added[x].content.size() > added[y].content.size(); });
+        if (!byte_level) {
+            bool safe = vocab.find(kSpaceSymbol) != nullptr;
+            vocab.for_each([&](std::string_view name, int32_t) {
+                size_t lead = 0;
+                while (name.compare(lead, 3, kSpaceSymbol) == 0)
+                    lead += 3;
+                if (name.find(kSpaceSymbol, lead) != std::string_view::npos) safe = false;
+            });
+            cut_before_space_symbol = safe;
+        }
         any_normalized_added = !normalizer.empty() &&
                                std::any_of(added.begin(), added.end(), [](const Added& a) { return a.normalized; });
         for (int32_t id : prefix_ids)
@@ -625,6 +656,11 @@ struct Tokenizer::Impl {
         size_t start = 0; // start of the pending text
         size_t i = 0;
         while (i < text.size()) {
+            if (single_first_byte >= 0) { // most vocabularies: every added token starts with '<'
+                const void* at = std::memchr(text.data() + i, single_first_byte, text.size() - i);
+                if (!at) break;
+                i = size_t(static_cast<const char*>(at) - text.data());
+            }
             const auto& bucket = added_by_byte[uint8_t(text[i])];
             const Added* hit = nullptr;
             for (uint32_t k : bucket) {
@@ -784,23 +820,53 @@ struct Tokenizer::Impl {
         struct Span {
             size_t b, e;
             bool match;
+            bool valid; // matched by the pattern, so valid UTF-8
         };
-        std::vector<Span> spans;
+        std::vector<Span> spans, res;
+        // bytes that are not UTF-8 match no pattern: each is a word of its own
+        auto emit = [&](std::string_view t, size_t at, bool first, bool valid) {
+            if (valid || find_invalid_utf8(t) == std::string_view::npos) {
+                out.push_back({t, first && at == 0});
+                return;
+            }
+            size_t run = 0;
+            for (size_t i = 0; i < t.size();) {
+                const size_t n = utf8_length(t, i);
+                if (n) {
+                    i += n;
+                    continue;
+                }
+                if (i > run) out.push_back({t.substr(run, i - run), first && at + run == 0});
+                out.push_back({t.substr(i, 1), first && at + i == 0});
+                run = ++i;
+            }
+            if (run < t.size()) out.push_back({t.substr(run), false});
+        };
         for (const Piece& p : pieces) {
             const std::string_view s = p.text;
             st.pattern.find_all(s, m);
+            if (st.behavior == Behavior::isolated && !st.invert) { // the common case, directly
+                size_t prev = 0;
+                for (auto [b, e] : m) {
+                    if (b > prev) emit(s.substr(prev, b - prev), prev, p.first, false);
+                    emit(s.substr(b, e - b), b, p.first, st.pattern.regex != nullptr);
+                    prev = e;
+                }
+                if (prev < s.size()) emit(s.substr(prev), prev, p.first, false);
+                continue;
+            }
             spans.clear();
             size_t prev = 0;
             for (auto [b, e] : m) {
-                if (b > prev) spans.push_back({prev, b, false});
-                spans.push_back({b, e, true});
+                if (b > prev) spans.push_back({prev, b, false, false});
+                spans.push_back({b, e, true, st.pattern.regex != nullptr});
                 prev = e;
             }
-            if (prev < s.size()) spans.push_back({prev, s.size(), false});
+            if (prev < s.size()) spans.push_back({prev, s.size(), false, false});
             if (st.invert)
                 for (Span& x : spans)
                     x.match = !x.match;
-            std::vector<Span> res;
+            res.clear();
             switch (st.behavior) {
             case Behavior::isolated: res = spans; break;
             case Behavior::removed:
@@ -810,7 +876,7 @@ struct Tokenizer::Impl {
             case Behavior::merged_with_previous: {
                 bool prev_match = false;
                 for (const Span& x : spans) {
-                    if (x.match && !prev_match && !res.empty()) res.back().e = x.e;
+                    if (x.match && !prev_match && !res.empty()) res.back().e = x.e, res.back().valid = false;
                     else res.push_back(x);
                     prev_match = x.match;
                 }
@@ -820,7 +886,7 @@ struct Tokenizer::Impl {
                 bool prev_match = false;
                 for (size_t k = spans.size(); k-- > 0;) {
                     const Span& x = spans[k];
-                    if (x.match && !prev_match && !res.empty()) res.back().b = x.b;
+                    if (x.match && !prev_match && !res.empty()) res.back().b = x.b, res.back().valid = false;
                     else res.push_back(x);
                     prev_match = x.match;
                 }
@@ -830,46 +896,27 @@ struct Tokenizer::Impl {
             case Behavior::contiguous: {
                 bool prev_match = false;
                 for (const Span& x : spans) {
-                    if (x.match == prev_match && !res.empty()) res.back().e = x.e;
+                    if (x.match == prev_match && !res.empty()) res.back().e = x.e, res.back().valid = false;
                     else res.push_back(x);
                     prev_match = x.match;
                 }
                 break;
             }
             }
-            for (const Span& x : res) {
-                if (x.e <= x.b) continue;
-                // bytes that are not UTF-8 match no pattern: each is a word of its own
-                const std::string_view t = s.substr(x.b, x.e - x.b);
-                if (find_invalid_utf8(t) == std::string_view::npos) {
-                    out.push_back({t, p.first && x.b == 0});
-                    continue;
-                }
-                size_t run = 0;
-                for (size_t i = 0; i < t.size();) {
-                    const size_t n = utf8_length(t, i);
-                    if (n) {
-                        i += n;
-                        continue;
-                    }
-                    if (i > run) out.push_back({t.substr(run, i - run), p.first && x.b + run == 0});
-                    out.push_back({t.substr(i, 1), p.first && x.b + i == 0});
-                    run = ++i;
-                }
-                if (run < t.size()) out.push_back({t.substr(run), false});
-            }
+            for (const Span& x : res)
+                if (x.e > x.b) emit(s.substr(x.b, x.e - x.b), x.b, p.first, x.valid);
         }
         pieces = std::move(out);
     }
 
-    void pre_tokenize(std::vector<Piece>& pieces, std::deque<std::string>& arena) const {
+    void pre_tokenize(std::vector<Piece>& pieces, std::forward_list<std::string>& arena) const {
         for (const PreStep& st : pre) {
             if (st.kind == PreStep::byte_level) {
                 if (st.add_prefix_space)
                     for (Piece& p : pieces)
                         if (!p.text.empty() && p.text[0] != ' ') {
-                            arena.push_back(cat(" ", p.text));
-                            p.text = arena.back();
+                            arena.push_front(cat(" ", p.text));
+                            p.text = arena.front();
                         }
                 if (st.has_pattern) split_pieces(st, pieces);
             } else if (st.kind == PreStep::metaspace) {
@@ -881,8 +928,8 @@ struct Tokenizer::Impl {
                         else s += c;
                     const bool prepend = st.prepend == PreStep::always || (st.prepend == PreStep::first && p.first);
                     if (prepend && !s.empty() && s.rfind(st.replacement, 0) != 0) s.insert(0, st.replacement);
-                    arena.push_back(std::move(s));
-                    p.text = arena.back();
+                    arena.push_front(std::move(s));
+                    p.text = arena.front();
                 }
                 if (st.split_on_replacement) {
                     PreStep sp;
@@ -904,22 +951,25 @@ struct Tokenizer::Impl {
             out.push_back(byte_token[uint8_t(word[0])]);
             return;
         }
-        if (ignore_merges) {
-            const StringMap& m = byte_level ? raw : vocab;
-            auto it = m.find(word);
-            if (it != m.end()) {
-                out.push_back(it->second);
+        if (ignore_merges) { // the whole word, if it is a token (byte-level: spelled with byte symbols)
+            const int32_t* id = nullptr;
+            if (byte_level) {
+                std::string spelled;
+                for (char c : word)
+                    append_utf8(spelled, byte_tables().to_unicode[uint8_t(c)]);
+                id = vocab.find(spelled);
+            } else {
+                id = vocab.find(word);
+            }
+            if (id) {
+                out.push_back(*id);
                 return;
             }
         }
         const bool cached = word.size() <= kMaxCachedWordBytes;
         if (cached) {
             std::lock_guard<std::mutex> lock(cache_mutex);
-            auto it = cache.find(std::string(word));
-            if (it != cache.end()) {
-                out.insert(out.end(), it->second.begin(), it->second.end());
-                return;
-            }
+            if (cache.get(word, out)) return;
         }
         struct Sym {
             int32_t id;
@@ -941,10 +991,9 @@ struct Tokenizer::Impl {
                 const size_t n0 = utf8_length(word, i), n = n0 ? n0 : 1;
                 const std::string_view ch = word.substr(i, n);
                 i += n;
-                auto it = vocab.find(ch);
-                if (it != vocab.end()) {
+                if (const int32_t* id = vocab.find(ch)) {
                     if (pending_unk >= 0) push(pending_unk), pending_unk = -1;
-                    push(it->second);
+                    push(*id);
                     continue;
                 }
                 if (byte_fallback) {
@@ -974,8 +1023,8 @@ struct Tokenizer::Impl {
             if (left < 0) return;
             const int32_t right = sym[size_t(left)].next;
             if (right < 0) return;
-            auto it = merges.find(pair_key(sym[size_t(left)].id, sym[size_t(right)].id));
-            if (it != merges.end()) heap.push({it->second.rank, left, sym[size_t(left)].id, sym[size_t(right)].id});
+            if (const PairMap::Value* m = merges.find(pair_key(sym[size_t(left)].id, sym[size_t(right)].id)))
+                heap.push({m->rank, left, sym[size_t(left)].id, sym[size_t(right)].id});
         };
         for (int32_t i = 0; i + 1 < int32_t(sym.size()); ++i)
             consider(i);
@@ -985,7 +1034,7 @@ struct Tokenizer::Impl {
             Sym& l = sym[size_t(c.left)];
             if (l.id != c.left_id || l.next < 0 || sym[size_t(l.next)].id != c.right_id) continue; // stale
             Sym& r = sym[size_t(l.next)];
-            l.id = merges.at(pair_key(c.left_id, c.right_id)).merged;
+            l.id = merges.find(pair_key(c.left_id, c.right_id))->merged;
             r.id = -1;
             l.next = r.next;
             if (r.next >= 0) sym[size_t(r.next)].prev = c.left;
@@ -998,23 +1047,35 @@ struct Tokenizer::Impl {
         out.insert(out.end(), ids.begin(), ids.end());
         if (!cached) return;
         std::lock_guard<std::mutex> lock(cache_mutex);
-        if (cache.size() >= kMaxCachedWords) cache.clear();
-        cache.emplace(std::string(word), std::move(ids));
+        cache.put(word, ids.data(), ids.size());
     }
 
     // Normalize, pre-tokenize and BPE one piece of text that holds no added token.
     void encode_text(std::string_view text, bool first, bool parse_special, std::vector<int32_t>& out) const {
-        std::deque<std::string> arena;
+        std::forward_list<std::string> arena; // pieces the steps rewrote (stable addresses)
         std::string_view s = text;
         if (!normalizer.empty()) {
-            arena.push_back(normalize(text));
-            s = arena.back();
+            arena.push_front(normalize(text));
+            s = arena.front();
         }
         auto words = [&](std::string_view t, bool at_start) {
             std::vector<Piece> pieces{{t, at_start}};
             pre_tokenize(pieces, arena);
-            for (const Piece& p : pieces)
-                bpe_word(p.text, out);
+            for (const Piece& p : pieces) {
+                if (!cut_before_space_symbol) {
+                    bpe_word(p.text, out);
+                    continue;
+                }
+                size_t start = 0;
+                for (size_t at = p.text.find(kSpaceSymbol, 1); at != std::string_view::npos;
+                     at = p.text.find(kSpaceSymbol, at + 3)) {
+                    const bool in_run = at >= 3 && p.text.compare(at - 3, 3, kSpaceSymbol) == 0;
+                    if (in_run) continue; // "▁▁" stays together
+                    bpe_word(p.text.substr(start, at - start), out);
+                    start = at;
+                }
+                bpe_word(p.text.substr(start), out);
+            }
         };
         if (!any_normalized_added) {
             words(s, first);
@@ -1061,13 +1122,13 @@ Tokenizer Tokenizer::from_vocab_merges(const std::string& vocab_path, const std:
     for (const auto& [tok, id] : v.items()) {
         if (!id.is_number_integer())
             throw Error(cat(vocab_path, ": '", tok, "' must map to an integer id, found ", id.type_name()));
-        f.vocab.emplace_back(tok, id.get<int64_t>());
+        f.add_vocab(tok, id.get<int64_t>());
         if (is_special_name(tok))
             f.added_tokens.push_back({{"id", id}, {"content", tok}, {"special", true}, {"normalized", false}});
     }
     std::unordered_map<std::string, bool> known;
-    for (const auto& [tok, id] : f.vocab)
-        known.emplace(tok, true);
+    for (size_t i = 0; i < f.n_vocab(); ++i)
+        known.emplace(f.vocab_tokens[i], true);
     MappedFile m(merges_path);
     const std::string_view text(reinterpret_cast<const char*>(m.data()), m.size());
     size_t pos = 0, line_no = 0;
@@ -1088,7 +1149,7 @@ Tokenizer Tokenizer::from_vocab_merges(const std::string& vocab_path, const std:
             if (!known.count(t))
                 throw Error(cat(where, ": merge '", line, "' names '", t, "', which is not in the vocabulary"),
                             "the merges and the vocabulary come from different tokenizers");
-        f.merges.emplace_back(std::move(a), std::move(b));
+        f.add_merge(a, b);
     }
     f.model = {{"type", "BPE"}};
     f.pre_tokenizer = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
@@ -1188,9 +1249,9 @@ int32_t Tokenizer::vocab_size() const {
 }
 
 std::optional<int32_t> Tokenizer::token_id(const std::string& token) const {
-    auto it = impl_->vocab.find(token);
-    if (it == impl_->vocab.end()) return std::nullopt;
-    return it->second;
+    const int32_t* id = impl_->vocab.find(token);
+    if (!id) return std::nullopt;
+    return *id;
 }
 
 bool Tokenizer::is_special(int32_t id) const {

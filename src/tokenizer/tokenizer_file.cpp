@@ -171,13 +171,14 @@ void read_vocab(Scanner& s, TokenizerFile& f) {
     if (s.peek() != '{') s.fail(cat("expected an object {token: id}, found '", *s.p, "'"));
     s.expect('{');
     std::string key;
-    f.vocab.reserve(size_t(s.end - s.p) / 16);
+    f.vocab_tokens.reserve(size_t(s.end - s.p) / 24, size_t(s.end - s.p) / 3);
+    f.vocab_ids.reserve(size_t(s.end - s.p) / 24);
     if (s.accept('}')) return;
     do {
         s.string(key);
         s.expect(':');
         if (s.peek() != '-' && (*s.p < '0' || *s.p > '9')) s.fail(cat("token '", key, "' must map to an integer id"));
-        f.vocab.emplace_back(key, s.integer());
+        f.add_vocab(key, s.integer());
     } while (s.accept(','));
     s.expect('}');
 }
@@ -185,16 +186,17 @@ void read_vocab(Scanner& s, TokenizerFile& f) {
 void read_merges(Scanner& s, TokenizerFile& f) {
     s.field = "model.merges";
     s.expect('[');
+    f.merge_parts.reserve(size_t(s.end - s.p) / 8, size_t(s.end - s.p) / 2);
     if (s.accept(']')) return;
     std::string a, b;
     do {
-        const size_t k = f.merges.size();
+        const size_t k = f.n_merges();
         if (s.peek() == '"') { // "a b"
             s.string(a);
             const size_t sp = a.find(' ');
             if (sp == std::string::npos || sp == 0 || sp + 1 >= a.size() || a.find(' ', sp + 1) != std::string::npos)
                 s.fail(cat("merge ", k, ": '", a, "' is not two tokens separated by one space"));
-            f.merges.emplace_back(a.substr(0, sp), a.substr(sp + 1));
+            f.add_merge(std::string_view(a).substr(0, sp), std::string_view(a).substr(sp + 1));
         } else if (*s.p == '[') { // ["a", "b"]
             s.expect('[');
             if (s.peek() != '"') s.fail(cat("merge ", k, ": expected [\"a\", \"b\"]"));
@@ -205,7 +207,7 @@ void read_merges(Scanner& s, TokenizerFile& f) {
             s.string(b);
             if (s.peek() != ']') s.fail(cat("merge ", k, ": expected [\"a\", \"b\"] (two strings)"));
             s.expect(']');
-            f.merges.emplace_back(a, b);
+            f.add_merge(a, b);
         } else {
             s.fail(cat("merge ", k, ": expected \"a b\" or [\"a\", \"b\"], found '", *s.p, "'"));
         }
@@ -298,11 +300,11 @@ std::string tokenizer_json_text(const TokenizerFile& f) {
     for (const auto& [k, v] : f.model.items())
         model[k] = v;
     nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
-    for (const auto& [t, id] : f.vocab)
-        vocab[t] = id;
+    for (size_t i = 0; i < f.n_vocab(); ++i)
+        vocab[std::string(f.vocab_tokens[i])] = f.vocab_ids[i];
     nlohmann::ordered_json merges = nlohmann::ordered_json::array();
-    for (const auto& [a, b] : f.merges)
-        merges.push_back({a, b});
+    for (size_t k = 0; k < f.n_merges(); ++k)
+        merges.push_back({f.merge_parts[2 * k], f.merge_parts[2 * k + 1]});
     model["vocab"] = std::move(vocab);
     model["merges"] = std::move(merges);
     j["model"] = std::move(model);
@@ -314,6 +316,8 @@ void write_tokenizer_json(const TokenizerFile& f, const std::string& path) {
 }
 
 // ---- SentencePiece vocabularies ----
+
+constexpr size_t kMaxMergedPieceBytes = 256;
 
 TokenizerFile sentencepiece_tokenizer(const SentencePieceVocab& v, const std::string& source) {
     const size_t n = v.pieces.size();
@@ -331,12 +335,11 @@ TokenizerFile sentencepiece_tokenizer(const SentencePieceVocab& v, const std::st
     f.source = source;
     std::unordered_map<std::string, int64_t> ids;
     ids.reserve(n);
-    f.vocab.reserve(n);
     for (size_t i = 0; i < n; ++i) {
         if (!ids.emplace(v.pieces[i], int64_t(i)).second)
             throw Error(cat(source, ": token ", i, " ('", v.pieces[i], "') repeats token ", ids[v.pieces[i]]),
                         "a vocabulary names each piece once");
-        f.vocab.emplace_back(v.pieces[i], int64_t(i));
+        f.add_vocab(v.pieces[i], int64_t(i));
     }
     // Merges as Hugging Face's converter derives them (convert_slow_tokenizer.generate_merges):
     // every split of a piece into two pieces of the vocabulary, ordered by the piece's score
@@ -352,6 +355,9 @@ TokenizerFile sentencepiece_tokenizer(const SentencePieceVocab& v, const std::st
     std::vector<std::pair<size_t, size_t>> splits; // (piece, byte offset)
     for (size_t i = 0; i < n; ++i) {
         const std::string& piece = v.pieces[i];
+        // SentencePiece's pieces are short (16 characters by default); a longer one in a hostile
+        // file would cost its length squared here
+        if (piece.size() > kMaxMergedPieceBytes) continue;
         std::vector<Cand> local;
         uint32_t chars_l = 0, total = 0;
         for (size_t k = 0; k < piece.size();) {
@@ -380,9 +386,8 @@ TokenizerFile sentencepiece_tokenizer(const SentencePieceVocab& v, const std::st
         if (a.len_l != b.len_l) return a.len_l > b.len_l;
         return a.len_r > b.len_r;
     });
-    f.merges.reserve(cands.size());
     for (const Cand& c : cands)
-        f.merges.emplace_back(v.pieces[size_t(c.id_l)], v.pieces[size_t(c.id_r)]);
+        f.add_merge(v.pieces[size_t(c.id_l)], v.pieces[size_t(c.id_r)]);
 
     const std::string unk = v.unk_id >= 0 ? v.pieces[size_t(v.unk_id)] : std::string();
     f.model = {{"type", "BPE"},
@@ -653,14 +658,13 @@ TokenizerFile tokenizer_file_from_gguf(const std::string& path) {
     if (model == "gpt2") {
         TokenizerFile f;
         f.source = path;
-        f.vocab.reserve(n);
         for (size_t i = 0; i < n; ++i)
-            f.vocab.emplace_back(tokens[i], int64_t(i));
+            f.add_vocab(tokens[i], int64_t(i));
         for (const std::string& m : g.strings("tokenizer.ggml.merges")) {
             const size_t sp = m.find(' ');
             if (sp == std::string::npos || sp == 0 || sp + 1 >= m.size() || m.find(' ', sp + 1) != std::string::npos)
                 throw Error(cat(path, ": tokenizer.ggml.merges entry '", m, "' is not two tokens separated by one space"));
-            f.merges.emplace_back(m.substr(0, sp), m.substr(sp + 1));
+            f.add_merge(std::string_view(m).substr(0, sp), std::string_view(m).substr(sp + 1));
         }
         for (size_t i = 0; i < n; ++i)
             if (types[i] == 3 || types[i] == 4)

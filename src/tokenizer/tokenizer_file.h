@@ -20,14 +20,54 @@
 
 namespace attnscope {
 
+// Strings kept end to end in one buffer (hundreds of thousands of short strings without an
+// allocation each).
+class StringTable {
+  public:
+    void add(std::string_view s) {
+        pool_.append(s);
+        ends_.push_back(pool_.size());
+    }
+    std::string_view operator[](size_t i) const {
+        const size_t b = i ? ends_[i - 1] : 0;
+        return {pool_.data() + b, ends_[i] - b};
+    }
+    // Entries i and i + 1 as one string (they are adjacent in the buffer).
+    std::string_view joined(size_t i) const {
+        const size_t b = i ? ends_[i - 1] : 0;
+        return {pool_.data() + b, ends_[i + 1] - b};
+    }
+    size_t size() const { return ends_.size(); }
+    void reserve(size_t n, size_t bytes) {
+        ends_.reserve(n);
+        pool_.reserve(bytes);
+    }
+
+  private:
+    std::string pool_;
+    std::vector<size_t> ends_;
+};
+
 struct TokenizerFile {
     std::string source;                      // the file(s) it was read from, for errors
     nlohmann::json normalizer, pre_tokenizer; // null when absent
     nlohmann::json post_processor, decoder;   // null when absent
     nlohmann::json added_tokens = nlohmann::json::array();
-    nlohmann::json model = nlohmann::json::object();         // the model object without vocab and merges
-    std::vector<std::pair<std::string, int64_t>> vocab;      // model.vocab, in file order
-    std::vector<std::pair<std::string, std::string>> merges; // model.merges ("a b" or ["a", "b"])
+    nlohmann::json model = nlohmann::json::object(); // the model object without vocab and merges
+    StringTable vocab_tokens;                        // model.vocab, in file order: token i
+    std::vector<int64_t> vocab_ids;                  // ... and its id
+    StringTable merge_parts;                         // model.merges: left of merge k at 2k, right at 2k + 1
+
+    void add_vocab(std::string_view token, int64_t id) {
+        vocab_tokens.add(token);
+        vocab_ids.push_back(id);
+    }
+    void add_merge(std::string_view left, std::string_view right) {
+        merge_parts.add(left);
+        merge_parts.add(right);
+    }
+    size_t n_vocab() const { return vocab_ids.size(); }
+    size_t n_merges() const { return merge_parts.size() / 2; }
 };
 
 // Parse a tokenizer.json (its text, `label` naming it in errors), or read one from a file.

@@ -30,8 +30,9 @@ Tokenizer make(const std::vector<std::string>& tokens, const std::vector<std::pa
     TokenizerFile f;
     f.source = "test tokenizer.json";
     for (size_t i = 0; i < tokens.size(); ++i)
-        f.vocab.emplace_back(tokens[i], int64_t(i));
-    f.merges = merges;
+        f.add_vocab(tokens[i], int64_t(i));
+    for (const auto& [a, b] : merges)
+        f.add_merge(a, b);
     f.model = {{"type", "BPE"}};
     for (auto& [k, v] : model_extra.items())
         f.model[k] = v;
