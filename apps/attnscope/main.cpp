@@ -80,11 +80,13 @@ commands:
                        self, sink, local, broad, mixed) with their scores; with --model, probes the
                        model itself on N (32) random blocks of B (50) tokens repeated twice
   generate --model M [--ids LIST | --prompt T] [--max-new-tokens N] [--temperature X --top-k K
-           --seed S] [--json] [--weights f32]
+           --seed S] [--json] [--weights f32] [--output DIR [--capture ...] [--layers L] [--heads H]]
                        decode with a KV cache (greedy unless --temperature > 0), from the given
                        ids (comma-separated), the prompt's tokens, or the model's BOS; stops at
                        its EOS; prints the ids (and the text when the tokenizer is readable);
-                       --json: {"prompt_ids", "ids", "text"}
+                       --json: {"prompt_ids", "ids", "text"}; --output DIR: a capture of the
+                       prompt and its continuation (one forward; the manifest records
+                       prompt_length, the viewer marks where the prompt ends)
   convert --from llama2c MODEL.bin [--tokenizer tok.model|tok.bin] --output DIR
                        a llama2.c checkpoint as a Hugging Face directory (config.json,
                        model.safetensors; the tokenizer file copied beside them, and written
@@ -240,6 +242,27 @@ std::string list_of(const std::vector<std::string>& items) {
     return s;
 }
 
+// What to capture and how (run, generate --output): --capture, --layers, --heads, --dtype,
+// --force, --no-sync, --weights; progress and warnings on stderr, Ctrl-C between batches.
+RunnerOptions capture_options(const Args& args) {
+    RunnerOptions opt;
+    opt.capture = args.get("--capture");
+    opt.layers = args.get("--layers");
+    opt.heads = args.get("--heads");
+    opt.force = args.has("--force");
+    opt.durable = !args.has("--no-sync");
+    opt.weights_f32 = weights_f32(args);
+    const std::string dtype = args.get("--dtype");
+    if (dtype == "f16")
+        opt.dtype = DType::f16;
+    else if (!dtype.empty() && dtype != "f32")
+        throw Error(cat("--dtype: expected f32 or f16, found '", dtype, "'"));
+    opt.on_progress = show_progress;
+    opt.on_warning = [](const std::string& w) { std::fprintf(stderr, "attnscope: warning: %s\n", w.c_str()); };
+    opt.cancel = &g_interrupted;
+    return opt;
+}
+
 // Every option each command takes: anything else is refused, so a typo (--max-lenght) never
 // runs with a silently ignored setting.
 void check_options(const std::string& command, const Args& args) {
@@ -253,7 +276,8 @@ void check_options(const std::string& command, const Args& args) {
         {"view", {"--output", "--sequences", "--max-mb"}},
         {"serve", {"--port", "--host", "--allow-remote", "--open"}},
         {"generate",
-         {"--model", "--ids", "--prompt", "--max-new-tokens", "--temperature", "--top-k", "--seed", "--json", "--weights"}},
+         {"--model", "--ids", "--prompt", "--max-new-tokens", "--temperature", "--top-k", "--seed", "--json", "--weights",
+          "--output", "--capture", "--layers", "--heads", "--dtype", "--force", "--no-sync"}},
         {"convert", {"--from", "--tokenizer", "--output"}},
         {"heads", {"--model", "--sequences", "--block", "--seed", "--json"}},
         {"models", {}},
@@ -316,19 +340,8 @@ int run(int argc, char** argv) {
         return 0;
     }
     if (command == "run") {
-        RunnerOptions opt;
-        opt.capture = args.get("--capture");
-        opt.layers = args.get("--layers");
-        opt.heads = args.get("--heads");
-        opt.force = args.has("--force");
+        RunnerOptions opt = capture_options(args);
         opt.resume = args.has("--resume");
-        opt.durable = !args.has("--no-sync");
-        opt.weights_f32 = weights_f32(args);
-        const std::string dtype = args.get("--dtype");
-        if (dtype == "f16")
-            opt.dtype = DType::f16;
-        else if (!dtype.empty() && dtype != "f32")
-            throw Error(cat("--dtype: expected f32 or f16, found '", dtype, "'"));
         auto number = [&](const char* flag, long fallback) {
             const std::string v = args.get(flag);
             if (v.empty()) return fallback;
@@ -338,9 +351,6 @@ int run(int argc, char** argv) {
             return n;
         };
         opt.batch_size = int(number("--batch-size", 8));
-        opt.on_progress = show_progress;
-        opt.on_warning = [](const std::string& w) { std::fprintf(stderr, "attnscope: warning: %s\n", w.c_str()); };
-        opt.cancel = &g_interrupted;
         const std::string output = args.require("--output", "run");
         std::vector<std::string> texts = args.all("--text");
         const std::string input = args.get("--input");
@@ -462,18 +472,30 @@ int run(int argc, char** argv) {
         return 0;
     }
     if (command == "generate") {
-        const ResolvedModel rm = resolve_model(args.require("--model", "generate"));
-        LoadOptions lo;
-        lo.weights_f32 = weights_f32(args);
-        auto model = Model::load(rm.path, lo);
-        const ModelConfig& c = model->config();
-        std::optional<Tokenizer> tok;
+        // with --output, a Runner (model and tokenizer) captures the prompt and its continuation
+        const std::string output = args.get("--output");
+        std::optional<Runner> runner;
+        std::shared_ptr<const Model> model;
+        std::optional<Tokenizer> own_tok;
+        const Tokenizer* tok = nullptr;
         std::string tok_error;
-        try {
-            tok.emplace(Tokenizer::load(rm.path));
-        } catch (const Error& e) {
-            tok_error = e.what();
+        if (!output.empty()) {
+            runner.emplace(args.require("--model", "generate"), capture_options(args));
+            tok = &runner->tokenizer();
+        } else {
+            const ResolvedModel rm = resolve_model(args.require("--model", "generate"));
+            LoadOptions lo;
+            lo.weights_f32 = weights_f32(args);
+            model = Model::load(rm.path, lo);
+            try {
+                own_tok.emplace(Tokenizer::load(rm.path));
+                tok = &*own_tok;
+            } catch (const Error& e) {
+                tok_error = e.what();
+            }
         }
+        const Model& m = runner ? runner->model() : *model;
+        const ModelConfig& c = m.config();
         std::vector<int32_t> prompt;
         const std::string ids = args.get("--ids"), text = args.get("--prompt");
         if (!ids.empty() && !text.empty()) throw Error("generate: give --ids or --prompt, not both");
@@ -512,7 +534,7 @@ int run(int argc, char** argv) {
         // space, never a later token's), printing what is new
         std::vector<int32_t> so_far;
         size_t printed = 0;
-        const GenerateResult r = generate(*model, prompt, go, [&](int32_t id) {
+        const GenerateResult r = generate(m, prompt, go, [&](int32_t id) {
             if (json_out || !tok) return;
             so_far.push_back(id);
             const std::string text = tok->decode(so_far);
@@ -536,6 +558,17 @@ int run(int argc, char** argv) {
         }
         std::fprintf(stderr, "attnscope: %zu tokens in %.3f s (prompt %zu tokens: %.3f s)\n", r.ids.size(),
                      r.decode_seconds + r.prefill_seconds, prompt.size(), r.prefill_seconds);
+        if (runner) { // one forward over the prompt and its continuation, captured
+            std::vector<int32_t> all = prompt;
+            all.insert(all.end(), r.ids.begin(), r.ids.end());
+            const PreparedData data = runner->prepare_ids(std::move(all), int64_t(prompt.size()));
+            std::signal(SIGINT, on_sigint);
+            std::signal(SIGTERM, on_sigint);
+            const CaptureSummary s = runner->run_with_hooks(data, output);
+            std::fprintf(stderr, "attnscope: wrote %s: %lld tokens (prompt %zu), %lld tensors, %.1f MB in %.1f s\n",
+                         s.dir.c_str(), (long long)s.n_tokens, prompt.size(), (long long)s.n_tensors,
+                         double(s.bytes) / 1e6, s.seconds);
+        }
         return 0;
     }
     if (command == "serve") {

@@ -68,6 +68,30 @@ Runner::Runner(const std::string& model, RunnerOptions options) : options_(std::
     spec(); // validate capture, layers and heads now, before any work
 }
 
+PreparedData Runner::prepare_ids(std::vector<int32_t> ids, int64_t prompt_length) const {
+    const ModelConfig& cfg = model_->config();
+    if (ids.empty()) throw Error("prepare_ids: no token ids", "give at least one token");
+    if (int64_t(ids.size()) > cfg.n_positions)
+        throw Error(cat("prepare_ids: ", ids.size(), " tokens, more than the model's n_positions = ", cfg.n_positions));
+    if (prompt_length > int64_t(ids.size()))
+        throw Error(cat("prepare_ids: prompt_length ", prompt_length, " is beyond the ", ids.size(), " tokens"));
+    for (int32_t id : ids)
+        if (id < 0 || id >= cfg.vocab_size)
+            throw Error(cat("prepare_ids: token id ", id, " is outside the vocabulary [0, ", cfg.vocab_size, ")"));
+    PreparedData d;
+    d.max_length = cfg.n_positions;
+    d.texts.push_back(tokenizer_->decode(ids));
+    d.truncated.push_back(false);
+    d.batch.tokens.push_back(std::move(ids));
+    if (prompt_length >= 0) d.prompt_lengths.push_back(prompt_length);
+    return d;
+}
+
+GenerateResult Runner::generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                                const std::function<void(int32_t)>& on_token) const {
+    return attnscope::generate(*model_, prompt, options, on_token);
+}
+
 CaptureSpec Runner::spec() const {
     return CaptureSpec::parse(options_.capture, options_.layers, options_.heads, options_.dtype, model_->config());
 }
@@ -545,6 +569,7 @@ int64_t Runner::write_manifest(const std::string& path, const ojson& head, const
                      {"truncated", bool(data.truncated[size_t(s)])},
                      {"token_ids", ids},
                      {"tokens", tokenizer_->display(ids)}};
+        if (!data.prompt_lengths.empty()) seq["prompt_length"] = data.prompt_lengths[size_t(s)];
         text = "  " + seq.dump() + (s + 1 < data.batch.n_seq() ? ",\n" : "\n");
         flush(text);
     }

@@ -18,6 +18,7 @@
 #include "api/analyzer_api.h"
 #include "capture/capture.h"
 #include "engine/forward.h"
+#include "generate/generate.h"
 #include "io/resolve.h"
 #include "tokenizer/tokenizer.h"
 
@@ -55,6 +56,7 @@ struct PreparedData {
     std::vector<bool> truncated;
     int64_t max_length = 0;
     int64_t n_truncated = 0;
+    std::vector<int64_t> prompt_lengths; // per sequence, when the texts are generated (else empty)
 };
 
 struct CaptureSummary {
@@ -74,6 +76,12 @@ class Runner {
     // Tokenize, truncate to max_length (0 = the model's n_positions; warns once, naming how many
     // texts were cut), refuse empty texts.
     PreparedData prepare_data(std::vector<std::string> texts, int64_t max_length = 0) const;
+    // One sequence of token ids, e.g. a prompt and its continuation from generate(): the manifest
+    // records prompt_length (where the prompt ends; -1: not generated text) and the viewer marks it.
+    PreparedData prepare_ids(std::vector<int32_t> ids, int64_t prompt_length = -1) const;
+    // Decode with a KV cache from `prompt` (attnscope generate); on_token sees each new id.
+    GenerateResult generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                            const std::function<void(int32_t)>& on_token = {}) const;
     // Capture into `dir` (created if needed). Files appear under their final names only when complete;
     // manifest.json is written last. Progress is recorded after every batch: an interrupted run
     // (error, Ctrl-C, kill) keeps its partial files (".<file>.tmp-resumable") and

@@ -237,6 +237,7 @@ CaptureReader::CaptureReader(const std::string& dir) : dir_(dir) {
         for (const auto& x : *toks)
             info.tokens.push_back(x.is_string() ? x.get<std::string>() : "");
         info.truncated = json_bool_or(s, "truncated", path, false);
+        info.prompt_length = json_int_or(s, "prompt_length", path, 0, info.length, -1);
         sequences_.push_back(std::move(info));
     }
     auto files = manifest_.find("files");

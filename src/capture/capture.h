@@ -78,6 +78,7 @@ struct SequenceInfo {
     std::vector<std::string> tokens;
     int64_t length = 0;
     bool truncated = false;
+    int64_t prompt_length = -1; // generated text (attnscope generate --output): where the prompt ends
 };
 
 // Reads a capture directory: the manifest is validated, tensor files memory-mapped and read

@@ -228,6 +228,7 @@ ViewerStats write_viewer(const CaptureReader& cap, const AnalysisResult* r, cons
         st.max_block = std::max(st.max_block, B);
         seqs.push_back({{"index", s},
                         {"tokens", info.tokens},
+                        {"prompt_length", info.prompt_length},
                         {"block", B},
                         {"n", n},
                         {"patterns", base64(quantised_patterns(cap, s, layout, B))}});

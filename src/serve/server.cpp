@@ -161,7 +161,11 @@ ViewerServer::ViewerServer(const std::string& dir, ServeOptions o) : impl_(std::
     for (int64_t s = 0; s < m.cap->n_sequences(); ++s) {
         const SequenceInfo& info = m.cap->sequence(s);
         const int64_t B = viewer_block(info.length, m.opt.thumb_cells);
-        seqs.push_back({{"index", s}, {"tokens", info.tokens}, {"block", B}, {"n", (info.length + B - 1) / B}});
+        seqs.push_back({{"index", s},
+                        {"tokens", info.tokens},
+                        {"prompt_length", info.prompt_length},
+                        {"block", B},
+                        {"n", (info.length + B - 1) / B}});
     }
     d["sequences"] = seqs;
     d["served"] = true;
