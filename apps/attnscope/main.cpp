@@ -4,9 +4,11 @@
 
 #include "core/files.h"
 #include "io/texts.h"
+#include "render/figures.h"
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -91,6 +93,11 @@ commands:
                        a llama2.c checkpoint as a Hugging Face directory (config.json,
                        model.safetensors; the tokenizer file copied beside them, and written
                        as the tokenizer.json Hugging Face's Llama converter makes of it)
+  compare DIR_A DIR_B [DIR_C ...] [--labels a,b,c] [--same-layer] [--unmatched-js X] [--output OUT]
+                       heads of captures of the same texts (other models, checkpoints) matched
+                       one to one by Jensen-Shannon divergence (Hungarian algorithm): OUT
+                       (./comparison) gets comparison.json, comparison_report.txt, a figure per
+                       pair and, with 3 captures or more, each head's trajectory
   models               list the models found without a path (built-in, Hugging Face cache)
   info --model M       print a model's summary (architecture, sizes, parameters, weights)
   hooks --model M      list every hook point of the model, with its shape
@@ -279,6 +286,7 @@ void check_options(const std::string& command, const Args& args) {
          {"--model", "--ids", "--prompt", "--max-new-tokens", "--temperature", "--top-k", "--seed", "--json", "--weights",
           "--output", "--capture", "--layers", "--heads", "--dtype", "--force", "--no-sync"}},
         {"convert", {"--from", "--tokenizer", "--output"}},
+        {"compare", {"--labels", "--same-layer", "--output", "--unmatched-js"}},
         {"heads", {"--model", "--sequences", "--block", "--seed", "--json"}},
         {"models", {}},
         {"info", {"--model"}},
@@ -455,6 +463,47 @@ int run(int argc, char** argv) {
         const std::string path = an->create_viewer(args.get("--output"), int(ns), max_mb);
         std::fprintf(stderr, "attnscope: wrote %s (%.1f MB)\n", path.c_str(),
                      double(std::filesystem::file_size(path)) / 1e6);
+        return 0;
+    }
+    if (command == "compare") {
+        const auto dirs = args.positional({"--labels", "--output", "--unmatched-js"});
+        CompareOptions co;
+        if (args.has("--labels")) co.labels = split_list(args.get("--labels"));
+        co.same_layer = args.has("--same-layer");
+        const std::string u = args.get("--unmatched-js");
+        if (!u.empty()) {
+            char* end = nullptr;
+            co.unmatched_js = std::strtod(u.c_str(), &end);
+            if (*end || !(co.unmatched_js >= 0 && co.unmatched_js <= 1))
+                throw Error(cat("--unmatched-js: expected a number of nats from 0 to 1, found '", u, "'"));
+        }
+        for (const std::string& d : dirs)
+            if (!std::filesystem::is_directory(d))
+                throw Error(cat("compare: ", d, " is not a directory"), "give capture directories made by attnscope run");
+        std::string out = args.get("--output");
+        if (out.empty()) out = "comparison";
+        const auto t0 = std::chrono::steady_clock::now();
+        const Comparison c = compare_captures(dirs, co);
+        std::filesystem::create_directories(out);
+        write_file_atomic(out + "/comparison.json", comparison_json(c).dump(1) + "\n");
+        const std::string report = comparison_report(c);
+        write_file_atomic(out + "/comparison_report.txt", report);
+        std::vector<std::string> written = {"comparison.json", "comparison_report.txt"};
+        for (size_t k = 0; k < c.pairs.size(); ++k) {
+            const std::string name = cat("comparison_", k, "_", k + 1, ".png");
+            render_comparison(c, k, out + "/" + name);
+            written.push_back(name);
+        }
+        if (!c.trajectories.empty()) {
+            render_trajectories(c, out + "/comparison_trajectories.png");
+            written.push_back("comparison_trajectories.png");
+        }
+        std::fputs(report.c_str(), stdout);
+        std::string list;
+        for (const auto& w : written)
+            list += (list.empty() ? "" : ", ") + w;
+        std::fprintf(stderr, "attnscope: wrote %s: %s (%.1f s)\n", out.c_str(), list.c_str(),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         return 0;
     }
     if (command == "convert") {

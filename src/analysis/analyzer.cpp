@@ -204,7 +204,7 @@ void FlowAccum::merge(const FlowAccum& o) {
 // JS(p, q) = 1/2 KL(p || m) + 1/2 KL(q || m), m = (p + q) / 2, 0 ln 0 = 0. With s = p + q,
 // p ln(p/m) + q ln(q/m) = p ln p + q ln q - s ln s + s ln 2, so JS needs one logarithm per cell
 // beyond the rows' own sums of a ln a, which the entropy has already paid for.
-static double js_from_sums(double plogp_p, double plogp_q, double slogs, double total_p, double total_q) {
+double js_from_sums(double plogp_p, double plogp_q, double slogs, double total_p, double total_q) {
     constexpr double ln2 = 0.69314718055994530942;
     return std::max(0.0, 0.5 * (plogp_p + plogp_q - slogs + ln2 * (total_p + total_q)));
 }

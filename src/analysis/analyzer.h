@@ -223,6 +223,9 @@ class Analyzer {
     bool rollout_ok_ = false;
 };
 
+// Jensen–Shannon divergence (nats) from two rows' sums: sum p ln p, sum q ln q, sum s ln s of
+// s = p + q (plogp_sum_of_sums), and their totals; one logarithm per cell beyond the rows' own.
+double js_from_sums(double plogp_p, double plogp_q, double slogs, double total_p, double total_q);
 // Jensen–Shannon divergence (nats) between two distributions of n entries.
 double js_divergence(const float* p, const float* q, int64_t n);
 double js_divergence(const double* p, const double* q, int64_t n);

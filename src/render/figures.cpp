@@ -4,6 +4,8 @@
 // bounds; every label is laid out from Pango's measured extents so nothing is clipped.
 #include "render/figures.h"
 
+#include "analysis/compare.h"
+
 #include "core/error.h"
 
 #include <algorithm>
@@ -75,11 +77,22 @@ struct Rect {
     double x, y, w, h;
 };
 
-// RGB bytes of values through viridis, scaled by vmax (all dark when vmax <= 0).
-std::vector<uint8_t> viridis_pixels(const std::vector<double>& v, double vmax) {
+// A diverging map for signed changes, t in [0, 1]: blue (0) through white (0.5) to red (1)
+// (ColorBrewer's RdBu ends, colour-blind safe).
+Color diverging(double t) {
+    t = std::clamp(t, 0.0, 1.0);
+    const Color lo = rgb(0x2166ac), mid = {0.97, 0.97, 0.97, 1}, hi = rgb(0xb2182b);
+    const Color& a = t < 0.5 ? lo : mid;
+    const Color& b = t < 0.5 ? mid : hi;
+    const double u = t < 0.5 ? t * 2 : (t - 0.5) * 2;
+    return {a.r + (b.r - a.r) * u, a.g + (b.g - a.g) * u, a.b + (b.b - a.b) * u, 1};
+}
+
+// RGB bytes of values through viridis (or the diverging map), scaled by vmax (all dark when vmax <= 0).
+std::vector<uint8_t> viridis_pixels(const std::vector<double>& v, double vmax, bool diverge = false) {
     std::vector<uint8_t> px(v.size() * 3);
     for (size_t k = 0; k < v.size(); ++k) {
-        const Color col = viridis(vmax > 0 ? v[k] / vmax : 0);
+        const Color col = diverge ? diverging(vmax > 0 ? v[k] / vmax : 0.5) : viridis(vmax > 0 ? v[k] / vmax : 0);
         px[k * 3] = uint8_t(col.r * 255 + 0.5), px[k * 3 + 1] = uint8_t(col.g * 255 + 0.5),
                px[k * 3 + 2] = uint8_t(col.b * 255 + 0.5);
     }
@@ -87,12 +100,12 @@ std::vector<uint8_t> viridis_pixels(const std::vector<double>& v, double vmax) {
 }
 
 // A vertical colour bar for [lo, hi] at r, ticks on its right.
-void colour_bar(Canvas& c, Rect r, double lo, double hi) {
+void colour_bar(Canvas& c, Rect r, double lo, double hi, bool diverge = false) {
     const int n = 64;
     std::vector<double> v(static_cast<size_t>(n));
     for (int k = 0; k < n; ++k)
         v[size_t(k)] = 1.0 - double(k) / (n - 1);
-    c.image(viridis_pixels(v, 1.0), 1, n, r.x, r.y, r.w, r.h);
+    c.image(viridis_pixels(v, 1.0, diverge), 1, n, r.x, r.y, r.w, r.h);
     c.stroke_rect(r.x, r.y, r.w, r.h, kGrey, 0.5);
     const auto t = ticks(lo, hi, 4);
     const int dg = tick_digits(t);
@@ -107,19 +120,20 @@ void colour_bar(Canvas& c, Rect r, double lo, double hi) {
 // Row and column labels go left of and above r (the caller leaves room).
 void matrix_panel(Canvas& c, Rect r, const std::vector<std::vector<double>>& v, double lo, double hi,
                   const std::vector<std::string>& row_labels, const std::vector<std::string>& col_labels, bool numbers,
-                  int digits = 2) {
+                  int digits = 2, bool diverge = false) {
     const size_t R = v.size(), C = R ? v[0].size() : 0;
     if (!R || !C) return;
     const double cw = r.w / double(C), ch = r.h / double(R);
     for (size_t i = 0; i < R; ++i)
         for (size_t j = 0; j < C; ++j) {
             const double x = v[i][j];
-            const Color col = std::isfinite(x) ? viridis((x - lo) / (hi - lo)) : kLight;
+            const double t = (x - lo) / (hi - lo);
+            const Color col = std::isfinite(x) ? (diverge ? diverging(t) : viridis(t)) : kLight;
             c.fill_rect(r.x + j * cw, r.y + i * ch, cw + 0.3, ch + 0.3, col);
             if (numbers && std::isfinite(x) && cw >= 30 && ch >= 14) {
-                const double t = (x - lo) / (hi - lo);
+                const bool dark_cell = diverge ? std::fabs(t - 0.5) > 0.35 : t <= 0.6;
                 c.text(r.x + (j + 0.5) * cw, r.y + (i + 0.5) * ch - 6, fmt(x, digits),
-                       {.size = 8.5, .align = Align::center, .color = t > 0.6 ? kInk : Color{1, 1, 1, 1}});
+                       {.size = 8.5, .align = Align::center, .color = dark_cell ? Color{1, 1, 1, 1} : kInk});
             }
         }
     c.stroke_rect(r.x, r.y, r.w, r.h, kGrey, 0.5);
@@ -591,6 +605,124 @@ int render_heads_grid(const CaptureReader& cap, int64_t seq, const AnalysisResul
             const TextBox b = c.text(lx + 13, H - 27, label, {.size = 9});
             lx = b.x1 + 12;
         }
+    }
+    c.save(path);
+    return c.labels_outside();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comparisons across models or checkpoints
+
+int render_comparison(const Comparison& cmp, size_t pair, const std::string& path) {
+    if (pair >= cmp.pairs.size()) throw Error(cat("render_comparison: no pair ", pair));
+    const PairComparison& p = cmp.pairs[pair];
+    const std::string A = cmp.labels[size_t(p.a)], B = cmp.labels[size_t(p.b)];
+    Canvas c(1500, 820, format_of(path));
+    c.fill_rect(0, 0, c.width(), c.height(), {1, 1, 1, 1});
+    c.text(c.width() / 2.0, 12, cat("Heads of ", A, " matched to heads of ", B),
+           {.size = 16, .align = Align::center, .bold = true});
+    c.text(c.width() / 2.0, 36,
+           cat("Jensen-Shannon divergence between heads (nats, mean over ", cmp.n_rows, " rows of ", cmp.n_sequences,
+               " texts); boxes: the one-to-one matching of least total divergence (Hungarian",
+               cmp.options.same_layer ? ", within layers" : "", "); red boxes: JS above ", fmt(cmp.options.unmatched_js, 2)),
+           {.size = 11, .align = Align::center, .color = kGrey});
+    // the A x B matrix
+    const Rect left{20, 70, 760, 730};
+    panel_title(c, left, cat("JS: ", A, " heads (rows) x ", B, " heads (columns)"));
+    const Rect box{left.x + 56, left.y + 44, left.w - 130, left.h - 60};
+    std::vector<std::vector<double>> m(p.heads_a.size(), std::vector<double>(p.heads_b.size(), nan()));
+    double jmax = 0.05;
+    for (size_t i = 0; i < p.heads_a.size(); ++i)
+        for (size_t j = 0; j < p.heads_b.size(); ++j) {
+            const double v = p.js[i * p.heads_b.size() + j];
+            if (v >= 0) m[i][j] = v, jmax = std::max(jmax, v);
+        }
+    std::vector<std::string> rows, cols;
+    for (const HeadRef& h : p.heads_a)
+        rows.push_back(h.name());
+    for (const HeadRef& h : p.heads_b)
+        cols.push_back(h.name());
+    matrix_panel(c, box, m, 0, jmax, rows, cols, false);
+    colour_bar(c, {box.x + box.w + 12, box.y, 12, box.h}, 0, jmax);
+    const double cw = box.w / double(cols.size()), ch = box.h / double(rows.size());
+    auto index_of = [](const std::vector<HeadRef>& hs, const HeadRef& h) {
+        return size_t(std::find(hs.begin(), hs.end(), h) - hs.begin());
+    };
+    for (const HeadMatch& x : p.matches) {
+        const size_t i = index_of(p.heads_a, x.a), j = index_of(p.heads_b, x.b);
+        c.stroke_rect(box.x + j * cw, box.y + i * ch, cw, ch, x.good ? Color{1, 1, 1, 1} : rgb(0xd7301f),
+                      std::max(1.0, std::min(cw, ch) / 5));
+    }
+    // changes of each head of A to its match, layer x head
+    const AnalysisResult& ra = cmp.analyses[size_t(p.a)];
+    const int nL = ra.config.n_layer, nH = ra.config.n_head;
+    auto grid = [&](auto value) {
+        std::vector<std::vector<double>> g(size_t(nL), std::vector<double>(size_t(nH), nan()));
+        for (const HeadMatch& x : p.matches)
+            if (x.a.layer < nL && x.a.head < nH) g[size_t(x.a.layer)][size_t(x.a.head)] = value(x);
+        return g;
+    };
+    struct Panel {
+        std::string title;
+        std::vector<std::vector<double>> v;
+        bool diverge;
+    };
+    std::vector<Panel> panels = {
+        {cat("JS to its match in ", B), grid([](const HeadMatch& x) { return x.js; }), false},
+        {"Change of induction score", grid([](const HeadMatch& x) { return x.metrics_b[5] - x.metrics_a[5]; }), true},
+        {"Change of previous-token score", grid([](const HeadMatch& x) { return x.metrics_b[3] - x.metrics_a[3]; }), true},
+        {"Change of sink mass", grid([](const HeadMatch& x) { return x.metrics_b[1] - x.metrics_a[1]; }), true}};
+    const auto lrows = numbered("L", nL), lcols = numbered("H", nH);
+    for (size_t k = 0; k < panels.size(); ++k) {
+        const Rect r{800 + double(k % 2) * 350, 70 + double(k / 2) * 370, 340, 360};
+        panel_title(c, r, panels[k].title);
+        const Rect b{r.x + 40, r.y + 44, r.w - 110, r.h - 60};
+        double vmax = 1e-9;
+        for (const auto& row : panels[k].v)
+            for (double v : row)
+                if (std::isfinite(v)) vmax = std::max(vmax, std::fabs(v));
+        const double lo = panels[k].diverge ? -vmax : 0, hi = vmax;
+        matrix_panel(c, b, panels[k].v, lo, hi, lrows, lcols, false, 2, panels[k].diverge);
+        colour_bar(c, {b.x + b.w + 10, b.y, 12, b.h}, lo, hi, panels[k].diverge);
+    }
+    c.save(path);
+    return c.labels_outside();
+}
+
+int render_trajectories(const Comparison& cmp, const std::string& path) {
+    if (cmp.trajectories.empty()) throw Error("render_trajectories: trajectories need three captures or more");
+    Canvas c(1300, 560, format_of(path));
+    c.fill_rect(0, 0, c.width(), c.height(), {1, 1, 1, 1});
+    c.text(c.width() / 2.0, 12, "Heads followed across checkpoints", {.size = 16, .align = Align::center, .bold = true});
+    std::string steps;
+    for (size_t k = 0; k < cmp.labels.size(); ++k)
+        steps += cat(k ? ", " : "", k, " = ", cmp.labels[k]);
+    c.text(c.width() / 2.0, 36, cat("each head of ", cmp.labels[0], " through the matchings; steps: ", steps),
+           {.size = 11, .align = Align::center, .color = kGrey, .max_width = c.width() - 40.0});
+    // the heads whose scores move most, at most 8 (colours stay distinguishable)
+    std::vector<size_t> order(cmp.trajectories.size());
+    for (size_t k = 0; k < order.size(); ++k)
+        order[k] = k;
+    auto range = [&](size_t k, int metric) {
+        double lo = 1e9, hi = -1e9;
+        for (const auto& m : cmp.trajectories[k].metrics)
+            lo = std::min(lo, m[size_t(metric)]), hi = std::max(hi, m[size_t(metric)]);
+        return hi - lo;
+    };
+    for (int metric : {5, 3}) {
+        const size_t panel = metric == 5 ? 0 : 1;
+        std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return range(x, metric) > range(y, metric); });
+        std::vector<Series> series;
+        for (size_t i = 0; i < std::min<size_t>(8, order.size()); ++i) {
+            const Trajectory& t = cmp.trajectories[order[i]];
+            std::vector<double> y;
+            for (const auto& m : t.metrics)
+                y.push_back(m[size_t(metric)]);
+            series.push_back({t.path[0].name(), y, category(int(i))});
+        }
+        line_panel(c, {20 + double(panel) * 640, 64, 620, 480},
+                   metric == 5 ? "Induction score (the 8 heads that move most)" : "Previous-token score (the 8 that move most)",
+                   "checkpoint", series, true);
     }
     c.save(path);
     return c.labels_outside();

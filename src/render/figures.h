@@ -13,6 +13,7 @@
 #pragma once
 
 #include "analysis/analyzer.h"
+#include "analysis/compare.h"
 #include "capture/capture.h"
 #include "render/canvas.h"
 
@@ -52,5 +53,13 @@ std::vector<double> block_average(const TensorView& pattern, int64_t B);
 // The colour of a head label in every figure and the viewer (Okabe–Ito), and its legend order.
 const std::vector<std::string>& label_order();
 Color label_color(const std::string& label);
+
+// A comparison of two captures (pair `pair` of compare_captures): the A x B JS matrix with the
+// matching boxed, and per head of A (layer x head) its match's JS and the changes of its induction,
+// previous-token and sink scores.
+int render_comparison(const Comparison& c, size_t pair, const std::string& path);
+// Three captures or more: the induction and previous-token scores of the heads that move most,
+// along the checkpoints.
+int render_trajectories(const Comparison& c, const std::string& path);
 
 } // namespace attnscope
