@@ -1,7 +1,9 @@
 // Head matching across captures of the same texts. For every text, each model's patterns are
 // read through the mapping (one text of each model in memory at a time); every row's sum of
 // a ln a and total come first, so the Jensen–Shannon divergence of two heads' rows needs one
-// logarithm per cell (JS = 1/2 (Σp ln p + Σq ln q − Σs ln s + ln 2 (Σp + Σq)), s = p + q). The
+// logarithm per cell (JS = 1/2 (Σp ln p + Σq ln q − Σs ln s + ln 2 (Σp + Σq)), s = p + q), taken
+// in single precision (log_lane_f: 16 lanes, no division; JS within ~1e-7 nats), the rows' own
+// sums in double. The
 // sums run over pairs of heads in parallel, each pair's in a fixed order (texts, then rows), so
 // the result does not depend on the thread count. The Hungarian algorithm (shortest augmenting
 // paths with potentials, O(n² m)) then finds the one-to-one matching of least total JS.
@@ -206,8 +208,8 @@ Comparison compare_captures(const std::vector<std::string>& dirs, const CompareO
                     double acc = 0;
                     for (int64_t i = 1; i < T; ++i) {
                         const size_t ia = size_t(ha * T + i), ib = size_t(hb * T + i);
-                        const double slogs = plogp_sum_of_sums(ra.head_base[size_t(ha)] + i * T,
-                                                               rb.head_base[size_t(hb)] + i * T, i + 1);
+                        const double slogs = plogp_sum_of_sums_f32(ra.head_base[size_t(ha)] + i * T,
+                                                                   rb.head_base[size_t(hb)] + i * T, i + 1);
                         acc += js_from_sums(ra.plogp[ia], rb.plogp[ib], slogs, ra.total[ia], rb.total[ib]);
                     }
                     sum[size_t(ha * nB + hb)] += acc;

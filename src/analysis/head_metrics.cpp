@@ -71,6 +71,16 @@ double plogp_sum_of_sums(const float* p, const float* q, int64_t n) {
     return s;
 }
 
+double plogp_sum_of_sums_f32(const float* p, const float* q, int64_t n) {
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < n; ++j) {
+        const float x = p[j] + q[j];
+        s += x > 0 ? double(x * log_lane_f(x)) : 0.0;
+    }
+    return s;
+}
+
 double plogp_sum_of_sums(const double* p, const double* q, int64_t n) {
     double s = 0;
 #pragma omp simd reduction(+ : s)

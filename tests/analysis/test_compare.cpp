@@ -1,6 +1,7 @@
 // compare: a model whose heads are permuted within each layer (q, k, v columns and the output
 // projection's rows moved together: the same function) is matched back to the original, every
-// head found with JS ~ 0; the JS matrix equals a direct computation from the captured rows; a
+// head found with JS ~ 0 (<= 1e-6); the JS matrix equals a direct double-precision computation from
+// the captured rows within 1e-7 nats (its logarithms are single precision); a
 // trajectory over three "checkpoints" follows the matchings; bad input is refused clearly.
 #include "analysis/compare.h"
 #include "api/runner.h"
@@ -133,7 +134,7 @@ TEST(Compare, PermutedHeadsAreFoundAgain) {
             }
         }
         const size_t ia = size_t(la * 4 + ha), ib = size_t(lb * 4 + hb);
-        EXPECT_NEAR(p.js[ia * 16 + ib], sum / double(rows), 1e-9) << "L" << la << "H" << ha << " vs L" << lb << "H" << hb;
+        EXPECT_NEAR(p.js[ia * 16 + ib], sum / double(rows), 1e-7) << "L" << la << "H" << ha << " vs L" << lb << "H" << hb;
     }
     // outputs
     const auto j = comparison_json(c);
@@ -168,8 +169,8 @@ TEST(Compare, TrajectoriesFollowTheMatchings) {
         if (t.path[0].layer == 0) { // before the change: the same heads, the same patterns
             EXPECT_EQ(t.path[1], t.path[0]);
             EXPECT_EQ(t.path[2], t.path[0]);
-            EXPECT_LE(t.js[0], 1e-9);
-            EXPECT_LE(t.js[1], 1e-9);
+            EXPECT_LE(t.js[0], 1e-7);
+            EXPECT_LE(t.js[1], 1e-7);
         }
     }
     // layer 1 with zero queries is uniform over the keys: entropy ln(i + 1) per row, the most there is
