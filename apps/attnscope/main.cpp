@@ -4,6 +4,7 @@
 
 #include "core/files.h"
 #include "io/texts.h"
+#include "render/compare_view.h"
 #include "render/figures.h"
 
 #include <algorithm>
@@ -494,6 +495,8 @@ int run(int argc, char** argv) {
             render_comparison(c, k, out + "/" + name);
             written.push_back(name);
         }
+        write_comparison_view(c, 0, out + "/comparison_view.html");
+        written.push_back("comparison_view.html");
         if (!c.trajectories.empty()) {
             render_trajectories(c, out + "/comparison_trajectories.png");
             written.push_back("comparison_trajectories.png");

@@ -20,6 +20,14 @@ const char* const kTemplate =
 #include "viewer_template.inc"
     ;
 
+std::string hex_color(Color c) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "#%02x%02x%02x", int(c.r * 255 + 0.5), int(c.g * 255 + 0.5), int(c.b * 255 + 0.5));
+    return buf;
+}
+
+} // namespace
+
 std::string base64(const std::vector<uint8_t>& in) {
     static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string out;
@@ -37,12 +45,6 @@ std::string base64(const std::vector<uint8_t>& in) {
         out += abc[v >> 18], out += abc[(v >> 12) & 63], out += abc[(v >> 6) & 63], out += '=';
     }
     return out;
-}
-
-std::string hex_color(Color c) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "#%02x%02x%02x", int(c.r * 255 + 0.5), int(c.g * 255 + 0.5), int(c.b * 255 + 0.5));
-    return buf;
 }
 
 // JSON text made safe inside <script>: no '<', '>' or '&' (they only occur inside strings, where
@@ -67,8 +69,6 @@ std::string script_safe(const std::string& json) {
     }
     return out;
 }
-
-} // namespace
 
 std::string viewer_html(const std::string& data_json, bool served) {
     std::string html = kTemplate;

@@ -37,6 +37,11 @@ struct ViewerStats {
 ViewerStats write_viewer(const CaptureReader& capture, const AnalysisResult* analysis, const std::string& path,
                          const ViewerOptions& options = {});
 
+// Base64 of bytes (the page's pattern data), and JSON text made safe inside a <script> element
+// (<, > and & as \u escapes; U+2028/U+2029 escaped).
+std::string base64(const std::vector<uint8_t>& in);
+std::string script_safe(const std::string& json);
+
 // The template with the data in place: `data` is the JSON text. `served`: the page may fetch
 // from its own origin (attnscope serve); otherwise its Content-Security-Policy forbids any request.
 std::string viewer_html(const std::string& data_json, bool served = false);

@@ -7,6 +7,7 @@
 #include "api/runner.h"
 #include "io/safetensors.h"
 #include "io/safetensors_writer.h"
+#include "render/compare_view.h"
 #include "render/figures.h"
 #include "test_util.h"
 
@@ -142,6 +143,14 @@ TEST(Compare, PermutedHeadsAreFoundAgain) {
     EXPECT_EQ(j["pairs"][0]["matches"].size(), 16u);
     EXPECT_NE(comparison_report(c).find("16 heads matched, 16 of them well"), std::string::npos);
     EXPECT_EQ(render_comparison(c, 0, dir.file("cmp.png")), 0);
+    // the page: every match, and both captures' patterns of the first texts
+    const int64_t bytes = write_comparison_view(c, 0, dir.file("view.html"), 2);
+    const std::string html = read_file(dir.file("view.html"));
+    EXPECT_EQ(int64_t(html.size()), bytes);
+    EXPECT_NE(html.find("\"heads_a\":[\"L0H0\""), std::string::npos);
+    EXPECT_NE(html.find("\"patterns_b\":"), std::string::npos);
+    EXPECT_EQ(html.find("<script src"), std::string::npos); // self-contained
+    EXPECT_EQ(html.find("\"sequences\":[{"), html.rfind("\"sequences\":[{"));
 }
 
 // Three "checkpoints": the original, then layer 1's queries scaled by 4 (sharper), then by 0 (uniform

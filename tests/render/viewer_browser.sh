@@ -18,3 +18,7 @@ rm -rf "$work/capture"
   --text "Peace and war. Peace and war. Peace and war." "$hostile & <b>bold</b>" "The State of the Union is strong."
 "$cli" view "$work/capture"
 node "$work/viewer_browser.mjs" "$work/capture/attention_view.html" "$work/viewer-screenshot.png" "$hostile"
+# the comparison page, from the same capture twice (16 heads matched to themselves)
+cp "$here/compare_browser.mjs" "$work/"
+"$cli" compare "$work/capture" "$work/capture" --output "$work/compare" >/dev/null
+node "$work/compare_browser.mjs" "$work/compare/comparison_view.html" "$work/compare-screenshot.png" 16
