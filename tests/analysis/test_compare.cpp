@@ -216,3 +216,45 @@ TEST(CompareBad, ClearErrors) {
     co.labels = {"x"};
     expect_error([&] { compare_captures({dir.file("a"), dir.file("a")}, co); }, {"1 labels for 2"});
 }
+
+// A short training run (tools/train/checkpoints.py: a 2-layer GPT-2 learning to copy repeated
+// random tokens), captured at four steps: the matchings and their JS equal what the script
+// computed independently from the same captures (float64 numpy, brute force over every
+// assignment), and each head's trajectory follows them.
+TEST(Compare, TrainingCheckpointsMatchTheIndependentComputation) {
+    const std::string dir = std::string(ATTNSCOPE_FIXTURES) + "/checkpoints";
+    const nlohmann::json want = nlohmann::json::parse(read_file(dir + "/expected.json"));
+    std::vector<std::string> dirs;
+    for (const auto& s : want["steps"])
+        dirs.push_back(dir + "/step-" + std::to_string(s.get<int>()));
+    const Comparison c = compare_captures(dirs);
+    ASSERT_EQ(c.pairs.size(), want["pairs"].size());
+    double worst = 0;
+    for (size_t k = 0; k < c.pairs.size(); ++k) {
+        const auto& wm = want["pairs"][k]["matches"];
+        const PairComparison& p = c.pairs[k];
+        ASSERT_EQ(p.matches.size(), wm.size());
+        for (size_t i = 0; i < wm.size(); ++i) {
+            EXPECT_EQ(p.matches[i].a.name(), wm[i]["a"].get<std::string>());
+            EXPECT_EQ(p.matches[i].b.name(), wm[i]["b"].get<std::string>()) << "pair " << k << ", " << wm[i]["a"];
+            worst = std::max(worst, std::fabs(p.matches[i].js - wm[i]["js"].get<double>()));
+        }
+        const auto& m = want["pairs"][k]["js_matrix"];
+        for (size_t a = 0; a < p.heads_a.size(); ++a)
+            for (size_t b = 0; b < p.heads_b.size(); ++b)
+                worst = std::max(worst, std::fabs(p.js[a * p.heads_b.size() + b] - m[a][b].get<double>()));
+    }
+    EXPECT_LE(worst, 1e-6); // F16 captures; single-precision logarithms
+    std::printf("[ compare ] training checkpoints: every match as computed independently, JS within %.1e\n", worst);
+    ASSERT_EQ(c.trajectories.size(), 8u);
+    for (const Trajectory& t : c.trajectories) {
+        ASSERT_EQ(t.path.size(), dirs.size());
+        for (size_t step = 0; step + 1 < t.path.size(); ++step) {
+            const auto& wm = want["pairs"][step]["matches"];
+            for (const auto& x : wm)
+                if (x["a"] == t.path[step].name()) {
+                    EXPECT_EQ(t.path[step + 1].name(), x["b"].get<std::string>());
+                }
+        }
+    }
+}
