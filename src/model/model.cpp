@@ -99,6 +99,7 @@ const float* WeightLoader::get(const std::string& name, const std::vector<int64_
         model_.converted_.push_back(std::move(storage));
         return model_.converted_.back().data(); // moving a vector keeps its heap buffer
     }
+    model_.reads_mapping_ = true;
     return p;
 }
 
@@ -112,6 +113,7 @@ MatrixView WeightLoader::matrix(const std::string& name, int64_t in, int64_t out
     if (!half || model_.load_options_.weights_f32 || reinterpret_cast<uintptr_t>(f->raw(*t)) % 2 != 0)
         return {get(name, shape), DType::f32, in, out, out_major};
     model_.weight_bytes_ += t->numel() * 2;
+    model_.reads_mapping_ = true;
     return {f->raw(*t), t->dtype, in, out, out_major};
 }
 

@@ -128,14 +128,19 @@ class Model {
     const std::string& weights_dtype() const { return weights_dtype_; }
     const std::vector<std::string>& weight_files() const { return weight_files_; }
     // Map every weight page now (one call per file) instead of faulting them in during the
-    // first forward pass: for callers about to run the model.
+    // first forward pass: for callers about to run the model. Nothing when every weight was
+    // widened at load (--weights f32): the stored bytes are not read again, and mapping them
+    // would put the file's size back on top of the widened copy.
     void prefault() const {
+        if (!reads_mapping_) return;
         for (const auto& f : files_)
             f->prefault();
     }
 
     // Multi-line human-readable summary (architecture, sizes, parameters, files).
     std::string summary() const;
+
+    bool reads_mapping_ = false; // some weight is used in place, from the mapped file
 
     // Architecture files fill these in through bind_weights.
     ModelConfig config_;

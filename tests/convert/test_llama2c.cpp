@@ -8,6 +8,7 @@
 #include "engine/kv_check.h"
 #include "generate/generate.h"
 #include "test_util.h"
+#include "tokenizer/tokenizer.h"
 
 #include <cmath>
 #include <filesystem>
@@ -130,4 +131,24 @@ TEST(Llama2cBad, HeaderAndSizeMustAgree) {
     write_file(dir.file("tiny.bin"), "abc");
     expect_error([&] { convert_llama2c(dir.file("tiny.bin"), "", dir.file("x")); }, {"tiny.bin", "too short"});
     EXPECT_FALSE(std::filesystem::exists(dir.file("x/config.json")));
+}
+
+// The tokenizer the converter writes (tokenizer.json from tok512.model) decodes the reference ids
+// to the reference texts: llama2.c's own test's 200-token text, and the author's 64-token sample.
+TEST_F(Stories, ConvertedTokenizerDecodesTheReferenceText) {
+    const Tokenizer tok = Tokenizer::load(dir_.file("model"));
+    EXPECT_NE(tok.source().find("tokenizer.json"), std::string::npos);
+    const std::string t200 = read_file(kStories + "/greedy_reference_200.txt");
+    std::string want = t200.substr(t200.find("text:\n") + 6);
+    while (!want.empty() && want.back() == '\n')
+        want.pop_back();
+    EXPECT_EQ(tok.decode(reference_ids("greedy_reference_200.txt")), want);
+    const std::string t64 = read_file(kStories + "/greedy_reference.txt");
+    const size_t b = t64.find("greedy from BOS: ") + 17, e = t64.find("\ngreedy token ids");
+    EXPECT_EQ(tok.decode(reference_ids("greedy_reference.txt")), t64.substr(b, e - b));
+    // and encodes the text back to the same ids, after its BOS
+    std::vector<int32_t> ids = {1};
+    const auto ref = reference_ids("greedy_reference.txt");
+    ids.insert(ids.end(), ref.begin(), ref.end());
+    EXPECT_EQ(tok.encode(t64.substr(b, e - b)), ids);
 }
