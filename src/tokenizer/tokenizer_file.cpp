@@ -349,10 +349,8 @@ TokenizerFile sentencepiece_tokenizer(const SentencePieceVocab& v, const std::st
         float score;
         uint32_t len_l, len_r; // in code points
         int64_t id_l, id_r;
-        size_t order;
     };
     std::vector<Cand> cands;
-    std::vector<std::pair<size_t, size_t>> splits; // (piece, byte offset)
     for (size_t i = 0; i < n; ++i) {
         const std::string& piece = v.pieces[i];
         // SentencePiece's pieces are short (16 characters by default); a longer one in a hostile
@@ -372,14 +370,11 @@ TokenizerFile sentencepiece_tokenizer(const SentencePieceVocab& v, const std::st
             if (k >= piece.size()) break;
             auto l = ids.find(piece.substr(0, k)), r = ids.find(piece.substr(k));
             if (l != ids.end() && r != ids.end())
-                local.push_back({v.scores[i], chars_l, total - chars_l, l->second, r->second, 0});
+                local.push_back({v.scores[i], chars_l, total - chars_l, l->second, r->second});
         }
         std::sort(local.begin(), local.end(),
                   [](const Cand& a, const Cand& b) { return a.id_l != b.id_l ? a.id_l < b.id_l : a.id_r < b.id_r; });
-        for (Cand& c : local) {
-            c.order = cands.size();
-            cands.push_back(c);
-        }
+        cands.insert(cands.end(), local.begin(), local.end());
     }
     std::stable_sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) {
         if (a.score != b.score) return a.score > b.score;
