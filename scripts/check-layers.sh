@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Checks DESIGN.md §1's rule: a layer includes only itself and the layers above it in the list
-# core, io, tokenizer, model, engine, capture, generate, convert, analysis, report, render, api (the public API: Runner,
+# core, io, tokenizer, model, engine, capture, generate, intervene, convert, analysis, report, render, api (the public API: Runner,
 # AttentionDataAnalyzer), serve (the local viewer server, over the API).
 set -eu
 cd "$(dirname "$0")/.."
-order=(core io tokenizer model engine capture generate convert analysis report render api serve)
+order=(core io tokenizer model engine capture generate intervene convert analysis report render api serve)
 status=0
 for i in "${!order[@]}"; do
   layer=${order[$i]}

@@ -94,6 +94,12 @@ commands:
                        a llama2.c checkpoint as a Hugging Face directory (config.json,
                        model.safetensors; the tokenizer file copied beside them, and written
                        as the tokenizer.json Hugging Face's Llama converter makes of it)
+  ablate --model M (--text T ... | --input FILE) [--heads all | L1H0,2.3 | L0H1+L2H3]
+         [--method zero | mean | resample] [--metric loss] [--max-length N] [--output OUT]
+                       each head's (or group's) output hook_z replaced, and the next-token loss
+                       on the texts against the clean loss (token-weighted mean, nats/token):
+                       OUT (./ablation) gets head_importance.json, ablation_report.txt and a
+                       layer x head figure
   compare DIR_A DIR_B [DIR_C ...] [--labels a,b,c] [--same-layer] [--unmatched-js X] [--output OUT]
                        heads of captures of the same texts (other models, checkpoints) matched
                        one to one by Jensen-Shannon divergence (Hungarian algorithm): OUT
@@ -250,6 +256,20 @@ std::string list_of(const std::vector<std::string>& items) {
     return s;
 }
 
+// The texts of --text (repeatable) or --input FILE, for `command`.
+std::vector<std::string> texts_of(const Args& args, const char* command) {
+    std::vector<std::string> texts = args.all("--text");
+    const std::string input = args.get("--input");
+    if (!input.empty()) {
+        if (!texts.empty()) throw Error(cat(command, ": give --text or --input, not both"));
+        texts = read_texts(input);
+        if (texts.empty()) throw Error(cat(input, ": holds no texts"));
+    } else if (texts.empty()) {
+        throw Error(cat(command, ": no texts"), "give --text \"some text\" or --input FILE");
+    }
+    return texts;
+}
+
 // What to capture and how (run, generate --output): --capture, --layers, --heads, --dtype,
 // --force, --no-sync, --weights; progress and warnings on stderr, Ctrl-C between batches.
 RunnerOptions capture_options(const Args& args) {
@@ -288,6 +308,7 @@ void check_options(const std::string& command, const Args& args) {
           "--output", "--capture", "--layers", "--heads", "--dtype", "--force", "--no-sync"}},
         {"convert", {"--from", "--tokenizer", "--output"}},
         {"compare", {"--labels", "--same-layer", "--output", "--unmatched-js"}},
+        {"ablate", {"--model", "--text", "--input", "--heads", "--method", "--metric", "--max-length", "--output", "--weights"}},
         {"heads", {"--model", "--sequences", "--block", "--seed", "--json"}},
         {"models", {}},
         {"info", {"--model"}},
@@ -361,15 +382,7 @@ int run(int argc, char** argv) {
         };
         opt.batch_size = int(number("--batch-size", 8));
         const std::string output = args.require("--output", "run");
-        std::vector<std::string> texts = args.all("--text");
-        const std::string input = args.get("--input");
-        if (!input.empty()) {
-            if (!texts.empty()) throw Error("run: give --text or --input, not both");
-            texts = read_texts(input);
-            if (texts.empty()) throw Error(cat(input, ": holds no texts"));
-        } else if (texts.empty()) {
-            throw Error("run: nothing to run", "give --text \"some text\" or --input FILE");
-        }
+        std::vector<std::string> texts = texts_of(args, "run");
         Runner runner(args.require("--model", "run"), opt);
         const PreparedData data = runner.prepare_data(std::move(texts), number("--max-length", 0));
         std::signal(SIGINT, on_sigint);
@@ -464,6 +477,44 @@ int run(int argc, char** argv) {
         const std::string path = an->create_viewer(args.get("--output"), int(ns), max_mb);
         std::fprintf(stderr, "attnscope: wrote %s (%.1f MB)\n", path.c_str(),
                      double(std::filesystem::file_size(path)) / 1e6);
+        return 0;
+    }
+    if (command == "ablate") {
+        const std::string metric = args.get("--metric");
+        if (!metric.empty() && metric != "loss")
+            throw Error(cat("--metric: '", metric, "' is not a metric ablate measures"), "ablate measures --metric loss");
+        RunnerOptions ro;
+        ro.weights_f32 = weights_f32(args);
+        ro.on_warning = [](const std::string& w) { std::fprintf(stderr, "attnscope: warning: %s\n", w.c_str()); };
+        Runner runner(args.require("--model", "ablate"), ro);
+        const std::string ml = args.get("--max-length");
+        char* end = nullptr;
+        const long max_length = ml.empty() ? 0 : std::strtol(ml.c_str(), &end, 10);
+        if (!ml.empty() && (*end || max_length < 2)) throw Error(cat("--max-length: expected a number >= 2, found '", ml, "'"));
+        const PreparedData data = runner.prepare_data(texts_of(args, "ablate"), max_length);
+        AblateOptions ao;
+        ao.targets = parse_ablation_targets(args.get("--heads"), runner.model().config());
+        ao.method = parse_ablation_method(args.get("--method"));
+        const auto t0 = std::chrono::steady_clock::now();
+        ao.on_progress = [&](int64_t done, int64_t total) { // a line on a terminal: forward passes take a while
+            if (!::isatty(2)) return;
+            const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            std::fprintf(stderr, "\rablate: %lld/%lld targets, %s%s", (long long)done, (long long)total,
+                         format_duration(s).c_str(), done == total ? "\n" : "");
+            std::fflush(stderr);
+        };
+        std::string out = args.get("--output");
+        if (out.empty()) out = "ablation";
+        std::signal(SIGINT, on_sigint);
+        const HeadImportance r = runner.ablate(data, ao);
+        std::filesystem::create_directories(out);
+        write_file_atomic(out + "/head_importance.json", head_importance_json(r).dump(1) + "\n");
+        const std::string report = head_importance_report(r);
+        write_file_atomic(out + "/ablation_report.txt", report);
+        render_head_importance(r, out + "/head_importance.png");
+        std::fputs(report.c_str(), stdout);
+        std::fprintf(stderr, "attnscope: wrote %s: head_importance.json, ablation_report.txt, head_importance.png (%.1f s)\n",
+                     out.c_str(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         return 0;
     }
     if (command == "compare") {

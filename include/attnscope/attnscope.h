@@ -33,6 +33,7 @@
 #include "engine/forward.h"
 #include "engine/hooks.h"
 #include "generate/generate.h"
+#include "intervene/ablate.h"
 #include "convert/llama2c.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"

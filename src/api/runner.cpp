@@ -87,6 +87,11 @@ PreparedData Runner::prepare_ids(std::vector<int32_t> ids, int64_t prompt_length
     return d;
 }
 
+HeadImportance Runner::ablate(const PreparedData& data, const AblateOptions& options) const {
+    model_->prefault(); // every weight will be read, once per target
+    return ablate_heads(*model_, data.batch, options);
+}
+
 GenerateResult Runner::generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
                                 const std::function<void(int32_t)>& on_token) const {
     return attnscope::generate(*model_, prompt, options, on_token);

@@ -19,6 +19,7 @@
 #include "capture/capture.h"
 #include "engine/forward.h"
 #include "generate/generate.h"
+#include "intervene/ablate.h"
 #include "io/resolve.h"
 #include "tokenizer/tokenizer.h"
 
@@ -79,6 +80,9 @@ class Runner {
     // One sequence of token ids, e.g. a prompt and its continuation from generate(): the manifest
     // records prompt_length (where the prompt ends; -1: not generated text) and the viewer marks it.
     PreparedData prepare_ids(std::vector<int32_t> ids, int64_t prompt_length = -1) const;
+    // Ablate heads (attnscope ablate): the next-token loss on the texts with each target's
+    // hook_z replaced, against the clean loss (intervene/ablate.h).
+    HeadImportance ablate(const PreparedData& data, const AblateOptions& options) const;
     // Decode with a KV cache from `prompt` (attnscope generate); on_token sees each new id.
     GenerateResult generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
                             const std::function<void(int32_t)>& on_token = {}) const;

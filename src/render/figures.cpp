@@ -5,6 +5,7 @@
 #include "render/figures.h"
 
 #include "analysis/compare.h"
+#include "intervene/ablate.h"
 
 #include "core/error.h"
 
@@ -724,6 +725,34 @@ int render_trajectories(const Comparison& cmp, const std::string& path) {
                    metric == 5 ? "Induction score (the 8 heads that move most)" : "Previous-token score (the 8 that move most)",
                    "checkpoint", series, true);
     }
+    c.save(path);
+    return c.labels_outside();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Head importance (ablation)
+
+int render_head_importance(const HeadImportance& r, const std::string& path) {
+    std::vector<std::vector<double>> m(size_t(r.n_layer), std::vector<double>(size_t(r.n_head), nan()));
+    double vmax = 1e-9;
+    for (const AblationResult& a : r.results)
+        if (a.target.heads.size() == 1) {
+            const auto [il, h] = a.target.heads[0];
+            m[size_t(il)][size_t(h)] = a.delta;
+            vmax = std::max(vmax, std::fabs(a.delta));
+        }
+    const double cell = std::clamp(640.0 / std::max(r.n_head, r.n_layer), 14.0, 80.0);
+    const int W = int(std::max(560.0, cell * r.n_head + 200)), Hpx = int(cell * r.n_layer + 150);
+    Canvas c(W, Hpx, format_of(path));
+    c.fill_rect(0, 0, c.width(), c.height(), {1, 1, 1, 1});
+    c.text(W / 2.0, 12, cat("Head importance: ", ablation_method_name(r.method), " ablation of each head's output"),
+           {.size = 15, .align = Align::center, .bold = true});
+    c.text(W / 2.0, 34,
+           cat("change of next-token loss, nats/token (clean ", fmt(r.clean_loss, 3), " over ", r.tokens, " tokens)"),
+           {.size = 11, .align = Align::center, .color = kGrey, .max_width = W - 20.0});
+    const Rect box{60, 80, cell * r.n_head, cell * r.n_layer};
+    matrix_panel(c, box, m, -vmax, vmax, numbered("L", r.n_layer), numbered("H", r.n_head), true, 2, true);
+    colour_bar(c, {box.x + box.w + 14, box.y, 12, box.h}, -vmax, vmax, true);
     c.save(path);
     return c.labels_outside();
 }

@@ -14,6 +14,7 @@
 
 #include "analysis/analyzer.h"
 #include "analysis/compare.h"
+#include "intervene/ablate.h"
 #include "capture/capture.h"
 #include "render/canvas.h"
 
@@ -53,6 +54,9 @@ std::vector<double> block_average(const TensorView& pattern, int64_t B);
 // The colour of a head label in every figure and the viewer (Okabe–Ito), and its legend order.
 const std::vector<std::string>& label_order();
 Color label_color(const std::string& label);
+
+// Ablation: each head's change of loss, layer x head, diverging colours around 0.
+int render_head_importance(const HeadImportance& r, const std::string& path);
 
 // A comparison of two captures (pair `pair` of compare_captures): the A x B JS matrix with the
 // matching boxed, and per head of A (layer x head) its match's JS and the changes of its induction,
