@@ -11,8 +11,9 @@ one-to-one matching of least total divergence, by brute force over all 8! assign
     /usr/bin/python3 tools/train/checkpoints.py [--steps 0,60,200,500] [--out tests/fixtures/checkpoints]
                                                 [--attnscope build/attnscope]
 
-Needs Debian's python3-torch. The checkpoints themselves are written to a temporary directory
-and not kept; the fixture is the captures (about 60 kB each) and expected.json.
+Needs Debian's python3-torch and python3-regex (through train_tiny.py). The checkpoints themselves
+are written to a temporary directory and not kept; the fixture is the captures (about 60 kB each)
+and expected.json.
 """
 import argparse
 import itertools
