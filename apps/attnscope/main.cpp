@@ -100,6 +100,12 @@ commands:
                        on the texts against the clean loss (token-weighted mean, nats/token):
                        OUT (./ablation) gets head_importance.json, ablation_report.txt and a
                        layer x head figure
+  patch --model M --clean TEXT --corrupt TEXT --answer TOK --wrong TOK [--what z | attn_out |
+        resid_pre | pattern] [--output OUT]
+                       activation patching: the corrupted text run with one activation (per head,
+                       or per layer and position) from the clean run, scored by the normalised
+                       logit difference at the last position; OUT (./patching) gets patching.json
+                       and a figure
   compare DIR_A DIR_B [DIR_C ...] [--labels a,b,c] [--same-layer] [--unmatched-js X] [--output OUT]
                        heads of captures of the same texts (other models, checkpoints) matched
                        one to one by Jensen-Shannon divergence (Hungarian algorithm): OUT
@@ -308,6 +314,7 @@ void check_options(const std::string& command, const Args& args) {
           "--output", "--capture", "--layers", "--heads", "--dtype", "--force", "--no-sync"}},
         {"convert", {"--from", "--tokenizer", "--output"}},
         {"compare", {"--labels", "--same-layer", "--output", "--unmatched-js"}},
+        {"patch", {"--model", "--clean", "--corrupt", "--answer", "--wrong", "--metric", "--what", "--output", "--weights"}},
         {"ablate", {"--model", "--text", "--input", "--heads", "--method", "--metric", "--max-length", "--output", "--weights"}},
         {"heads", {"--model", "--sequences", "--block", "--seed", "--json"}},
         {"models", {}},
@@ -477,6 +484,40 @@ int run(int argc, char** argv) {
         const std::string path = an->create_viewer(args.get("--output"), int(ns), max_mb);
         std::fprintf(stderr, "attnscope: wrote %s (%.1f MB)\n", path.c_str(),
                      double(std::filesystem::file_size(path)) / 1e6);
+        return 0;
+    }
+    if (command == "patch") {
+        if (args.has("--metric"))
+            throw Error("patch: --metric loss is not implemented yet", "give --answer TOKEN --wrong TOKEN");
+        RunnerOptions ro;
+        ro.weights_f32 = weights_f32(args);
+        Runner runner(args.require("--model", "patch"), ro);
+        const std::string clean = args.require("--clean", "patch"), corrupt = args.require("--corrupt", "patch");
+        const auto t0 = std::chrono::steady_clock::now();
+        const PatchResult r = runner.patch(clean, corrupt, args.require("--answer", "patch"), args.require("--wrong", "patch"),
+                                           parse_patch_what(args.get("--what")), [&](int64_t done, int64_t total) {
+                                               if (!::isatty(2)) return;
+                                               std::fprintf(stderr, "\rpatch: %lld/%lld runs%s", (long long)done,
+                                                            (long long)total, done == total ? "\n" : "");
+                                           });
+        std::string out = args.get("--output");
+        if (out.empty()) out = "patching";
+        std::filesystem::create_directories(out);
+        const auto tokens = runner.tokenizer().display(runner.tokenizer().encode(corrupt));
+        write_file_atomic(out + "/patching.json", patch_json(r, tokens).dump(1) + "\n");
+        render_patching(r, tokens, out + "/patching.png");
+        std::printf("m_clean %.4f, m_corrupt %.4f; best restoring %s:\n", r.m_clean, r.m_corrupt,
+                    r.what == PatchWhat::z || r.what == PatchWhat::pattern ? "heads" : "(layer, position)");
+        std::vector<size_t> order(r.scores.size());
+        for (size_t i = 0; i < order.size(); ++i)
+            order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return r.scores[a] > r.scores[b]; });
+        for (size_t i = 0; i < std::min<size_t>(8, order.size()); ++i)
+            std::printf("  L%zu %s%zu  %.3f\n", order[i] / size_t(r.n_cols),
+                        r.what == PatchWhat::z || r.what == PatchWhat::pattern ? "H" : "pos ", order[i] % size_t(r.n_cols),
+                        r.scores[order[i]]);
+        std::fprintf(stderr, "attnscope: wrote %s: patching.json, patching.png (%.1f s)\n", out.c_str(),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         return 0;
     }
     if (command == "ablate") {

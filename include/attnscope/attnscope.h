@@ -34,6 +34,7 @@
 #include "engine/hooks.h"
 #include "generate/generate.h"
 #include "intervene/ablate.h"
+#include "intervene/patch.h"
 #include "convert/llama2c.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"

@@ -92,6 +92,35 @@ HeadImportance Runner::ablate(const PreparedData& data, const AblateOptions& opt
     return ablate_heads(*model_, data.batch, options);
 }
 
+namespace {
+// Tokens as one readable list for messages: "' Mary', ' had'".
+std::string cat_tokens(const std::vector<std::string>& toks) {
+    std::string out;
+    for (const auto& t : toks)
+        out += (out.empty() ? "'" : ", '") + t + "'";
+    return out;
+}
+} // namespace
+
+PatchResult Runner::patch(const std::string& clean, const std::string& corrupt, const std::string& answer,
+                          const std::string& wrong, PatchWhat what,
+                          const std::function<void(int64_t, int64_t)>& on_progress) const {
+    auto one_token = [&](const std::string& text, const char* flag) {
+        const auto ids = tokenizer_->encode(text, {.add_special_tokens = false});
+        if (ids.size() != 1)
+            throw Error(cat(flag, ": '", text, "' is ", ids.size(), " tokens (", cat_tokens(tokenizer_->display(ids)), "), not one"),
+                        "give a single token, with its leading space if it has one (e.g. \" Mary\")");
+        return ids[0];
+    };
+    PatchOptions o;
+    o.what = what;
+    o.answer = one_token(answer, "--answer");
+    o.wrong = one_token(wrong, "--wrong");
+    o.on_progress = on_progress;
+    model_->prefault();
+    return patch_activations(*model_, tokenizer_->encode(clean), tokenizer_->encode(corrupt), o);
+}
+
 GenerateResult Runner::generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
                                 const std::function<void(int32_t)>& on_token) const {
     return attnscope::generate(*model_, prompt, options, on_token);

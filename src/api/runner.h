@@ -20,6 +20,7 @@
 #include "engine/forward.h"
 #include "generate/generate.h"
 #include "intervene/ablate.h"
+#include "intervene/patch.h"
 #include "io/resolve.h"
 #include "tokenizer/tokenizer.h"
 
@@ -83,6 +84,11 @@ class Runner {
     // Ablate heads (attnscope ablate): the next-token loss on the texts with each target's
     // hook_z replaced, against the clean loss (intervene/ablate.h).
     HeadImportance ablate(const PreparedData& data, const AblateOptions& options) const;
+    // Activation patching (attnscope patch): the texts tokenized as run does; `answer` and `wrong`
+    // must each be one token (encoded without added special tokens).
+    PatchResult patch(const std::string& clean, const std::string& corrupt, const std::string& answer,
+                      const std::string& wrong, PatchWhat what = PatchWhat::z,
+                      const std::function<void(int64_t, int64_t)>& on_progress = {}) const;
     // Decode with a KV cache from `prompt` (attnscope generate); on_token sees each new id.
     GenerateResult generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
                             const std::function<void(int32_t)>& on_token = {}) const;

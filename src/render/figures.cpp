@@ -6,6 +6,7 @@
 
 #include "analysis/compare.h"
 #include "intervene/ablate.h"
+#include "intervene/patch.h"
 
 #include "core/error.h"
 
@@ -752,6 +753,37 @@ int render_head_importance(const HeadImportance& r, const std::string& path) {
            {.size = 11, .align = Align::center, .color = kGrey, .max_width = W - 20.0});
     const Rect box{60, 80, cell * r.n_head, cell * r.n_layer};
     matrix_panel(c, box, m, -vmax, vmax, numbered("L", r.n_layer), numbered("H", r.n_head), true, 2, true);
+    colour_bar(c, {box.x + box.w + 14, box.y, 12, box.h}, -vmax, vmax, true);
+    c.save(path);
+    return c.labels_outside();
+}
+
+int render_patching(const PatchResult& r, const std::vector<std::string>& tokens, const std::string& path) {
+    const bool heads = r.what == PatchWhat::z || r.what == PatchWhat::pattern;
+    std::vector<std::vector<double>> m(size_t(r.n_layer), std::vector<double>(size_t(r.n_cols)));
+    double vmax = 1.0;
+    for (int il = 0; il < r.n_layer; ++il)
+        for (int c = 0; c < r.n_cols; ++c) {
+            const double v = r.scores[size_t(il) * size_t(r.n_cols) + size_t(c)];
+            m[size_t(il)][size_t(c)] = v;
+            vmax = std::max(vmax, std::fabs(v));
+        }
+    std::vector<std::string> cols = heads ? numbered("H", r.n_cols) : std::vector<std::string>();
+    if (!heads)
+        for (int c = 0; c < r.n_cols; ++c)
+            cols.push_back(size_t(c) < tokens.size() ? tokens[size_t(c)] : std::to_string(c));
+    const double cell = std::clamp(900.0 / std::max(r.n_cols, 1), 10.0, 70.0), ch = std::clamp(480.0 / r.n_layer, 14.0, 60.0);
+    const int W = int(std::max(620.0, cell * r.n_cols + 200)), Hpx = int(ch * r.n_layer + 170);
+    Canvas c(W, Hpx, format_of(path));
+    c.fill_rect(0, 0, c.width(), c.height(), {1, 1, 1, 1});
+    c.text(W / 2.0, 12, cat("Activation patching of ", patch_what_name(r.what), heads ? " per head" : " per position"),
+           {.size = 15, .align = Align::center, .bold = true});
+    c.text(W / 2.0, 34,
+           cat("(m - m_corrupt) / (m_clean - m_corrupt), m = logit(answer) - logit(wrong) at the last position; m_clean ",
+               fmt(r.m_clean, 2), ", m_corrupt ", fmt(r.m_corrupt, 2)),
+           {.size = 11, .align = Align::center, .color = kGrey, .max_width = W - 20.0});
+    const Rect box{60, 90, cell * r.n_cols, ch * r.n_layer};
+    matrix_panel(c, box, m, -vmax, vmax, numbered("L", r.n_layer), cols, true, 2, true);
     colour_bar(c, {box.x + box.w + 14, box.y, 12, box.h}, -vmax, vmax, true);
     c.save(path);
     return c.labels_outside();

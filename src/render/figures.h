@@ -15,6 +15,7 @@
 #include "analysis/analyzer.h"
 #include "analysis/compare.h"
 #include "intervene/ablate.h"
+#include "intervene/patch.h"
 #include "capture/capture.h"
 #include "render/canvas.h"
 
@@ -57,6 +58,8 @@ Color label_color(const std::string& label);
 
 // Ablation: each head's change of loss, layer x head, diverging colours around 0.
 int render_head_importance(const HeadImportance& r, const std::string& path);
+// Patching: the normalised logit difference per (layer, head) or (layer, position).
+int render_patching(const PatchResult& r, const std::vector<std::string>& tokens, const std::string& path);
 
 // A comparison of two captures (pair `pair` of compare_captures): the A x B JS matrix with the
 // matching boxed, and per head of A (layer x head) its match's JS and the changes of its induction,
