@@ -151,6 +151,12 @@ void BpeModel::bpe(std::string_view word, std::vector<int32_t>& out) const {
         out.push_back(byte_token_[uint8_t(word[0])]);
         return;
     }
+    // a word's ids do not change: the cache answers first, whichever way they were found
+    const bool cached = word.size() <= kMaxCachedWordBytes;
+    if (cached) {
+        std::lock_guard<std::mutex> lock(cache_mutex_);
+        if (cache_.get(word, out)) return;
+    }
     if (ignore_merges_) { // the whole word, if it is a token (byte-level: spelled with byte symbols)
         const int32_t* id = nullptr;
         if (byte_level) {
@@ -163,13 +169,12 @@ void BpeModel::bpe(std::string_view word, std::vector<int32_t>& out) const {
         }
         if (id) {
             out.push_back(*id);
+            if (cached) {
+                std::lock_guard<std::mutex> lock(cache_mutex_);
+                cache_.put(word, id, 1);
+            }
             return;
         }
-    }
-    const bool cached = word.size() <= kMaxCachedWordBytes;
-    if (cached) {
-        std::lock_guard<std::mutex> lock(cache_mutex_);
-        if (cache_.get(word, out)) return;
     }
     struct Sym {
         int32_t id;

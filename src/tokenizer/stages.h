@@ -131,7 +131,8 @@ class AddedTokens {
     };
     // Reads the file's added_tokens (validated; ids checked by the caller).
     void read(const nlohmann::json& added, const std::string& where);
-    // After read: index by first byte; `normalizer` says whether normalized tokens differ.
+    // After read: index by first byte; with a normalizer, tokens marked normalized are matched
+    // apart, in the normalized text (split_after_normalizing).
     void finish(bool has_normalizer);
     const std::vector<Token>& tokens() const { return tokens_; }
     // True when some tokens are matched in normalized text (a normalizer and normalized tokens).

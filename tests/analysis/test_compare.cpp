@@ -189,7 +189,17 @@ TEST(Compare, TrajectoriesFollowTheMatchings) {
             EXPECT_EQ(t.labels[2], "broad") << t.path[0].name();
         }
     EXPECT_EQ(render_trajectories(c, dir.file("traj.png")), 0);
-    EXPECT_FALSE(comparison_json(c)["trajectories"][0]["first_step"].empty());
+    // each trajectory's first label appears at step 0, and every later entry at the step it first shows
+    for (const Trajectory& t : c.trajectories) {
+        ASSERT_FALSE(t.first_step.empty());
+        EXPECT_EQ(t.first_step[0], std::make_pair(t.labels[0], 0));
+        for (const auto& [label, step] : t.first_step) {
+            EXPECT_EQ(t.labels[size_t(step)], label);
+            for (int s = 0; s < step; ++s)
+                EXPECT_NE(t.labels[size_t(s)], label);
+        }
+    }
+    EXPECT_EQ(comparison_json(c)["trajectories"][0]["first_step"].size(), c.trajectories[0].first_step.size());
 }
 
 TEST(CompareBad, ClearErrors) {
