@@ -8,6 +8,7 @@
 #include "render/figures.h"
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -60,6 +61,11 @@ commands:
                        exactly): writes attention_analysis_report.txt and
                        attention_data_summary.json into OUT (default: the first DIR)
       --print          also print the report on stdout
+      --importance F   head_importance.json of attnscope ablate (default: one in DIR or OUT):
+                       each head the recommendations suggest pruning or call redundant gets its
+                       measured loss increase, and the suggestion is withdrawn when that is
+                       above --prune-max-delta (default 0.05 nats/token); without the file the
+                       suggestions say they are unmeasured
   plot DIR (flow | dashboard | grid | weights --layer L --head H) [--seq S] [--format png|svg]
        [--output OUT]  one figure into OUT (default DIR): attention_flow_visualization,
                        comprehensive_attention_analysis, attention_heads_grid (every head of
@@ -76,7 +82,7 @@ commands:
                        sequence, each head at full resolution, read when shown; prints a URL
                        with a secret token (required by every request); listens on 127.0.0.1
                        (port P, default 8765; 0 = any free port) until Ctrl-C
-  report DIR [DIR ...] [--output OUT] [--format png|svg]
+  report DIR [DIR ...] [--output OUT] [--format png|svg] [--importance F] [--prune-max-delta X]
                        analyze + every figure + the viewer into OUT (default: the first DIR)
   heads (DIR ... | --model M) [--sequences N] [--block N] [--seed S] [--json]
                        the head taxonomy table: labels (previous_token, induction, duplicate_token,
@@ -100,12 +106,13 @@ commands:
                        on the texts against the clean loss (token-weighted mean, nats/token):
                        OUT (./ablation) gets head_importance.json, ablation_report.txt and a
                        layer x head figure
-  patch --model M --clean TEXT --corrupt TEXT --answer TOK --wrong TOK [--what z | attn_out |
-        resid_pre | pattern] [--output OUT]
+  patch --model M --clean TEXT --corrupt TEXT (--answer TOK --wrong TOK | --metric loss)
+        [--what z | attn_out | resid_pre | pattern] [--output OUT]
                        activation patching: the corrupted text run with one activation (per head,
                        or per layer and position) from the clean run, scored by the normalised
-                       logit difference at the last position; OUT (./patching) gets patching.json
-                       and a figure
+                       logit difference at the last position (or, --metric loss, the share of
+                       the clean text's next-token loss it recovers); OUT (./patching) gets
+                       patching.json and a figure
   compare DIR_A DIR_B [DIR_C ...] [--labels a,b,c] [--same-layer] [--unmatched-js X] [--output OUT]
                        heads of captures of the same texts (other models, checkpoints) matched
                        one to one by Jensen-Shannon divergence (Hungarian algorithm): OUT
@@ -125,8 +132,10 @@ commands:
                        Hugging Face; --no-special adds nothing, --split-special reads special
                        tokens in the text as plain text
   demo [--output DIR]  the whole pipeline on the built-in model and built-in texts (one repeats
-                       itself, where induction heads show): capture, analysis, every figure, the
-                       viewer and the head probe, into DIR (default ./attnscope-demo)
+                       itself, where induction heads show): capture, mean ablation of every head
+                       (head_importance.json: the recommendations' measured costs), analysis,
+                       every figure, the viewer and the head probe, into DIR (default
+                       ./attnscope-demo)
   help                 this text
 
 options:
@@ -255,6 +264,19 @@ std::unique_ptr<AttentionDataAnalyzer> analyzer_for(const std::vector<std::strin
     return an;
 }
 
+// --importance FILE and --prune-max-delta X of analyze and report.
+void set_importance_of(AttentionDataAnalyzer& an, const Args& args) {
+    const std::string d = args.get("--prune-max-delta");
+    char* end = nullptr;
+    const double max_delta = d.empty() ? 0.05 : std::strtod(d.c_str(), &end);
+    if (!d.empty() && (*end || !(max_delta >= 0) || !std::isfinite(max_delta)))
+        throw Error(cat("--prune-max-delta: expected a loss increase in nats/token >= 0, found '", d, "'"));
+    const std::string f = args.get("--importance");
+    if (!f.empty() && !std::filesystem::is_regular_file(f))
+        throw Error(cat("--importance: ", f, ": no such file"), "give the head_importance.json attnscope ablate wrote");
+    an.set_importance(f, max_delta);
+}
+
 std::string list_of(const std::vector<std::string>& items) {
     std::string s;
     for (const auto& x : items)
@@ -304,9 +326,9 @@ void check_options(const std::string& command, const Args& args) {
         {"run",
          {"--model", "--text", "--input", "--output", "--max-length", "--batch-size", "--capture", "--layers",
           "--heads", "--dtype", "--force", "--resume", "--no-sync", "--stats-only", "--weights"}},
-        {"analyze", {"--output", "--print"}},
+        {"analyze", {"--output", "--print", "--importance", "--prune-max-delta"}},
         {"plot", {"--seq", "--format", "--output", "--layer", "--head"}},
-        {"report", {"--output", "--format"}},
+        {"report", {"--output", "--format", "--importance", "--prune-max-delta"}},
         {"view", {"--output", "--sequences", "--max-mb"}},
         {"serve", {"--port", "--host", "--allow-remote", "--open"}},
         {"generate",
@@ -407,10 +429,12 @@ int run(int argc, char** argv) {
         return 0;
     }
     if (command == "analyze") {
-        const auto dirs = args.positional({"--output"});
+        const auto dirs = args.positional({"--output", "--importance", "--prune-max-delta"});
         if (dirs.empty()) throw Error("analyze: no capture directory given", "usage: attnscope analyze DIR [DIR ...]");
         AttentionDataAnalyzer an(dirs);
         an.set_reuse_stored(false); // asked for: always from the tensors
+        if (!args.get("--output").empty()) an.look_for_summary_in(args.get("--output"));
+        set_importance_of(an, args);
         const AnalysisResult& r = an.analyze([](int64_t done, int64_t total) {
             if (::isatty(2)) {
                 std::fprintf(stderr, "\rattnscope: analysing %lld/%lld", (long long)done, (long long)total);
@@ -452,8 +476,27 @@ int run(int argc, char** argv) {
         Runner runner(builtin, opt);
         std::fprintf(stderr, "attnscope demo: the built-in model (%s), %zu texts -> %s/\n",
                      runner.resolved().path.c_str(), texts.size(), out.c_str());
-        const CaptureSummary cs = runner.run_with_hooks(runner.prepare_data(texts), out);
+        const PreparedData data = runner.prepare_data(texts);
+        const CaptureSummary cs = runner.run_with_hooks(data, out);
         AttentionDataAnalyzer an(out);
+        // the recommendations' evidence: mean ablation of every head (zeroing layer-0 heads is far
+        // off the model's distribution), then of the heads still suggested for pruning, together
+        AblateOptions ao;
+        ao.targets = parse_ablation_targets("all", runner.model().config());
+        ao.method = AblationMethod::mean;
+        HeadImportance imp = runner.ablate(data, ao);
+        AnalysisResult trial = an.analyze();
+        attach_importance(trial, imp, "head_importance.json");
+        if (trial.importance.group.find('+') != std::string::npos) {
+            ao.targets = parse_ablation_targets(trial.importance.group, runner.model().config());
+            const HeadImportance group = runner.ablate(data, ao);
+            imp.results.push_back(group.results.at(0));
+        }
+        const std::string imp_path = (std::filesystem::path(out) / "head_importance.json").string();
+        write_file_atomic(imp_path, head_importance_json(imp).dump(1) + "\n");
+        write_file_atomic((std::filesystem::path(out) / "ablation_report.txt").string(), head_importance_report(imp));
+        render_head_importance(imp, (std::filesystem::path(out) / "head_importance.png").string());
+        an.set_importance(imp_path);
         const auto paths = an.create_comprehensive_report(out);
         const AnalysisResult probe = runner.probe_heads();
         std::string table = "Heads of the built-in model, probed with repeated random tokens:\n" + heads_table(probe);
@@ -463,7 +506,8 @@ int run(int argc, char** argv) {
         std::printf("Findings on the demo texts:\n");
         for (size_t k = 0; k < r.recommendations.size() && k < 4; ++k)
             std::printf("  - %s\n", r.recommendations[k].c_str());
-        std::printf("\nWrote %s/: the capture (%lld tensors, %.1f MB), %zu report files, heads_probe.txt.\n"
+        std::printf("\nWrote %s/: the capture (%lld tensors, %.1f MB), %zu report files, heads_probe.txt, "
+                    "head_importance.json.\n"
                     "Open %s/attention_view.html in a browser; the report is %s/%s.\n",
                     out.c_str(), (long long)cs.n_tensors, double(cs.bytes) / 1e6, paths.size(), out.c_str(),
                     out.c_str(), kReportFile);
@@ -487,15 +531,22 @@ int run(int argc, char** argv) {
         return 0;
     }
     if (command == "patch") {
-        if (args.has("--metric"))
-            throw Error("patch: --metric loss is not implemented yet", "give --answer TOKEN --wrong TOKEN");
+        const std::string metric = args.get("--metric");
+        if (!metric.empty() && metric != "loss" && metric != "logit_diff")
+            throw Error(cat("--metric: '", metric, "' is not a patching metric"), "use --metric loss, or --answer and --wrong");
+        const bool by_loss = metric == "loss";
+        if (by_loss && (args.has("--answer") || args.has("--wrong")))
+            throw Error("patch: --metric loss takes no --answer or --wrong", "give one or the other");
         RunnerOptions ro;
         ro.weights_f32 = weights_f32(args);
         Runner runner(args.require("--model", "patch"), ro);
         const std::string clean = args.require("--clean", "patch"), corrupt = args.require("--corrupt", "patch");
         const auto t0 = std::chrono::steady_clock::now();
-        const PatchResult r = runner.patch(clean, corrupt, args.require("--answer", "patch"), args.require("--wrong", "patch"),
+        const PatchResult r = runner.patch(clean, corrupt, by_loss ? "" : args.require("--answer", "patch"),
+                                           by_loss ? "" : args.require("--wrong", "patch"),
                                            parse_patch_what(args.get("--what")), [&](int64_t done, int64_t total) {
+                                               if (g_interrupted)
+                                                   throw Error("patch: interrupted; nothing was written");
                                                if (!::isatty(2)) return;
                                                std::fprintf(stderr, "\rpatch: %lld/%lld runs%s", (long long)done,
                                                             (long long)total, done == total ? "\n" : "");
@@ -538,6 +589,9 @@ int run(int argc, char** argv) {
         ao.method = parse_ablation_method(args.get("--method"));
         const auto t0 = std::chrono::steady_clock::now();
         ao.on_progress = [&](int64_t done, int64_t total) { // a line on a terminal: forward passes take a while
+            if (g_interrupted) // stop between targets: nothing is written, so no file looks whole
+                throw Error(cat("ablate: interrupted after ", done, " of ", total, " targets; nothing was written"),
+                            "run it again to measure");
             if (!::isatty(2)) return;
             const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             std::fprintf(stderr, "\rablate: %lld/%lld targets, %s%s", (long long)done, (long long)total,
@@ -762,7 +816,8 @@ int run(int argc, char** argv) {
         return 0;
     }
     if (command == "plot" || command == "report") {
-        const auto pos = args.positional({"--output", "--format", "--layer", "--head", "--seq"});
+        const auto pos = args.positional({"--output", "--format", "--layer", "--head", "--seq", "--importance",
+                                          "--prune-max-delta"});
         const ImageFormat fmt = parse_image_format(args.get("--format"));
         const std::string out = args.get("--output");
         auto integer = [&](const char* flag, long fallback) {
@@ -779,6 +834,7 @@ int run(int argc, char** argv) {
         if (command == "report") {
             if (pos.empty()) throw Error("report: no capture directory given", "usage: attnscope report DIR [DIR ...]");
             auto an = analyzer_for(pos, out);
+            set_importance_of(*an, args);
             for (const auto& path : an->create_comprehensive_report(out, fmt))
                 std::fprintf(stderr, "attnscope: wrote %s\n", path.c_str());
             return 0;

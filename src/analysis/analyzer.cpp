@@ -720,7 +720,7 @@ AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& readers
         res.sources.push_back(r->dir());
     const auto& m = readers[0]->manifest();
     if (m.contains("model") && m["model"].is_object() && m["model"].contains("name") && m["model"]["name"].is_string())
-        res.model = m["model"]["name"].get<std::string>();
+        res.model = m["model"]["name"].get<std::string>(), recommend(res); // the commands they suggest name it
     if (!any_pattern)
         res.notes.push_back("no attention weights captured: head metrics, similarity and rollout are missing "
                             "(capture with --capture weights)");

@@ -21,6 +21,7 @@
 
 #include "analysis/head_metrics.h"
 #include "capture/capture.h"
+#include "intervene/ablate.h"
 #include "model/config.h"
 
 #include <array>
@@ -151,6 +152,36 @@ struct RolloutRow {
     std::vector<double> last_row; // rollout weight of each token for the last token
 };
 
+// Measured head importance behind the pruning suggestions (attach_importance): for each head a
+// recommendation suggests pruning or calls redundant, its Δloss when ablated alone, and the Δloss
+// of ablating every kept candidate together. Without an importance file, present is false and
+// the recommendations say their suggestions are unmeasured.
+struct PruneCandidate {
+    std::string head;           // "L3H1"
+    int layer = 0, index = 0;   // layer and head
+    std::string reason;         // "redundant with L3H2", "sink", "uniform"
+    bool measured = false;
+    double delta = 0, se = 0;   // nats per predicted token, ablated - clean
+    bool withdrawn = false;     // measured delta above max_delta: the model needs the head
+};
+struct ImportanceEvidence {
+    bool present = false;
+    std::string source;          // the head_importance.json it came from
+    std::string method;          // zero, mean or resample
+    double clean_loss = 0;
+    int64_t tokens = 0;
+    double max_delta = 0.05;     // a suggestion whose head costs more (nats/token) is withdrawn
+    std::vector<PruneCandidate> candidates;
+    std::string group;           // the kept candidates joined by '+' ("" if none)
+    bool group_measured = false;
+    double group_delta = 0, group_se = 0;
+    struct Top {
+        std::string name;
+        double delta = 0, se = 0;
+    };
+    std::vector<Top> top;        // the heads (single targets) that cost most, up to 8
+};
+
 struct AnalysisResult {
     ModelConfig config;
     std::string model;                // model id from the manifest
@@ -165,6 +196,7 @@ struct AnalysisResult {
     std::vector<std::string> uniform_heads, sink_heads; // "L3H1" names
     std::vector<int> collapsed_layers;                  // mean cosine >= collapse_cosine
     std::vector<std::string> recommendations;
+    ImportanceEvidence importance;  // see attach_importance
     std::vector<std::string> notes; // what could not be computed, and why
     bool stats_only = false;
 };
@@ -242,6 +274,17 @@ std::string capture_fingerprint(const std::vector<const CaptureReader*>& readers
 // Head labels, collapse and recommendations from the finished numbers (called by finish()).
 void label_heads(AnalysisResult& r);
 void find_collapse_and_recommend(AnalysisResult& r);
+// The recommendations again, from the result's numbers and its importance evidence.
+void recommend(AnalysisResult& r);
+// Attach measured head importance (attnscope ablate's head_importance.json, `source` its path):
+// each pruning suggestion then states its heads' Δloss and is withdrawn when a head costs more
+// than max_delta nats per predicted token, and the Δloss of ablating the kept candidates
+// together is stated when `imp` holds that group. Throws when the file's layers or heads are not
+// the model's; another model name is noted (r.notes).
+void attach_importance(AnalysisResult& r, const HeadImportance& imp, const std::string& source,
+                       double max_delta = 0.05);
+// The heads the recommendations suggest pruning or call redundant, with the reason, in order.
+std::vector<PruneCandidate> prune_candidates(const AnalysisResult& r);
 
 // "L3H1"
 std::string head_name(int layer, int head);

@@ -72,8 +72,25 @@ const AnalysisResult& AttentionDataAnalyzer::analyze(const std::function<void(in
         if (reuse_stored_) result_ = load_stored(rs);
         reused_ = result_ != nullptr;
         if (!result_) result_ = std::make_unique<AnalysisResult>(analyze_captures(rs, options_, progress));
+        std::string imp = importance_;
+        if (imp.empty()) {
+            std::vector<std::string> where = {dirs_[0]};
+            where.insert(where.end(), summary_dirs_.begin(), summary_dirs_.end());
+            for (const auto& d : where)
+                if (imp.empty() && std::filesystem::is_regular_file(std::filesystem::path(d) / "head_importance.json"))
+                    imp = (std::filesystem::path(d) / "head_importance.json").string();
+        }
+        // a stored summary may already carry this file's evidence; attaching again is cheap and
+        // makes the recommendations follow the file as it is now
+        if (!imp.empty()) attach_importance(*result_, read_head_importance(imp), imp, max_delta_);
     }
     return *result_;
+}
+
+void AttentionDataAnalyzer::set_importance(const std::string& path, double max_delta) {
+    if (!(max_delta >= 0)) throw Error(cat("--prune-max-delta: ", max_delta, " is not a cost in nats/token >= 0"));
+    importance_ = path, max_delta_ = max_delta;
+    if (result_ && !path.empty()) attach_importance(*result_, read_head_importance(path), path, max_delta);
 }
 
 std::string AttentionDataAnalyzer::out(const std::string& out_dir) const {

@@ -38,6 +38,11 @@ class AttentionDataAnalyzer {
     void set_reuse_stored(bool reuse) { reuse_stored_ = reuse; }
     // Another directory that may hold the stored summary (the --output of an earlier analyze).
     void look_for_summary_in(const std::string& dir) { summary_dirs_.push_back(dir); }
+    // Measured head importance (attnscope ablate's head_importance.json) for the recommendations
+    // to state and act on (attach_importance); without it, analyze() uses a head_importance.json
+    // in the first capture directory or a summary directory when there is one. After analyze(),
+    // the kept result takes the new file's evidence at once.
+    void set_importance(const std::string& path, double max_delta = 0.05);
     // Called with one line when a stored summary is there but cannot be used, and why.
     void set_notice(std::function<void(const std::string&)> notice) { notice_ = std::move(notice); }
     // Whether analyze() took its result from a stored summary.
@@ -75,6 +80,8 @@ class AttentionDataAnalyzer {
     std::unique_ptr<AnalysisResult> result_;
     bool reuse_stored_ = true, reused_ = false;
     std::vector<std::string> summary_dirs_;
+    std::string importance_;
+    double max_delta_ = 0.05;
     std::function<void(const std::string&)> notice_;
 };
 

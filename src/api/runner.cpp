@@ -89,7 +89,9 @@ PreparedData Runner::prepare_ids(std::vector<int32_t> ids, int64_t prompt_length
 
 HeadImportance Runner::ablate(const PreparedData& data, const AblateOptions& options) const {
     model_->prefault(); // every weight will be read, once per target
-    return ablate_heads(*model_, data.batch, options);
+    HeadImportance r = ablate_heads(*model_, data.batch, options);
+    r.model = resolved_.name;
+    return r;
 }
 
 namespace {
@@ -114,8 +116,12 @@ PatchResult Runner::patch(const std::string& clean, const std::string& corrupt, 
     };
     PatchOptions o;
     o.what = what;
-    o.answer = one_token(answer, "--answer");
-    o.wrong = one_token(wrong, "--wrong");
+    if (answer.empty() && wrong.empty()) {
+        o.metric = PatchMetric::loss;
+    } else {
+        o.answer = one_token(answer, "--answer");
+        o.wrong = one_token(wrong, "--wrong");
+    }
     o.on_progress = on_progress;
     model_->prefault();
     return patch_activations(*model_, tokenizer_->encode(clean), tokenizer_->encode(corrupt), o);

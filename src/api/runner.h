@@ -85,7 +85,8 @@ class Runner {
     // hook_z replaced, against the clean loss (intervene/ablate.h).
     HeadImportance ablate(const PreparedData& data, const AblateOptions& options) const;
     // Activation patching (attnscope patch): the texts tokenized as run does; `answer` and `wrong`
-    // must each be one token (encoded without added special tokens).
+    // must each be one token (encoded without added special tokens), or both empty for the loss
+    // metric (--metric loss: the clean text's next-token loss, intervene/patch.h).
     PatchResult patch(const std::string& clean, const std::string& corrupt, const std::string& answer,
                       const std::string& wrong, PatchWhat what = PatchWhat::z,
                       const std::function<void(int64_t, int64_t)>& on_progress = {}) const;

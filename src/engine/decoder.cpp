@@ -25,8 +25,14 @@ void forward_decoder(const Model& model, const Batch& batch, const HookSet& hook
         rope_tables(cfg.rope, cfg.d_head, T, state.rope_cos.data(), state.rope_sin.data());
     }
 
-    embed(model.tok_embd(), model.pos_embd(), ctx);
-    for (int il = 0; il < cfg.n_layer; ++il) {
+    if (options.start_layer > 0) { // prefix reuse: x is the residual stream entering start_layer
+        const int64_t n = batch.n_tokens() * cfg.n_embd;
+        state.x.resize(size_t(n));
+        std::copy(options.resid_pre, options.resid_pre + n, state.x.data());
+    } else {
+        embed(model.tok_embd(), model.pos_embd(), ctx);
+    }
+    for (int il = options.start_layer; il < cfg.n_layer; ++il) {
         const LayerWeights& w = model.layer(il);
         offer_rows(Hook::resid_pre, il, state.x.data(), cfg.n_embd, ctx);
         norm(Hook::ln1_normalized, il, state.x.data(), w.ln1_w, w.ln1_b, ctx);

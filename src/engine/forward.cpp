@@ -91,6 +91,14 @@ ForwardStats forward(const Model& model, const Batch& batch, const HookSet& hook
                 throw Error("forward: attention scores and patterns cannot be observed during cached decoding",
                             "capture them with a full forward over the final text (they are the same values)");
     }
+    if (options.start_layer != 0) {
+        if (options.start_layer < 0 || options.start_layer >= cfg.n_layer)
+            throw Error(cat("forward: start_layer ", options.start_layer, " is outside the model's layers [0, ",
+                            cfg.n_layer, ")"));
+        if (!options.resid_pre)
+            throw Error("forward: start_layer needs resid_pre, the residual stream entering that layer");
+        if (options.kv_cache) throw Error("forward: start_layer cannot be combined with a KV cache");
+    }
     ForwardStats stats;
     stats.n_tokens = batch.n_tokens();
     state.row_scratch.resize(size_t(std::max(num_threads(), 1)));

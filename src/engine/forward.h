@@ -60,6 +60,12 @@ struct ForwardOptions {
     AttentionRowFn attention_rows = nullptr;    // optional, see above
     AttentionHeadFn attention_heads = nullptr;  // optional, see above
     std::vector<uint8_t> attention_head_layers = {}; // layers that call attention_heads (empty: every layer)
+    // Prefix reuse: start at layer start_layer from resid_pre, F32 [N, D], the residual stream
+    // entering that layer in an earlier run of the same batch (blocks.{start_layer}.hook_resid_pre).
+    // Layers before it are neither computed nor offered to hooks; the result is the same as a
+    // full forward whose earlier layers gave those values (ablation of a later head, Runner::ablate).
+    int start_layer = 0;
+    const float* resid_pre = nullptr;
     bool wants_heads(int il) const {
         return attention_heads && (attention_head_layers.empty() || attention_head_layers[size_t(il)]);
     }

@@ -272,6 +272,27 @@ void softmax_row(float* s, int64_t n) {
         s[i] *= inv;
 }
 
+double log_sum_exp(const float* x, int64_t n) {
+    float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
+    for (int64_t j = 0; j < n; ++j)
+        mx = x[j] > mx ? x[j] : mx;
+    if (!std::isfinite(mx)) return double(mx); // -inf: every value -inf; +inf or nan propagate
+    constexpr int64_t kLanes = 16;
+    double lane[kLanes] = {};
+    int64_t j = 0;
+    for (; j + kLanes <= n; j += kLanes)
+#pragma omp simd
+        for (int64_t l = 0; l < kLanes; ++l)
+            lane[l] += double(exp_lane(x[j + l] - mx));
+    for (int64_t l = 0; j < n; ++j, ++l)
+        lane[l] += double(exp_lane(x[j] - mx));
+    double sum = 0.0;
+    for (int64_t l = 0; l < kLanes; ++l)
+        sum += lane[l];
+    return double(mx) + std::log(sum);
+}
+
 void attention_values_block(const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t rows, int64_t n,
                             int64_t d, float* z, int64_t ldz) {
     if (rows == 0) return;
@@ -280,6 +301,15 @@ void attention_values_block(const float* p, int64_t ldp, const float* v, int64_t
 }
 
 namespace ref {
+
+double log_sum_exp(const float* x, int64_t n) {
+    double mx = -std::numeric_limits<double>::infinity(), sum = 0;
+    for (int64_t j = 0; j < n; ++j)
+        mx = std::max(mx, double(x[j]));
+    for (int64_t j = 0; j < n; ++j)
+        sum += std::exp(double(x[j]) - mx);
+    return mx + std::log(sum);
+}
 
 void gelu_tanh(float* x, int64_t n) {
     const float k = 0.7978845608028654f; // sqrt(2 / pi)

@@ -60,6 +60,11 @@ void add_inplace(float* y, const float* x, int64_t n);
 // -87.3 (where the result would be subnormal) give exactly 0; x above 88.7 gives +inf.
 void exp_inplace(float* x, int64_t n);
 
+// log(sum_j exp(x[j])) over n > 0 values, without changing them: max + log of the sum of
+// exp_lane(x - max), the sum in 16 fixed double lanes (as softmax_row). For a cross-entropy,
+// logsumexp(logits) - logits[target], over a vocabulary per predicted token (intervene/).
+double log_sum_exp(const float* x, int64_t n);
+
 // Attention, in blocks of query rows. The forward runs every attention path (fused, with a
 // pattern buffer, with statistics) through these three steps with the same blocks, so all
 // paths give bit-identical results.
@@ -78,6 +83,7 @@ void attention_values_block(const float* p, int64_t ldp, const float* v, int64_t
 namespace ref {
 void gelu_tanh(float* x, int64_t n);
 void softmax_row(float* s, int64_t n);
+double log_sum_exp(const float* x, int64_t n);
 void scores_row(const float* q, const float* k, int64_t k_stride, int64_t n_keys, int64_t d, float scale, float* s);
 void weighted_sum_row(const float* p, const float* v, int64_t v_stride, int64_t n_keys, int64_t d, float* out);
 } // namespace ref

@@ -2,13 +2,18 @@
 // loss) and, for mean and resample ablation, each head's z (read-only hooks: the mean over every
 // token of every text, and each text's values). Each target then runs the batch again with a
 // read-write hook on its layers' hook_z that overwrites its heads' slices; the forward continues
-// from the changed values. Cross-entropy is computed in double from each row's log-sum-exp.
+// from the changed values, and starts at the target's first layer from the clean residual stream
+// there (prefix reuse: the layers before it are unchanged). Cross-entropy is each row's
+// log-sum-exp (kernels.h: exp in float lanes, the sum in double) minus the target's logit.
 #include "intervene/ablate.h"
 
 #include "core/error.h"
+#include "engine/kernels.h"
+#include "io/json.h"
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 namespace attnscope {
@@ -86,15 +91,18 @@ Losses text_losses(const Batch& batch, RunState& state, int64_t V, const std::ve
         for (int64_t t = 0; t + 1 < int64_t(ids.size()); ++t) {
             if (!count.empty() && !count[size_t(s)][size_t(t)]) continue;
             const float* row = lg.data + t * V;
-            const float mx = *std::max_element(row, row + V);
-            double z = 0;
-            for (int64_t v = 0; v < V; ++v)
-                z += std::exp(double(row[v]) - double(mx));
-            L.sum[size_t(s)] += (double(mx) + std::log(z)) - double(row[ids[size_t(t) + 1]]);
+            L.sum[size_t(s)] += log_sum_exp(row, V) - double(row[ids[size_t(t) + 1]]);
             L.n[size_t(s)] += 1;
         }
     }
     return L;
+}
+
+int first_layer(const AblationTarget& t) {
+    int first = std::numeric_limits<int>::max();
+    for (const auto& hl : t.heads)
+        first = std::min(first, hl.first);
+    return t.heads.empty() ? 0 : first;
 }
 
 } // namespace
@@ -154,6 +162,30 @@ HeadImportance ablate_heads(const Model& model, const Batch& batch, const Ablate
             },
             HookAccess::read_only);
     }
+    // Prefix reuse: a target whose first head is in layer il leaves layers 0 .. il-1 as they
+    // were, so its run starts from the clean residual stream entering il, kept here for each
+    // layer some target starts at (F32 [N, D] each). Ablating every head alone then costs, per
+    // head, the layers from its own on plus the LM head: about (L + 1) / 2L of the layers.
+    std::vector<std::vector<float>> resid(size_t(cfg.n_layer)); // [layer][N * D]
+    const int64_t N = batch.n_tokens(), D = cfg.n_embd;
+    for (const auto& t : o.targets) {
+        const int first = first_layer(t);
+        if (first > 0) resid[size_t(first)].resize(size_t(N * D));
+    }
+    std::vector<int64_t> offset(static_cast<size_t>(S));
+    for (int64_t s = 0; s < S; ++s)
+        offset[size_t(s)] = batch.offset(s);
+    clean_hooks.add(
+        HookFilter::parse("blocks.*.hook_resid_pre", "", ""),
+        [&](const HookContext& ctx, TensorView x) { // x: [T, D], one sequence
+            std::vector<float>& keep = resid[size_t(ctx.layer)];
+            if (keep.empty()) return;
+            float* dst = keep.data() + offset[size_t(ctx.seq)] * D;
+            for (int64_t t = 0; t < x.ne[0]; ++t)
+                for (int64_t k = 0; k < D; ++k)
+                    dst[t * D + k] = x.at(t, k);
+        },
+        HookAccess::read_only);
     RunState state;
     ForwardOptions fo;
     fo.logits = true;
@@ -202,7 +234,10 @@ HeadImportance ablate_heads(const Model& model, const Batch& batch, const Ablate
                         z.at(t, h, k) = v;
                     }
         });
-        forward(model, batch, hooks, state, fo);
+        ForwardOptions from = fo;
+        from.start_layer = first_layer(target);
+        from.resid_pre = from.start_layer > 0 ? resid[size_t(from.start_layer)].data() : nullptr;
+        forward(model, batch, hooks, state, from);
         const Losses ab = text_losses(batch, state, V, o.count);
         AblationResult res;
         res.target = target;
@@ -234,6 +269,7 @@ HeadImportance ablate_heads(const Model& model, const Batch& batch, const Ablate
 nlohmann::ordered_json head_importance_json(const HeadImportance& r) {
     nlohmann::ordered_json j;
     j["schema"] = "attnscope.head_importance/1";
+    if (!r.model.empty()) j["model"] = r.model;
     j["method"] = ablation_method_name(r.method);
     j["metric"] = "loss";
     j["loss"] = "mean next-token cross-entropy (nats) over every counted predicted token of every text, token-weighted";
@@ -255,6 +291,58 @@ nlohmann::ordered_json head_importance_json(const HeadImportance& r) {
                               {"per_text", a.per_text}});
     }
     return j;
+}
+
+HeadImportance read_head_importance(const std::string& path) {
+    const nlohmann::json j = read_json_file(path);
+    HeadImportance r;
+    try {
+        if (!j.is_object() || j.value("schema", "") != "attnscope.head_importance/1")
+            throw Error(cat(path, ": not a head importance file (schema attnscope.head_importance/1 expected)"),
+                        "give the head_importance.json that attnscope ablate writes");
+        r.model = j.value("model", "");
+        r.method = parse_ablation_method(j.at("method").get<std::string>());
+        r.n_layer = j.at("n_layer").get<int>();
+        r.n_head = j.at("n_head").get<int>();
+        r.tokens = j.at("tokens").get<int64_t>();
+        r.clean_loss = j.at("clean_loss").get<double>();
+        r.clean_per_text = j.at("clean_per_text").get<std::vector<double>>();
+        if (r.n_layer <= 0 || r.n_head <= 0 || r.tokens <= 0 || !std::isfinite(r.clean_loss))
+            throw Error(cat(path, ": n_layer ", r.n_layer, ", n_head ", r.n_head, ", tokens ", r.tokens, ", clean_loss ",
+                            r.clean_loss, ": expected positive sizes and a finite loss"));
+        for (const auto& e : j.at("heads")) {
+            AblationResult a;
+            a.target.name = e.at("name").get<std::string>();
+            for (const auto& hl : e.at("heads")) {
+                const auto v = hl.get<std::vector<int>>();
+                if (v.size() != 2 || v[0] < 0 || v[0] >= r.n_layer || v[1] < 0 || v[1] >= r.n_head)
+                    throw Error(cat(path, ": target ", a.target.name, " names head ", hl.dump(), ", outside ", r.n_layer,
+                                    " layers x ", r.n_head, " heads"));
+                a.target.heads.emplace_back(v[0], v[1]);
+            }
+            a.loss = e.at("ablated_loss").get<double>();
+            a.delta = e.at("delta").get<double>();
+            a.se = e.at("se").get<double>();
+            a.per_text = e.value("per_text", std::vector<double>{});
+            if (a.target.heads.empty() || !std::isfinite(a.loss) || !std::isfinite(a.delta) || !std::isfinite(a.se))
+                throw Error(cat(path, ": target ", a.target.name, " has no heads or a non-finite loss"));
+            r.results.push_back(std::move(a));
+        }
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(cat(path, ": not a valid head importance file: ", e.what()),
+                    "give the head_importance.json that attnscope ablate writes");
+    }
+    return r;
+}
+
+const AblationResult* find_ablation(const HeadImportance& r, std::vector<std::pair<int, int>> heads) {
+    std::sort(heads.begin(), heads.end());
+    for (const AblationResult& a : r.results) {
+        auto t = a.target.heads;
+        std::sort(t.begin(), t.end());
+        if (t == heads) return &a;
+    }
+    return nullptr;
 }
 
 std::string head_importance_report(const HeadImportance& r) {

@@ -56,6 +56,7 @@ struct AblationResult {
 };
 
 struct HeadImportance {
+    std::string model; // the model's id as the manifest records it ("" when not known)
     AblationMethod method = AblationMethod::zero;
     int n_layer = 0, n_head = 0;
     double clean_loss = 0;
@@ -67,6 +68,11 @@ struct HeadImportance {
 HeadImportance ablate_heads(const Model& model, const Batch& batch, const AblateOptions& options);
 
 nlohmann::ordered_json head_importance_json(const HeadImportance& r);
+// Read a head_importance.json back, validated (schema, sizes, every head in range, finite
+// numbers); throws naming the file and what is wrong.
+HeadImportance read_head_importance(const std::string& path);
+// The result whose target is exactly this set of heads (in any order), or nullptr.
+const AblationResult* find_ablation(const HeadImportance& r, std::vector<std::pair<int, int>> heads);
 std::string head_importance_report(const HeadImportance& r);
 
 } // namespace attnscope

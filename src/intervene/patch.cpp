@@ -6,6 +6,7 @@
 #include "intervene/patch.h"
 
 #include "core/error.h"
+#include "engine/kernels.h"
 
 #include <cmath>
 
@@ -41,11 +42,18 @@ const char* hook_glob(PatchWhat w) {
     return "";
 }
 
-// logit(answer) - logit(wrong) at the last position of the batch's only sequence.
-double logit_difference(RunState& st, const Batch& b, int64_t V, int32_t answer, int32_t wrong) {
+// The metric m of a run of the batch's only sequence: logit(answer) - logit(wrong) at the last
+// position, or minus the mean cross-entropy of the clean text's next tokens (`targets`).
+double metric(RunState& st, const Batch& b, int64_t V, const PatchOptions& o, const std::vector<int32_t>& targets) {
     const TensorView lg = st.logits_of(b, 0, V);
-    const float* last = lg.data + (lg.ne[0] - 1) * V;
-    return double(last[answer]) - double(last[wrong]);
+    if (o.metric == PatchMetric::logit_diff) {
+        const float* last = lg.data + (lg.ne[0] - 1) * V;
+        return double(last[o.answer]) - double(last[o.wrong]);
+    }
+    double sum = 0;
+    for (int64_t t = 0; t + 1 < lg.ne[0]; ++t)
+        sum += log_sum_exp(lg.data + t * V, V) - double(lg.data[t * V + targets[size_t(t) + 1]]);
+    return -sum / double(lg.ne[0] - 1);
 }
 
 // Element e of a view in its logical row-major order (views may be strided).
@@ -68,9 +76,14 @@ PatchResult patch_activations(const Model& model, const std::vector<int32_t>& cl
     if (clean.size() != corrupt.size())
         throw Error(cat("patch: the clean input has ", clean.size(), " tokens, the corrupted one ", corrupt.size()),
                     "patching needs inputs of the same length in tokens");
-    for (const auto& [what, id] : {std::pair{"answer", o.answer}, std::pair{"wrong", o.wrong}})
-        if (id < 0 || id >= V) throw Error(cat("patch: the ", what, " token id ", id, " is outside the vocabulary [0, ", V, ")"));
-    if (o.answer == o.wrong) throw Error("patch: --answer and --wrong are the same token", "give two different tokens");
+    if (o.metric == PatchMetric::logit_diff) {
+        for (const auto& [what, id] : {std::pair{"answer", o.answer}, std::pair{"wrong", o.wrong}})
+            if (id < 0 || id >= V)
+                throw Error(cat("patch: the ", what, " token id ", id, " is outside the vocabulary [0, ", V, ")"));
+        if (o.answer == o.wrong) throw Error("patch: --answer and --wrong are the same token", "give two different tokens");
+    } else if (T < 2) {
+        throw Error("patch: --metric loss needs texts of 2 tokens or more", "the loss is over next-token predictions");
+    }
     const Batch bc = Batch::from_sequences({clean}), bx = Batch::from_sequences({corrupt});
     ForwardOptions fo;
     fo.logits = true;
@@ -86,14 +99,17 @@ PatchResult patch_activations(const Model& model, const std::vector<int32_t>& cl
     }, HookAccess::read_only);
     forward(model, bc, keep, st, fo);
     PatchResult r;
-    r.what = o.what, r.answer = o.answer, r.wrong = o.wrong;
-    r.m_clean = logit_difference(st, bc, V, o.answer, o.wrong);
+    r.what = o.what, r.metric = o.metric, r.answer = o.answer, r.wrong = o.wrong;
+    r.m_clean = metric(st, bc, V, o, clean);
     forward(model, bx, HookSet(), st, fo);
-    r.m_corrupt = logit_difference(st, bx, V, o.answer, o.wrong);
+    r.m_corrupt = metric(st, bx, V, o, clean);
     const double denom = r.m_clean - r.m_corrupt;
     if (std::fabs(denom) < 1e-6)
-        throw Error(cat("patch: the clean and corrupted inputs give the same logit difference (", r.m_clean, ")"),
-                    "choose inputs, or answer and wrong tokens, between which the model's preference changes");
+        throw Error(cat("patch: the clean and corrupted inputs give the same ",
+                        o.metric == PatchMetric::loss ? "loss on the clean text (" : "logit difference (", r.m_clean, ")"),
+                    o.metric == PatchMetric::loss ? "choose a corrupted text the model finds less predictable"
+                                                  : "choose inputs, or answer and wrong tokens, between which the "
+                                                    "model's preference changes");
 
     const bool per_head = o.what == PatchWhat::z || o.what == PatchWhat::pattern;
     r.n_layer = cfg.n_layer;
@@ -126,20 +142,29 @@ PatchResult patch_activations(const Model& model, const std::vector<int32_t>& cl
             });
             forward(model, bx, hs, st, fo);
             r.scores[size_t(il) * size_t(r.n_cols) + size_t(col)] =
-                (logit_difference(st, bx, V, o.answer, o.wrong) - r.m_corrupt) / denom;
+                (metric(st, bx, V, o, clean) - r.m_corrupt) / denom;
             if (o.on_progress) o.on_progress(++done, total);
         }
     return r;
+}
+
+const char* patch_metric_description(PatchMetric m) {
+    return m == PatchMetric::loss
+               ? "normalised loss recovery (m - m_corrupt) / (m_clean - m_corrupt), m = minus the mean next-token "
+                 "cross-entropy (nats) of the clean text's tokens over every predicted position"
+               : "normalised logit difference (m - m_corrupt) / (m_clean - m_corrupt), m = logit(answer) - "
+                 "logit(wrong) at the last position";
 }
 
 nlohmann::ordered_json patch_json(const PatchResult& r, const std::vector<std::string>& tokens) {
     nlohmann::ordered_json j;
     j["schema"] = "attnscope.patching/1";
     j["what"] = patch_what_name(r.what);
-    j["metric"] = "normalised logit difference (m - m_corrupt) / (m_clean - m_corrupt), m = logit(answer) - "
-                  "logit(wrong) at the last position";
-    j["answer"] = r.answer;
-    j["wrong"] = r.wrong;
+    j["metric"] = patch_metric_description(r.metric);
+    if (r.metric == PatchMetric::logit_diff) {
+        j["answer"] = r.answer;
+        j["wrong"] = r.wrong;
+    }
     j["m_clean"] = r.m_clean;
     j["m_corrupt"] = r.m_corrupt;
     j["columns"] = r.what == PatchWhat::z || r.what == PatchWhat::pattern ? "heads" : "positions";

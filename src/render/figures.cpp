@@ -779,7 +779,9 @@ int render_patching(const PatchResult& r, const std::vector<std::string>& tokens
     c.text(W / 2.0, 12, cat("Activation patching of ", patch_what_name(r.what), heads ? " per head" : " per position"),
            {.size = 15, .align = Align::center, .bold = true});
     c.text(W / 2.0, 34,
-           cat("(m - m_corrupt) / (m_clean - m_corrupt), m = logit(answer) - logit(wrong) at the last position; m_clean ",
+           cat(r.metric == PatchMetric::loss
+                   ? "(m - m_corrupt) / (m_clean - m_corrupt), m = - mean next-token loss on the clean text; m_clean "
+                   : "(m - m_corrupt) / (m_clean - m_corrupt), m = logit(answer) - logit(wrong) at the last position; m_clean ",
                fmt(r.m_clean, 2), ", m_corrupt ", fmt(r.m_corrupt, 2)),
            {.size = 11, .align = Align::center, .color = kGrey, .max_width = W - 20.0});
     const Rect box{60, 90, cell * r.n_cols, ch * r.n_layer};

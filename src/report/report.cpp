@@ -327,6 +327,37 @@ std::string report_text(const AnalysisResult& r) {
         const std::string body = wrap(r.recommendations[k], 92, "     ");
         out += cat("  ", k + 1, ". ", body.substr(5));
     }
+    if (const ImportanceEvidence& ev = r.importance; ev.present) {
+        out += section("10. Head importance (measured)");
+        out += wrap(cat("From ", ev.source, ": ", ev.method, " ablation of each head's output (hook_z). Loss: the mean ",
+                        "next-token cross-entropy over every predicted token of every text (", ev.tokens,
+                        " tokens), token-weighted; clean ", num(ev.clean_loss, 4), " nats/token. A suggestion whose ",
+                        "head costs more than ", num(ev.max_delta, 3), " nats/token is withdrawn.",
+                        ev.method == "zero" ? " Zeroing a head can be far off the model's distribution; mean ablation "
+                                              "(attnscope ablate --method mean) is the milder test." : ""),
+                    96, "  ");
+        if (!ev.candidates.empty()) {
+            Table t({"suggested head", "why", "delta loss", "se", "verdict"});
+            for (const auto& c : ev.candidates)
+                t.add({c.head, c.reason, c.measured ? cat(c.delta >= 0 ? "+" : "", num(c.delta, 4)) : "-",
+                       c.measured ? num(c.se, 4) : "-",
+                       !c.measured ? "not measured" : c.withdrawn ? "withdrawn: needed" : "prunable"});
+            out += t.str();
+        }
+        if (!ev.group.empty() && ev.group.find('+') != std::string::npos)
+            out += wrap(ev.group_measured
+                            ? cat("All prunable heads together (", ev.group, "): ", ev.group_delta >= 0 ? "+" : "",
+                                  num(ev.group_delta, 4), " nats/token (se ", num(ev.group_se, 4), ").")
+                            : cat("All prunable heads together (", ev.group, "): not measured."),
+                        96, "  ");
+        if (!ev.top.empty()) {
+            out += "\n  The heads the model needs most (largest delta loss when ablated alone):\n";
+            Table t({"head", "delta loss", "se"});
+            for (const auto& h : ev.top)
+                t.add({h.name, cat(h.delta >= 0 ? "+" : "", num(h.delta, 4)), num(h.se, 4)});
+            out += t.str();
+        }
+    }
     return out;
 }
 
@@ -455,6 +486,27 @@ nlohmann::ordered_json summary_json(const AnalysisResult& r) {
                      {"sink_heads", r.sink_heads},
                      {"representation_collapse_layers", r.collapsed_layers}};
     j["recommendations"] = r.recommendations;
+    if (const ImportanceEvidence& ev = r.importance; ev.present) {
+        ordered_json cands = ordered_json::array(), top = ordered_json::array();
+        for (const auto& c : ev.candidates)
+            cands.push_back({{"head", c.head}, {"layer", c.layer}, {"index", c.index}, {"reason", c.reason},
+                             {"measured", c.measured}, {"delta", c.measured ? finite(c.delta) : ordered_json(nullptr)},
+                             {"se", c.measured ? finite(c.se) : ordered_json(nullptr)}, {"withdrawn", c.withdrawn}});
+        for (const auto& t : ev.top)
+            top.push_back({{"name", t.name}, {"delta", finite(t.delta)}, {"se", finite(t.se)}});
+        j["importance"] = {{"source", ev.source},
+                           {"method", ev.method},
+                           {"loss", "mean next-token cross-entropy (nats) over every predicted token of every text, "
+                                    "token-weighted"},
+                           {"clean_loss", finite(ev.clean_loss)},
+                           {"tokens", ev.tokens},
+                           {"max_delta", ev.max_delta},
+                           {"candidates", cands},
+                           {"group", ev.group},
+                           {"group_delta", ev.group_measured ? finite(ev.group_delta) : ordered_json(nullptr)},
+                           {"group_se", ev.group_measured ? finite(ev.group_se) : ordered_json(nullptr)},
+                           {"top", top}};
+    }
     j["notes"] = r.notes;
     return j;
 }
@@ -626,6 +678,34 @@ AnalysisResult analysis_from_summary(const json& j, const ModelConfig& cfg) {
         r.sink_heads = list<std::string>(col.at("sink_heads"));
         r.collapsed_layers = list<int>(col.at("representation_collapse_layers"));
         r.recommendations = list<std::string>(j.at("recommendations"));
+        if (j.contains("importance")) {
+            const json& im = j.at("importance");
+            ImportanceEvidence& ev = r.importance;
+            ev.present = true;
+            ev.source = im.at("source").get<std::string>();
+            ev.method = im.at("method").get<std::string>();
+            ev.clean_loss = number_or(im.at("clean_loss"), NAN);
+            ev.tokens = im.at("tokens").get<int64_t>();
+            ev.max_delta = im.at("max_delta").get<double>();
+            for (const json& c : im.at("candidates")) {
+                PruneCandidate pc;
+                pc.head = c.at("head").get<std::string>();
+                pc.layer = int(index_in(c.at("layer").get<int64_t>(), cfg.n_layer, "layer"));
+                pc.index = int(index_in(c.at("index").get<int64_t>(), cfg.n_head, "head"));
+                pc.reason = c.at("reason").get<std::string>();
+                pc.measured = c.at("measured").get<bool>();
+                pc.delta = number_or(c.at("delta"), 0.0);
+                pc.se = number_or(c.at("se"), 0.0);
+                pc.withdrawn = c.at("withdrawn").get<bool>();
+                ev.candidates.push_back(pc);
+            }
+            ev.group = im.at("group").get<std::string>();
+            ev.group_measured = !im.at("group_delta").is_null();
+            ev.group_delta = number_or(im.at("group_delta"), 0.0);
+            ev.group_se = number_or(im.at("group_se"), 0.0);
+            for (const json& t : im.at("top"))
+                ev.top.push_back({t.at("name").get<std::string>(), number_or(t.at("delta"), NAN), number_or(t.at("se"), NAN)});
+        }
         r.notes = list<std::string>(j.at("notes"));
     } catch (const nlohmann::json::exception& e) {
         throw Error(cat("not a summary this attnscope wrote: ", e.what()));

@@ -421,6 +421,64 @@ TEST(Forward, HooksCanPatchValues) {
             EXPECT_FLOAT_EQ(z.data[i * row + c], v.data[c]);
 }
 
+// Prefix reuse (ForwardOptions::start_layer): starting at layer 1 from the residual stream a full
+// run had there gives that run's later values and logits bit for bit, with a hook that changes a
+// value of layer 1 in both; hooks of earlier layers are not called; bad starts are refused.
+TEST(Forward, StartLayerFromTheResidualStreamEqualsTheFullForward) {
+    for (const char* name : {"gpt2-tiny", "llama-gqa"}) {
+        auto model = Model::load(fixture(name));
+        const Batch batch = Batch::from_sequences({{5, 6, 7, 8, 9, 10}, {11, 3, 4}});
+        const int64_t D = model->config().n_embd;
+        std::vector<float> resid(size_t(batch.n_tokens() * D));
+        auto zero_head = [](const HookContext&, TensorView z) { // z: [T, H, d]; head 1 zeroed
+            for (int64_t t = 0; t < z.ne[0]; ++t)
+                for (int64_t k = 0; k < z.ne[2]; ++k)
+                    z.at(t, 1, k) = 0.0f;
+        };
+        HookSet full;
+        full.add(HookFilter::parse("blocks.1.hook_resid_pre", "", ""),
+                 [&](const HookContext& ctx, TensorView x) {
+                     const int64_t off = batch.offset(ctx.seq);
+                     for (int64_t t = 0; t < x.ne[0]; ++t)
+                         for (int64_t k = 0; k < D; ++k)
+                             resid[size_t((off + t) * D + k)] = x.at(t, k);
+                 },
+                 HookAccess::read_only);
+        full.add(HookFilter::parse("blocks.1.attn.hook_z", "", ""), zero_head);
+        Cache want;
+        capture_into(full, want, "blocks.1.hook_resid_post");
+        RunState s1;
+        ForwardOptions fo;
+        fo.logits = true;
+        forward(*model, batch, full, s1, fo);
+        const std::vector<float> logits(s1.logits.data(), s1.logits.data() + batch.n_tokens() * model->config().vocab_size);
+
+        HookSet from;
+        int earlier = 0;
+        from.add(HookFilter::parse("blocks.0.hook_resid_pre,blocks.0.attn.hook_z", "", ""),
+                 [&](const HookContext&, TensorView) { ++earlier; }, HookAccess::read_only);
+        from.add(HookFilter::parse("blocks.1.attn.hook_z", "", ""), zero_head);
+        Cache got;
+        capture_into(from, got, "blocks.1.hook_resid_post");
+        RunState s2;
+        ForwardOptions fo2 = fo;
+        fo2.start_layer = 1;
+        fo2.resid_pre = resid.data();
+        forward(*model, batch, from, s2, fo2);
+        EXPECT_EQ(earlier, 0) << name;
+        EXPECT_EQ(got.at("seq0.blocks.1.hook_resid_post").data, want.at("seq0.blocks.1.hook_resid_post").data) << name;
+        EXPECT_EQ(got.at("seq1.blocks.1.hook_resid_post").data, want.at("seq1.blocks.1.hook_resid_post").data) << name;
+        EXPECT_EQ(0, std::memcmp(s2.logits.data(), logits.data(), logits.size() * sizeof(float))) << name;
+
+        ForwardOptions bad = fo;
+        bad.start_layer = 1;
+        expect_error([&] { forward(*model, batch, from, s2, bad); }, {"start_layer needs resid_pre"});
+        bad.resid_pre = resid.data();
+        bad.start_layer = int(model->config().n_layer);
+        expect_error([&] { forward(*model, batch, from, s2, bad); }, {"start_layer 2 is outside"});
+    }
+}
+
 TEST(Forward, LayerAndHeadFilters) {
     auto model = Model::load(fixture("gpt2-tiny"));
     HookSet hooks;

@@ -132,6 +132,25 @@ TEST(Kernels, ExpWithinTwoUlpOfLibm) {
     std::printf("[ exp ] worst difference from libm: %d ulp over %zu values\n", worst_ulp, x.size());
 }
 
+// log_sum_exp against the double-precision definition, on vocabulary-sized rows of logits with
+// a wide range, on short rows (the lane tail), and on a row where one value dominates.
+TEST(Kernels, LogSumExpMatchesScalarDefinition) {
+    std::mt19937 rng(3);
+    std::normal_distribution<float> nd(0.0f, 6.0f);
+    for (int64_t n : {1, 7, 16, 33, 50257}) {
+        std::vector<float> x(static_cast<size_t>(n));
+        for (float& v : x)
+            v = nd(rng);
+        const std::vector<float> before = x;
+        const double want = ref::log_sum_exp(x.data(), n);
+        EXPECT_NEAR(log_sum_exp(x.data(), n), want, 1e-6 * std::max(1.0, std::abs(want))) << n;
+        EXPECT_EQ(x, before); // read only
+    }
+    std::vector<float> peak(1000, -50.0f);
+    peak[500] = 80.0f;
+    EXPECT_NEAR(log_sum_exp(peak.data(), 1000), 80.0, 1e-9);
+}
+
 TEST(Kernels, FastGeluMatchesScalarDefinition) {
     auto x = random_vector(10000, 7, 3.0f);
     x.insert(x.end(), {0.0f, -0.0f, 40.0f, -40.0f, 1e-8f, -1e-8f, 1e30f, -1e30f});

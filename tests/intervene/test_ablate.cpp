@@ -5,9 +5,12 @@
 // writer (another path); mean and resample ablation run; bad targets are refused clearly.
 #include "api/analyzer_api.h"
 #include "api/runner.h"
+#include "core/files.h"
 #include "intervene/ablate.h"
+#include "report/report.h"
 #include "test_util.h"
 
+#include <algorithm>
 #include <cmath>
 
 using namespace attnscope;
@@ -128,4 +131,102 @@ TEST(AblateBad, ClearErrors) {
     expect_error([&] { ablate_heads(*model, Batch::from_sequences({{5}}), o); }, {"text 0 has 1 token"});
     o.method = AblationMethod::resample;
     expect_error([&] { ablate_heads(*model, Batch::from_sequences({{5, 6, 7}}), o); }, {"resample", "2 texts"});
+}
+
+// Recommendations with evidence: on the built-in model with a loose redundancy threshold (so
+// that pruning is suggested), the suggestions first say they are unmeasured; with a measured
+// head_importance.json each suggested head states its Δloss and those above max_delta are
+// withdrawn; the kept heads' group, once measured, is stated too; the evidence survives the
+// summary JSON; a file of another shape is refused naming it.
+TEST(Ablate, RecommendationsCarryTheirMeasuredCost) {
+    TempDir dir;
+    Runner runner(kTiny);
+    const PreparedData data = runner.prepare_data(
+        {"The State of the Union is strong, and the people of this nation have built it with their own hands.",
+         "liberty treaty harbor railroad tariff revenue frontier liberty treaty harbor railroad tariff revenue",
+         "Peace, prosperity and liberty: these are the ends of government, and the measure of our work."});
+    runner.run_with_hooks(data, dir.file("cap"));
+    AnalysisOptions ao;
+    ao.redundant_js = 0.5; // loose: every similar pair is called redundant
+    AttentionDataAnalyzer an(dir.file("cap"), ao);
+    AnalysisResult r = an.analyze();
+    ASSERT_FALSE(r.redundant.empty());
+    auto joined = [](const AnalysisResult& x) {
+        std::string s;
+        for (const auto& t : x.recommendations)
+            s += t + "\n";
+        return s;
+    };
+    EXPECT_NE(joined(r).find("Unmeasured"), std::string::npos) << joined(r);
+    EXPECT_NE(joined(r).find("attnscope ablate --model " + runner.resolved().name), std::string::npos) << joined(r);
+
+    AblateOptions o;
+    o.targets = parse_ablation_targets("all", runner.model().config());
+    o.method = AblationMethod::mean;
+    HeadImportance imp = runner.ablate(data, o);
+    EXPECT_EQ(imp.model, runner.resolved().name);
+    const std::string path = dir.file("head_importance.json");
+    write_file_atomic(path, head_importance_json(imp).dump(1));
+    const HeadImportance back = read_head_importance(path);
+    ASSERT_EQ(back.results.size(), imp.results.size());
+    EXPECT_EQ(back.results[5].delta, imp.results[5].delta);
+
+    // a threshold between the smallest and largest cost: some suggestions kept, some withdrawn
+    const auto cands = prune_candidates(r);
+    ASSERT_GE(cands.size(), 2u);
+    std::vector<double> costs;
+    for (const auto& c : cands)
+        costs.push_back(find_ablation(imp, {{c.layer, c.index}})->delta);
+    std::sort(costs.begin(), costs.end());
+    ASSERT_LT(costs.front(), costs.back());
+    const double max_delta = (costs.front() + costs.back()) / 2;
+    attach_importance(r, back, path, max_delta);
+    const std::string text = joined(r);
+    EXPECT_EQ(text.find("Unmeasured"), std::string::npos) << text;
+    EXPECT_NE(text.find("Measured (mean ablation"), std::string::npos) << text;
+    int withdrawn = 0, kept = 0;
+    for (const auto& c : r.importance.candidates) {
+        ASSERT_TRUE(c.measured);
+        EXPECT_EQ(c.delta, find_ablation(imp, {{c.layer, c.index}})->delta);
+        EXPECT_EQ(c.withdrawn, c.delta > max_delta) << c.head;
+        (c.withdrawn ? withdrawn : kept) += 1;
+    }
+    EXPECT_GT(withdrawn, 0);
+    EXPECT_GT(kept, 0);
+    std::printf("[ evidence ] %s\n", r.recommendations[0].c_str());
+    if (kept >= 2) {
+        EXPECT_NE(text.find("was not measured: `attnscope ablate"), std::string::npos) << text;
+        // measure the group, then it is stated
+        o.targets = parse_ablation_targets(r.importance.group, runner.model().config());
+        imp.results.push_back(runner.ablate(data, o).results.at(0));
+        attach_importance(r, imp, path, max_delta);
+        ASSERT_TRUE(r.importance.group_measured);
+        EXPECT_EQ(r.importance.group_delta, imp.results.back().delta);
+        EXPECT_NE(joined(r).find("Pruning the suggested heads together (" + r.importance.group + ") costs"),
+                  std::string::npos)
+            << joined(r);
+    }
+    // the summary keeps the evidence, and the report shows it
+    const AnalysisResult again = analysis_from_summary(nlohmann::json::parse(summary_json(r).dump()), r.config);
+    EXPECT_EQ(again.recommendations, r.recommendations);
+    ASSERT_TRUE(again.importance.present);
+    EXPECT_EQ(again.importance.candidates.size(), r.importance.candidates.size());
+    EXPECT_EQ(again.importance.group, r.importance.group);
+    EXPECT_NE(report_text(again).find("10. Head importance (measured)"), std::string::npos);
+
+    // the analyzer finds head_importance.json in the capture directory by itself
+    write_file_atomic(dir.file("cap/head_importance.json"), head_importance_json(imp).dump(1));
+    AttentionDataAnalyzer found(dir.file("cap"), ao);
+    EXPECT_TRUE(found.analyze().importance.present);
+
+    // bad files: another shape, another schema, a head out of range
+    HeadImportance other = imp;
+    other.n_head = 8;
+    expect_error([&] { attach_importance(r, other, "x.json", 0.05); }, {"x.json", "4 layers x 8 heads", "4 x 4"});
+    write_file_atomic(dir.file("bad1.json"), R"({"schema": "attnscope.summary/1"})");
+    expect_error([&] { read_head_importance(dir.file("bad1.json")); }, {"bad1.json", "not a head importance file"});
+    auto j = head_importance_json(imp);
+    j["heads"][0]["heads"][0] = {9, 0};
+    write_file_atomic(dir.file("bad2.json"), j.dump());
+    expect_error([&] { read_head_importance(dir.file("bad2.json")); }, {"bad2.json", "[9,0]", "outside"});
 }

@@ -65,6 +65,16 @@ TEST(PatchBad, ClearErrors) {
     expect_error([&] { runner.patch("The cat sat", "The dog sat", " on the", " the"); }, {"--answer", "not one"});
     expect_error([&] { runner.patch("The cat sat", "The dog sat", " on", " on"); }, {"same token"});
     expect_error([&] { parse_patch_what("q"); }, {"'q'", "z, attn_out, resid_pre or pattern"});
+    // the loss metric (no answer and wrong): scores are shares of the clean text's loss recovered;
+    // patching resid_pre at layer 0 where the texts agree changes nothing, exactly
+    const PatchResult loss = runner.patch("The cat sat on the mat", "The dog sat on the mat", "", "", PatchWhat::resid_pre);
+    EXPECT_EQ(loss.metric, PatchMetric::loss);
+    EXPECT_GT(loss.m_clean, loss.m_corrupt); // the clean text is the one its own tokens predict best
+    EXPECT_EQ(loss.scores[0], 0.0);          // "T": the same token in both
+    EXPECT_NE(loss.scores[2], 0.0);          // " c" / " do" (the built-in tokenizer's pieces)
+    EXPECT_NE(patch_json(loss)["metric"].get<std::string>().find("loss"), std::string::npos);
+    EXPECT_FALSE(patch_json(loss).contains("answer"));
+    expect_error([&] { runner.patch("H", "Y", "", ""); }, {"2 tokens or more"});
     const PatchResult r = runner.patch("The cat sat on the", "The dog sat on the", " the", " a", PatchWhat::attn_out);
     EXPECT_EQ(r.n_layer, 4);
     EXPECT_EQ(r.scores.size(), size_t(4 * r.n_cols));

@@ -39,10 +39,12 @@ def weight(w, name):
     return w["transformer." + name]
 
 
-def run(w, cfg, ids, cache=None):
+def run(w, cfg, ids, cache=None, edit=None):
     """Run a batch of equal-length sequences. ids: LongTensor [B, T]; w: dict name -> float32
     tensor (or nn.Parameter, for training); cfg: config.json dict. Returns logits [B, T, V].
-    When `cache` is a dict it receives every hook value with a leading batch dimension."""
+    When `cache` is a dict it receives every hook value with a leading batch dimension. When
+    `edit` maps a hook name to a function, the forward continues from that function's result
+    (ablation and patching, tools/reference/intervene_reference.py)."""
     D, H = cfg["n_embd"], cfg["n_head"]
     d = D // H
     eps = cfg.get("layer_norm_epsilon", 1e-5)
@@ -51,6 +53,8 @@ def run(w, cfg, ids, cache=None):
     keep = cache if cache is not None else {}
 
     def hook(name, value):
+        if edit is not None and name in edit:
+            value = edit[name](value)
         if cache is not None:
             keep[name] = value
         return value
@@ -62,7 +66,7 @@ def run(w, cfg, ids, cache=None):
     for il in range(cfg["n_layer"]):
         p = f"h.{il}."
         b = f"blocks.{il}."
-        hook(b + "hook_resid_pre", x)
+        x = hook(b + "hook_resid_pre", x)
         h = hook(b + "ln1.hook_normalized",
                  F.layer_norm(x, (D,), weight(w, p + "ln_1.weight"), weight(w, p + "ln_1.bias"), eps))
         qkv = h @ weight(w, p + "attn.c_attn.weight") + weight(w, p + "attn.c_attn.bias")

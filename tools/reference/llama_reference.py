@@ -61,9 +61,19 @@ def rotate_half(x):
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
 
-def forward(w, cfg, ids):
+def forward(w, cfg, ids, edit=None):
     """One sequence: ids list[int]; w: dict name -> float32 tensor; cfg: config.json dict.
-    Returns {hook name: tensor without a batch dimension}."""
+    Returns {hook name: tensor without a batch dimension}. When `edit` maps a hook name among
+    hook_resid_pre, hook_pattern, hook_z and hook_attn_out to a function, the forward continues
+    from that function's result (tools/reference/intervene_reference.py)."""
+    edit = edit or {}
+
+    def put(name, value):
+        if name in edit:
+            value = edit[name](value)
+        cache[name] = value.clone()
+        return value
+
     kind = cfg["model_type"]
     D, H = cfg["hidden_size"], cfg["num_attention_heads"]
     Hkv = cfg.get("num_key_value_heads", H)
@@ -85,7 +95,7 @@ def forward(w, cfg, ids):
     qkv_bias = kind == "qwen2" or cfg.get("attention_bias", False)
     for il in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{il}."
-        cache[f"blocks.{il}.hook_resid_pre"] = x.clone()
+        x = put(f"blocks.{il}.hook_resid_pre", x)
         h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
         cache[f"blocks.{il}.ln1.hook_normalized"] = h.clone()
 
@@ -112,13 +122,13 @@ def forward(w, cfg, ids):
         scores = scores.masked_fill(~mask, float("-inf"))
         cache[f"blocks.{il}.attn.hook_attn_scores"] = scores.clone()
         pattern = torch.softmax(scores, dim=-1, dtype=torch.float32)
-        cache[f"blocks.{il}.attn.hook_pattern"] = pattern.clone()
+        pattern = put(f"blocks.{il}.attn.hook_pattern", pattern)
         z = torch.einsum("hij,jhd->ihd", pattern, vv)
-        cache[f"blocks.{il}.attn.hook_z"] = z.clone()
+        z = put(f"blocks.{il}.attn.hook_z", z)
         o_bias = kind != "qwen2" and cfg.get("attention_bias", False)
         attn_out = F.linear(z.reshape(T, H * d), w[p + "self_attn.o_proj.weight"],
                             w[p + "self_attn.o_proj.bias"] if o_bias else None)
-        cache[f"blocks.{il}.hook_attn_out"] = attn_out.clone()
+        attn_out = put(f"blocks.{il}.hook_attn_out", attn_out)
         x = x + attn_out
         cache[f"blocks.{il}.hook_resid_mid"] = x.clone()
         h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
