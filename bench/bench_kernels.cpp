@@ -31,9 +31,11 @@ void set_flops(benchmark::State& state, double flops_per_iteration) {
 }
 
 // y[N, M] = x[N, K] @ w[K, M] + b: the four products of a GPT-2 layer (qkv, attention output,
-// MLP in, MLP out) at 128 and 1024 rows.
+// MLP in, MLP out) at 128 and 1024 rows, and a decode step's one row; last argument: 0 the
+// batch-invariant gemm (gemm.h), 1 OpenBLAS's sgemm, in the same run.
 void BM_Matmul(benchmark::State& state) {
     const int64_t N = state.range(0), K = state.range(1), M = state.range(2);
+    set_matmul_backend(state.range(3) ? MatmulBackend::openblas : MatmulBackend::invariant);
     auto x = random_vector(size_t(N * K), 1), w = random_vector(size_t(K * M), 2), b = random_vector(size_t(M), 3);
     std::vector<float> y(size_t(N * M));
     for (auto _ : state) {
@@ -41,13 +43,54 @@ void BM_Matmul(benchmark::State& state) {
         benchmark::DoNotOptimize(y.data());
     }
     set_flops(state, 2.0 * double(N * K * M));
+    set_matmul_backend(MatmulBackend::invariant);
 }
 BENCHMARK(BM_Matmul)
-    ->ArgsProduct({{128, 1024}, {768}, {2304, 768, 3072}})
-    ->Args({128, 3072, 768})
-    ->Args({1024, 3072, 768})
+    ->ArgsProduct({{1, 128, 1024}, {768}, {2304, 768, 3072}, {0, 1}})
+    ->ArgsProduct({{128, 1024}, {3072}, {768}, {0, 1}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
+
+// The tied LM head of GPT-2 small (x @ wte^T, vocab 50,257) at 1024 rows and one row.
+void BM_MatmulLmHead(benchmark::State& state) {
+    const int64_t N = state.range(0), K = 768, M = 50257;
+    set_matmul_backend(state.range(1) ? MatmulBackend::openblas : MatmulBackend::invariant);
+    auto x = random_vector(size_t(N * K), 1), w = random_vector(size_t(K * M), 2);
+    std::vector<float> y(size_t(N * M));
+    for (auto _ : state) {
+        matmul_nt(x.data(), w.data(), nullptr, y.data(), N, K, M);
+        benchmark::DoNotOptimize(y.data());
+    }
+    set_flops(state, 2.0 * double(N * K * M));
+    set_matmul_backend(MatmulBackend::invariant);
+}
+BENCHMARK(BM_MatmulLmHead)->ArgsProduct({{1, 1024}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// The four products of each of GPT-2 small's 12 layers in order, every layer with its own
+// weights (340 MB: read from memory, as in a forward pass, not from cache), at 1024 rows;
+// last argument: 0 the batch-invariant gemm, 1 OpenBLAS.
+void BM_MatmulLayers(benchmark::State& state) {
+    const int64_t N = state.range(0), D = 768, F = 3072, L = 12;
+    set_matmul_backend(state.range(1) ? MatmulBackend::openblas : MatmulBackend::invariant);
+    std::vector<std::vector<float>> w;
+    for (int64_t il = 0; il < L; ++il)
+        for (auto [k, m] : {std::pair{D, 3 * D}, std::pair{D, D}, std::pair{D, F}, std::pair{F, D}})
+            w.push_back(random_vector(size_t(k * m), unsigned(il * 4 + 1)));
+    auto x = random_vector(size_t(N * F), 1);
+    std::vector<float> y(size_t(N * F));
+    for (auto _ : state) {
+        for (int64_t il = 0; il < L; ++il) {
+            matmul(x.data(), w[size_t(il * 4)].data(), nullptr, y.data(), N, D, 3 * D);
+            matmul(x.data(), w[size_t(il * 4 + 1)].data(), nullptr, y.data(), N, D, D);
+            matmul(x.data(), w[size_t(il * 4 + 2)].data(), nullptr, y.data(), N, D, F);
+            matmul(x.data(), w[size_t(il * 4 + 3)].data(), nullptr, y.data(), N, F, D);
+        }
+        benchmark::DoNotOptimize(y.data());
+    }
+    set_flops(state, 2.0 * double(N) * double(L) * double(D * 3 * D + D * D + 2 * D * F));
+    set_matmul_backend(MatmulBackend::invariant);
+}
+BENCHMARK(BM_MatmulLayers)->ArgsProduct({{1024}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The same 1024 x 768 x 3072 product as 8 products of 128 rows (one per sequence of a batch)
 // against one product of 1024 rows: what multiplying sequence by sequence costs.
@@ -117,6 +160,7 @@ BENCHMARK(BM_Softmax<ref::softmax_row>)->Name("BM_Softmax/ref")->Arg(128)->Arg(1
 void BM_AttentionHead(benchmark::State& state) {
     const int64_t T = state.range(0), d = 64, ld = 2304, B = 64;
     const bool pattern = state.range(1) != 0;
+    set_matmul_backend(state.range(2) ? MatmulBackend::openblas : MatmulBackend::invariant);
     auto qkv = random_vector(size_t(T * ld), 1);
     const float *q = qkv.data(), *k = q + 768, *v = q + 1536;
     std::vector<float> buf(size_t(pattern ? T * T : B * T)), z(size_t(T * d));
@@ -138,9 +182,11 @@ void BM_AttentionHead(benchmark::State& state) {
         benchmark::DoNotOptimize(z.data());
     }
     set_num_threads(threads);
+    set_matmul_backend(MatmulBackend::invariant);
     set_flops(state, 4.0 * double(T * T * d)); // the full square, as the sgemm bound counts it
 }
-BENCHMARK(BM_AttentionHead)->ArgsProduct({{128, 1024}, {0, 1}})->Unit(benchmark::kMicrosecond);
+// last argument: 0 the batch-invariant gemm, 1 OpenBLAS
+BENCHMARK(BM_AttentionHead)->ArgsProduct({{128, 1024}, {0, 1}, {0, 1}})->Unit(benchmark::kMicrosecond);
 
 void BM_AttentionHeadRef(benchmark::State& state) {
     const int64_t T = state.range(0), d = 64, ld = 2304;
@@ -196,21 +242,29 @@ void BM_Forward(benchmark::State& state) {
                   [](const HookContext&, TensorView v) { benchmark::DoNotOptimize(v.data); });
     if (state.range(2) == 2)
         fo.attention_heads = [](int, int, int, const float* p, int64_t) { benchmark::DoNotOptimize(p); };
+    set_matmul_backend(state.range(3) ? MatmulBackend::openblas : MatmulBackend::invariant);
     RunState run;
     forward(*model, batch, hooks, run, fo); // grow the buffers once
     for (auto _ : state)
         forward(*model, batch, hooks, run, fo);
     state.SetItemsProcessed(state.iterations() * n_seq * T);
+    set_matmul_backend(MatmulBackend::invariant);
 }
+// last argument: 0 the batch-invariant products (gemm.h), 1 OpenBLAS (the path before issue #24)
 BENCHMARK(BM_Forward)
-    ->Args({8, 128, 0})
-    ->Args({8, 128, 1})
-    ->Args({8, 128, 2})
-    ->Args({1, 512, 0})
-    ->Args({1, 512, 2})
-    ->Args({1, 1024, 0})
-    ->Args({1, 1024, 1})
-    ->Args({1, 1024, 2})
+    ->Args({8, 128, 0, 0})
+    ->Args({8, 128, 0, 1})
+    ->Args({8, 128, 1, 0})
+    ->Args({8, 128, 1, 1})
+    ->Args({8, 128, 2, 0})
+    ->Args({8, 128, 2, 1})
+    ->Args({1, 512, 0, 0})
+    ->Args({1, 512, 2, 0})
+    ->Args({1, 1024, 0, 0})
+    ->Args({1, 1024, 0, 1})
+    ->Args({1, 1024, 1, 0})
+    ->Args({1, 1024, 2, 0})
+    ->Args({1, 1024, 2, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);

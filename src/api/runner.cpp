@@ -4,6 +4,8 @@
 // complete; an exception (disk full, cancel) leaves only removed temporaries behind.
 #include "api/runner.h"
 
+#include "engine/gemm.h"
+
 #include "report/report.h"
 
 #include "core/error.h"
@@ -528,7 +530,9 @@ ojson Runner::manifest(const PreparedData& data, const CaptureSpec& sp,
     const ModelConfig& c = model_->config();
     ojson m;
     m["schema"] = kCaptureSchema;
-    m["tool"] = {{"name", "attnscope"}, {"version", ATTNSCOPE_VERSION}};
+    // the products' micro-kernel: captures by builds with the same variant, on the same kind of
+    // CPU, have the same bytes whatever the batch, threads or shard (engine/gemm.h)
+    m["tool"] = {{"name", "attnscope"}, {"version", ATTNSCOPE_VERSION}, {"kernels", gemm_variant()}};
     ojson weights = ojson::array();
     for (const auto& f : model_->weight_files())
         weights.push_back({{"file", fs::path(f).filename().string()},

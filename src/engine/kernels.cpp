@@ -5,12 +5,15 @@
 // would otherwise lose digits against the reference (layer-norm statistics, softmax sums).
 #include "engine/kernels.h"
 
+#include "engine/gemm.h"
+
 #include <algorithm>
 #include <bit>
 #include <cblas.h>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <omp.h>
 #include <vector>
 
 namespace attnscope {
@@ -49,31 +52,39 @@ void exp_inplace(float* x, int64_t n) {
         x[i] = exp_lane(x[i]);
 }
 
-// The bias goes into y first and sgemm adds the product to it (beta = 1).
-static float fill_bias(const float* b, float* y, int64_t N, int64_t M, int64_t ldy) {
-    if (!b) return 0.0f;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < N; ++i)
-        for (int64_t j = 0; j < M; ++j)
-            y[i * ldy + j] = b[j];
-    return 1.0f;
+static MatmulBackend g_backend = MatmulBackend::invariant;
+
+void set_matmul_backend(MatmulBackend b) { g_backend = b; }
+MatmulBackend matmul_backend() { return g_backend; }
+
+// OpenBLAS, for comparison: the bias goes into y first and sgemm adds the product (beta = 1).
+static void blas_product(const float* x, int64_t ldx, const float* w, int64_t ldw, GemmB layout, const float* b,
+                         float scale, float* y, int64_t ldy, int64_t N, int64_t K, int64_t M) {
+    if (b)
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+        for (int64_t i = 0; i < N; ++i)
+            for (int64_t j = 0; j < M; ++j)
+                y[i * ldy + j] = b[j];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, layout == GemmB::k_by_m ? CblasNoTrans : CblasTrans, int(N), int(M),
+                int(K), scale, x, int(ldx), w, int(ldw), b ? 1.0f : 0.0f, y, int(ldy));
+}
+
+static void product(const float* x, int64_t ldx, const float* w, int64_t ldw, GemmB layout, const float* b,
+                    float scale, float* y, int64_t ldy, int64_t N, int64_t K, int64_t M) {
+    if (N == 0 || M == 0) return;
+    if (g_backend == MatmulBackend::openblas)
+        blas_product(x, ldx, w, ldw, layout, b, scale, y, ldy, N, K, M);
+    else
+        gemm(x, ldx, w, ldw, layout, b, scale, y, ldy, N, K, M);
 }
 
 void matmul(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t K, int64_t M, int64_t ldy) {
-    if (N == 0 || M == 0) return;
-    if (ldy < 0) ldy = M;
-    const float beta = fill_bias(b, y, N, M, ldy);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(N), int(M), int(K), 1.0f, x, int(K), w, int(M), beta, y,
-                int(ldy));
+    product(x, K, w, M, GemmB::k_by_m, b, 1.0f, y, ldy < 0 ? M : ldy, N, K, M);
 }
 
 void matmul_nt(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t K, int64_t M,
                int64_t ldy) {
-    if (N == 0 || M == 0) return;
-    if (ldy < 0) ldy = M;
-    const float beta = fill_bias(b, y, N, M, ldy);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(N), int(M), int(K), 1.0f, x, int(K), w, int(K), beta, y,
-                int(ldy));
+    product(x, K, w, K, GemmB::m_by_k, b, 1.0f, y, ldy < 0 ? M : ldy, N, K, M);
 }
 
 void layer_norm(const float* x, const float* gamma, const float* beta, float* y, int64_t N, int64_t D, float eps) {
@@ -238,9 +249,7 @@ void add_inplace(float* y, const float* x, int64_t n) {
 
 void attention_scores_block(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t rows, int64_t n,
                             int64_t d, float scale, float* s, int64_t lds) {
-    if (rows == 0 || n == 0) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(n), int(d), scale, q, int(ldq), k, int(ldk),
-                0.0f, s, int(lds));
+    product(q, ldq, k, ldk, GemmB::m_by_k, nullptr, scale, s, lds, rows, d, n);
 }
 
 void softmax_row(float* s, int64_t n) {
@@ -295,9 +304,7 @@ double log_sum_exp(const float* x, int64_t n) {
 
 void attention_values_block(const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t rows, int64_t n,
                             int64_t d, float* z, int64_t ldz) {
-    if (rows == 0) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(d), int(n), 1.0f, p, int(ldp), v, int(ldv),
-                0.0f, z, int(ldz));
+    product(p, ldp, v, ldv, GemmB::k_by_m, nullptr, 1.0f, z, ldz, rows, n, d);
 }
 
 namespace ref {

@@ -1,12 +1,12 @@
 // Kernels: the numerical building blocks of a forward pass, written as the maths.
 //
-//   matmul(x, w, b, y, N, K, M);              // y[N,M] = x[N,K] @ w[K,M] + b      (OpenBLAS sgemm)
+//   matmul(x, w, b, y, N, K, M);              // y[N,M] = x[N,K] @ w[K,M] + b      (gemm.h)
 //   matmul_nt(x, w, y, N, K, M);              // y[N,M] = x[N,K] @ w[M,K]^T        (tied LM head)
 //   layer_norm(x, g, b, y, N, D, eps);        // per row: (x - mean) / sqrt(var + eps) * g + b
 //   gelu_tanh(x, n);                          // in place
-//   attention_scores_block(q, ldq, k, ldk, rows, n, d, scale, s, lds);   // S = scale Q K^T (sgemm)
+//   attention_scores_block(q, ldq, k, ldk, rows, n, d, scale, s, lds);   // S = scale Q K^T (gemm.h)
 //   softmax_row(s, n);                                                   // in place
-//   attention_values_block(p, ldp, v, ldv, rows, n, d, z, ldz);          // Z = P V (sgemm)
+//   attention_values_block(p, ldp, v, ldv, rows, n, d, z, ldz);          // Z = P V (gemm.h)
 //
 // Every kernel is a plain function over flat row-major arrays; shapes are arguments. The fast
 // kernels (vectorised, or sgemm) have plain scalar definitions in namespace ref, which tests
@@ -19,6 +19,14 @@
 #include <cstdint>
 
 namespace attnscope {
+
+// Matrix products run through gemm.h's batch-invariant kernel: each output element's reduction
+// order is fixed, so a sequence's values do not depend on the batch, the thread count or the
+// shard. OpenBLAS's sgemm (faster on some shapes, but its rounding depends on the matrix shapes
+// and the threads) stays selectable for benchmarks that compare the two in one run.
+enum class MatmulBackend { invariant, openblas };
+void set_matmul_backend(MatmulBackend b);
+MatmulBackend matmul_backend();
 
 // y[N,M] = x[N,K] @ w[K,M] (+ b[M] broadcast over rows when b is not null); rows of y are ldy
 // apart (default M), so products can fill column ranges of one wider buffer.

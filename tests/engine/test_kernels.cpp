@@ -1,4 +1,5 @@
 // Kernels against their scalar definitions (double precision, written as the maths).
+#include "engine/gemm.h"
 #include "engine/kernels.h"
 #include "random_data.h"
 
@@ -6,8 +7,11 @@
 #include <bit>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <gtest/gtest.h>
 #include <limits>
+#include <omp.h>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -149,6 +153,50 @@ TEST(Kernels, LogSumExpMatchesScalarDefinition) {
     std::vector<float> peak(1000, -50.0f);
     peak[500] = 80.0f;
     EXPECT_NEAR(log_sum_exp(peak.data(), 1000), 80.0, 1e-9);
+}
+
+// The batch-invariant product equals its contract (std::fma chains in k order) bit for bit, for
+// both weight layouts, edge tiles in rows and columns, K across several blocks, bias and scale,
+// strided operands; and a row's result is the same bits whatever other rows share the product
+// and whatever the thread count (gemm.h).
+TEST(Kernels, GemmEqualsItsContractBitForBit) {
+    for (GemmB layout : {GemmB::k_by_m, GemmB::m_by_k})
+        for (int64_t N : {1, 5, 13, 200})
+            for (int64_t K : {1, 7, 256, 300, 769})
+                for (int64_t M : {1, 17, 33, 100}) {
+                    const int64_t ldx = K + 3, ldw = (layout == GemmB::k_by_m ? M : K) + 1, ldy = M + 2;
+                    const auto x = test::random_vector(size_t(N * ldx), 1);
+                    const auto w = test::random_vector(size_t((layout == GemmB::k_by_m ? K : M) * ldw), 2);
+                    const auto b = test::random_vector(size_t(M), 3);
+                    for (int variant = 0; variant < 2; ++variant) {
+                        const float* bias = variant ? b.data() : nullptr;
+                        const float scale = variant ? 1.0f : 0.125f;
+                        std::vector<float> got(size_t(N * ldy), -7.0f), want(size_t(N * ldy), -7.0f);
+                        gemm(x.data(), ldx, w.data(), ldw, layout, bias, scale, got.data(), ldy, N, K, M);
+                        ref::gemm(x.data(), ldx, w.data(), ldw, layout, bias, scale, want.data(), ldy, N, K, M);
+                        ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)))
+                            << "N " << N << " K " << K << " M " << M << " layout " << int(layout) << " variant " << variant;
+                    }
+                }
+}
+
+TEST(Kernels, GemmRowIndependentOfItsNeighboursAndThreads) {
+    const int64_t N = 300, K = 768, M = 2304;
+    const auto x = test::random_vector(size_t(N * K), 4), w = test::random_vector(size_t(K * M), 5);
+    std::vector<float> all(static_cast<size_t>(N * M)), some(static_cast<size_t>(7 * M)), one(static_cast<size_t>(M)),
+        single(static_cast<size_t>(N * M));
+    gemm(x.data(), K, w.data(), M, GemmB::k_by_m, nullptr, 1.0f, all.data(), M, N, K, M);
+    gemm(x.data() + 100 * K, K, w.data(), M, GemmB::k_by_m, nullptr, 1.0f, some.data(), M, 7, K, M);
+    gemm(x.data() + 103 * K, K, w.data(), M, GemmB::k_by_m, nullptr, 1.0f, one.data(), M, 1, K, M);
+    EXPECT_EQ(0, std::memcmp(some.data(), all.data() + 100 * M, some.size() * sizeof(float)));
+    EXPECT_EQ(0, std::memcmp(one.data(), all.data() + 103 * M, one.size() * sizeof(float)));
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    gemm(x.data(), K, w.data(), M, GemmB::k_by_m, nullptr, 1.0f, single.data(), M, N, K, M);
+    omp_set_num_threads(threads);
+    EXPECT_EQ(0, std::memcmp(single.data(), all.data(), all.size() * sizeof(float)));
+    EXPECT_TRUE(std::string(gemm_variant()) == "avx512" || std::string(gemm_variant()) == "avx2" ||
+                std::string(gemm_variant()) == "scalar");
 }
 
 TEST(Kernels, FastGeluMatchesScalarDefinition) {
