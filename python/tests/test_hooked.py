@@ -1,0 +1,114 @@
+"""TransformerLens idioms over the engine: run_with_cache equals the CLI's capture bit for bit;
+fwd_hooks see writable views and may replace values, and a zero-ablation through them gives the
+loss the C++ ablation measures; load_capture maps the files without copying; misuse is a clear
+attnscope.Error."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import attnscope
+from attnscope import HookedModel
+
+from conftest import TEXTS
+
+
+def bits(a):
+    return np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+
+
+def test_run_with_cache_equals_the_cli_capture(tmp_path, cli):
+    model = HookedModel.from_pretrained("tiny")
+    (tmp_path / "texts.txt").write_text("\n".join(TEXTS) + "\n")
+    cli("run", "--model", "tiny", "--input", str(tmp_path / "texts.txt"), "--capture", "weights,z,resid",
+        "--output", str(tmp_path / "cap"), "--batch-size", "2")
+    cap = attnscope.load_capture(tmp_path / "cap")
+    for s, text in enumerate(TEXTS):
+        tokens = np.asarray([cap.tokens(s)], dtype=np.int64)
+        assert model.to_tokens(text).tolist() == tokens.tolist()
+        logits, cache = model.run_with_cache(tokens, names_filter=lambda n: n in cap.hooks())
+        assert logits.shape == (1, tokens.shape[1], 4096)
+        assert set(cache.keys()) == set(cap.hooks())
+        for name in cap.hooks():
+            assert np.array_equal(bits(cache[name][0]), bits(cap.tensor(name, s))), (name, s)
+        assert np.array_equal(cache["pattern", 1], cache["blocks.1.attn.hook_pattern"])
+        assert np.array_equal(cache["z", 2], cache["blocks.2.attn.hook_z"])
+
+
+def test_zero_ablation_through_fwd_hooks(tmp_path, cli):
+    model = HookedModel.from_pretrained("tiny")
+    text = TEXTS[1]
+    tokens = model.to_tokens(text)
+    clean = model.run_with_hooks(tokens)
+
+    def zero_in_place(z, hook):
+        assert hook.name == "blocks.1.attn.hook_z" and hook.layer == 1 and hook.seq == 0
+        assert z.flags.writeable and z.shape == (tokens.shape[1], 4, z.shape[2])
+        z[:, 0, :] = 0.0
+
+    def zero_returned(z, hook):
+        out = np.array(z)
+        out[:, 0, :] = 0.0
+        return out
+
+    a = model.run_with_hooks(tokens, fwd_hooks=[("blocks.1.attn.hook_z", zero_in_place)])
+    b = model.run_with_hooks(tokens, fwd_hooks=[(lambda n: n == "blocks.1.attn.hook_z", zero_returned)])
+    assert np.array_equal(bits(a), bits(b))
+    assert not np.array_equal(a, clean)
+    # the loss of the ablated logits is the C++ ablation's (attnscope ablate, zero method)
+    lg = a[0].astype(np.float64)
+    ids = tokens[0]
+    lse = np.log(np.exp(lg - lg.max(-1, keepdims=True)).sum(-1)) + lg.max(-1)
+    loss = float((lse[:-1] - lg[np.arange(len(ids) - 1), ids[1:]]).mean())
+    cli("ablate", "--model", "tiny", "--text", text, "--heads", "L1H0", "--output", str(tmp_path / "abl"))
+    measured = json.load(open(tmp_path / "abl" / "head_importance.json"))["heads"][0]["ablated_loss"]
+    assert abs(loss - measured) < 1e-5, (loss, measured)
+
+
+def test_load_capture_maps_without_copying(tmp_path, cli):
+    # ~100 MB of patterns: 25 texts of 256 tokens x 4 layers x 4 heads
+    words = "liberty treaty harbor railroad tariff revenue frontier peace war bread salt".split()
+    lines = [" ".join(words[(i + j) % len(words)] for j in range(400)) for i in range(25)]
+    (tmp_path / "long.txt").write_text("\n".join(lines) + "\n")
+    cli("run", "--model", "tiny", "--input", str(tmp_path / "long.txt"), "--capture", "weights",
+        "--output", str(tmp_path / "big"), "--no-sync")
+    size = sum(os.path.getsize(tmp_path / "big" / f) for f in os.listdir(tmp_path / "big"))
+    assert size > 100e6
+
+    def anon_kb():
+        for line in open("/proc/self/status"):
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    cap = attnscope.load_capture(tmp_path / "big")
+    before = anon_kb()
+    total = 0.0
+    views = []
+    for s in range(cap.n_sequences):
+        for il in range(4):
+            t = cap.tensor(f"blocks.{il}.attn.hook_pattern", s)
+            assert not t.flags.writeable and not t.flags.owndata
+            total += float(t[:, -1, :].sum())   # touches the mapped pages
+            views.append(t)
+    grown = anon_kb() - before
+    assert total == pytest.approx(25 * 4 * 4, rel=1e-4)
+    assert grown < 10_000, f"anonymous memory grew by {grown} kB reading {size / 1e6:.0f} MB"
+
+
+def test_misuse_is_a_clear_error():
+    model = HookedModel.from_pretrained("tiny")
+    tokens = model.to_tokens("The cat sat on the mat.")
+    with pytest.raises(attnscope.Error, match="unknown hook 'blocks.9.attn.hook_z'"):
+        model.run_with_hooks(tokens, fwd_hooks=[("blocks.9.attn.hook_z", lambda z, h: None)])
+    with pytest.raises(attnscope.Error, match="unknown hook"):
+        model.run_with_cache(tokens, names_filter=["blocks.0.attn.hook_nothing"])
+    with pytest.raises(attnscope.Error, match="returned shape"):
+        model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.attn.hook_pattern", lambda p, h: p[:, :-1, :])])
+    with pytest.raises(attnscope.Error, match="integer array"):
+        model.run_with_cache(tokens.astype(np.float64))
+    with pytest.raises(attnscope.Error, match="outside the vocabulary"):
+        model.run_with_cache(tokens + 5000)
+    with pytest.raises(ZeroDivisionError):    # a Python error in a hook surfaces as itself
+        model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.hook_resid_pre", lambda x, h: 1 / 0)])
+    # the model still works after the errors
+    assert model.run_with_hooks(tokens).shape == (1, tokens.shape[1], 4096)
