@@ -20,6 +20,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -181,6 +182,18 @@ PYBIND11_MODULE(_attnscope, m) {
                      a = r.analyze_attention_patterns(dir);
                  }
                  return to_python(summary_json(a));
+             })
+        // The C++ path for benchmarks (bench/python_overhead.py): the same tokens captured into
+        // memory by Runner::run_with_hooks (the hooks of this runner's `capture`), timed in C++.
+        .def("time_cpp_cache",
+             [](const Runner& r, py::handle tokens) {
+                 PreparedData d;
+                 d.batch.tokens = sequences_of(tokens, "tokens");
+                 d.truncated.assign(d.batch.tokens.size(), false);
+                 py::gil_scoped_release nogil;
+                 const auto t0 = std::chrono::steady_clock::now();
+                 const ActivationCache c = r.run_with_hooks(d);
+                 return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
              })
         // One forward pass over equal-length or ragged sequences. `cache`: hook names whose
         // values are copied into new numpy arrays, per sequence ([seq] -> {name: array});

@@ -17,7 +17,7 @@ packages=(
   python3 python3-numpy               # the test of the README's numpy reader
   python3-dev pybind11-dev            # the Python package (python/)
   python3-pytest                      # its tests
-  python3-setuptools python3-pip python3-venv  # pip install . (setup.py, no network)
+  python3-setuptools python3-wheel python3-pip python3-venv  # pip install . (setup.py, no network)
   chromium                            # the viewer's browser test (headless)
   clang libclang-rt-14-dev libomp-dev # the libFuzzer targets (tests/fuzz/run.sh)
 )

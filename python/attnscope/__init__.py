@@ -26,7 +26,7 @@ from . import _attnscope as _native
 from ._attnscope import Error
 
 __all__ = ["Error", "TransformerRunner", "AttentionDataAnalyzer", "HookedModel", "ActivationCache", "HookPoint",
-           "Capture", "load_capture", "set_threads", "kernels"]
+           "Capture", "load_capture", "view", "View", "Figure", "set_threads", "kernels"]
 
 set_threads = _native.set_threads
 kernels = _native.kernels
@@ -48,6 +48,22 @@ def _progress_bar(label):
 def _np():
     import numpy
     return numpy
+
+
+class Figure(str):
+    """The path of a figure attnscope wrote; in a notebook it displays itself (PNG or SVG)."""
+
+    def _repr_png_(self):
+        if self.endswith(".png"):
+            with open(self, "rb") as f:
+                return f.read()
+        return None
+
+    def _repr_svg_(self):
+        if self.endswith(".svg"):
+            with open(self, encoding="utf-8") as f:
+                return f.read()
+        return None
 
 
 class TransformerRunner:
@@ -129,11 +145,13 @@ class TransformerRunner:
         return self._runner.analyze_summary(os.fspath(save_dir))
 
     def visualize_attention_flow(self, save_dir="attention_data", out_dir=""):
-        return _native.AttentionDataAnalyzer([os.fspath(save_dir)]).visualize_attention_flow(out_dir)
+        """attention_flow_visualization.png (into out_dir, default the capture); shows inline in notebooks."""
+        return Figure(_native.AttentionDataAnalyzer([os.fspath(save_dir)]).visualize_attention_flow(out_dir))
 
     def visualize_attention_weights(self, save_dir="attention_data", layer_idx=0, head_idx=0, seq=0, out_dir=""):
-        return _native.AttentionDataAnalyzer([os.fspath(save_dir)]).visualize_attention_weights(
-            layer_idx, head_idx, seq, out_dir)
+        """attention_weights_L{layer}_H{head}.png of one sequence; shows inline in notebooks."""
+        return Figure(_native.AttentionDataAnalyzer([os.fspath(save_dir)]).visualize_attention_weights(
+            layer_idx, head_idx, seq, out_dir))
 
 
 class AttentionDataAnalyzer:
@@ -155,10 +173,13 @@ class AttentionDataAnalyzer:
         return self._an.create_comprehensive_report(os.fspath(out_dir))
 
     def visualize_attention_flow(self, out_dir=""):
-        return self._an.visualize_attention_flow(os.fspath(out_dir))
+        return Figure(self._an.visualize_attention_flow(os.fspath(out_dir)))
 
     def visualize_attention_weights(self, layer_idx=0, head_idx=0, seq=0, out_dir=""):
-        return self._an.visualize_attention_weights(layer_idx, head_idx, seq, os.fspath(out_dir))
+        return Figure(self._an.visualize_attention_weights(layer_idx, head_idx, seq, os.fspath(out_dir)))
+
+    def visualize_dashboard(self, out_dir=""):
+        return Figure(self._an.visualize_dashboard(os.fspath(out_dir)))
 
 
 class HookPoint:
@@ -344,3 +365,43 @@ class Capture:
 def load_capture(path):
     """A capture directory (attnscope run, TransformerRunner.run_with_hooks) as a Capture."""
     return Capture(path)
+
+
+class View:
+    """The self-contained interactive viewer (attention_view.html) as an object: a notebook shows
+    it inline (an iframe holding the whole page: no server, no network); save() writes it."""
+
+    def __init__(self, html):
+        self.html = html
+
+    def _repr_html_(self):
+        import html
+        return ('<iframe style="width:100%;height:860px;border:1px solid #ddd" srcdoc="'
+                + html.escape(self.html, quote=True) + '"></iframe>')
+
+    def save(self, path):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.html)
+        return path
+
+
+def view(capture, seq=0, max_mb=64):
+    """The viewer of a capture (a Capture or its directory), opened at sequence `seq`."""
+    import tempfile
+    if isinstance(capture, ActivationCache):
+        raise Error("view: an in-memory cache has no capture directory to show; capture with "
+                    "TransformerRunner.run_with_hooks(..., save_dir=DIR) and view(DIR)")
+    path = capture.path if isinstance(capture, Capture) else os.fspath(capture)
+    n = Capture(path).n_sequences
+    if not (0 <= seq < n):
+        raise Error(f"view: seq={seq}, the capture has sequences 0..{n - 1}")
+    with tempfile.TemporaryDirectory() as tmp:
+        page = _native.AttentionDataAnalyzer([path]).create_viewer(tmp, max(8, seq + 1), float(max_mb))
+        with open(page, encoding="utf-8") as f:
+            html = f.read()
+    if seq:
+        select = ('<script>addEventListener("load", () => setTimeout(() => { const s = document.getElementById("seq");'
+                  f' if (s && s.options.length > {seq}) {{ s.value = "{seq}"; s.dispatchEvent(new Event("change")); }}'
+                  ' }, 0));</script>')
+        html = html.replace("</body>", select + "</body>") if "</body>" in html else html + select
+    return View(html)
