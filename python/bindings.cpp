@@ -183,6 +183,32 @@ PYBIND11_MODULE(_attnscope, m) {
                  }
                  return to_python(summary_json(a));
              })
+        // Interventions (intervene/): head_importance.json's and patching.json's content as dicts.
+        .def("ablate",
+             [](const Runner& r, std::vector<std::string> texts, const std::string& heads, const std::string& method,
+                int64_t max_length) {
+                 AblateOptions o;
+                 o.targets = parse_ablation_targets(heads, r.model().config());
+                 o.method = parse_ablation_method(method);
+                 HeadImportance hi;
+                 {
+                     py::gil_scoped_release nogil;
+                     hi = r.ablate(r.prepare_data(std::move(texts), max_length), o);
+                 }
+                 return to_python(head_importance_json(hi));
+             },
+             py::arg("texts"), py::arg("heads") = "all", py::arg("method") = "zero", py::arg("max_length") = 0)
+        .def("patch",
+             [](const Runner& r, const std::string& clean, const std::string& corrupt, const std::string& answer,
+                const std::string& wrong, const std::string& what) {
+                 PatchResult res;
+                 {
+                     py::gil_scoped_release nogil;
+                     res = r.patch(clean, corrupt, answer, wrong, parse_patch_what(what));
+                 }
+                 return to_python(patch_json(res, r.tokenizer().display(r.tokenizer().encode(corrupt))));
+             },
+             py::arg("clean"), py::arg("corrupt"), py::arg("answer") = "", py::arg("wrong") = "", py::arg("what") = "z")
         // The C++ path for benchmarks (bench/python_overhead.py): the same tokens captured into
         // memory by Runner::run_with_hooks (the hooks of this runner's `capture`), timed in C++.
         .def("time_cpp_cache",

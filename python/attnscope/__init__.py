@@ -140,6 +140,27 @@ class TransformerRunner:
             out["logits"] = logits
         return out
 
+    def ablate_heads(self, texts, heads="all", method="zero", max_length=0):
+        """Each head's (or group's, "L0H1+L2H3") output replaced — method zero, mean or resample —
+        and the next-token loss against the clean loss (attnscope ablate): head_importance.json's
+        content as a dict (clean_loss, and per target ablated_loss, delta, se)."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        return self._runner.ablate(texts, heads, method, int(max_length))
+
+    def patch_activations(self, clean, corrupt, answer=None, wrong=None, what="z", metric=None):
+        """Activation patching (attnscope patch): scored by the logit difference of `answer` and
+        `wrong` (one token each) at the last position, or with metric="loss" by the clean text's
+        own loss. patching.json's content as a dict (scores: one row per layer)."""
+        if metric not in (None, "loss", "logit_diff"):
+            raise Error(f"metric={metric!r}: use 'loss', or answer and wrong tokens")
+        if metric == "loss":
+            if answer is not None or wrong is not None:
+                raise Error("metric='loss' takes no answer or wrong token")
+            answer = wrong = ""
+        elif answer is None or wrong is None:
+            raise Error("give answer and wrong (one token each), or metric='loss'")
+        return self._runner.patch(clean, corrupt, answer, wrong, what)
+
     def analyze_attention_patterns(self, save_dir="attention_data"):
         """The analysis of a capture directory (attention_data_summary.json's content, as a dict)."""
         return self._runner.analyze_summary(os.fspath(save_dir))

@@ -112,3 +112,21 @@ def test_misuse_is_a_clear_error():
         model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.hook_resid_pre", lambda x, h: 1 / 0)])
     # the model still works after the errors
     assert model.run_with_hooks(tokens).shape == (1, tokens.shape[1], 4096)
+
+
+def test_ablate_and_patch_from_python(tmp_path, cli):
+    runner = attnscope.TransformerRunner(model_name="tiny")
+    text = TEXTS[1]
+    imp = runner.ablate_heads(text, heads="L1H0,L0H1+L2H3", method="mean")
+    assert imp["schema"] == "attnscope.head_importance/1" and imp["method"] == "mean"
+    assert [h["name"] for h in imp["heads"]] == ["L1H0", "L0H1+L2H3"]
+    cli("ablate", "--model", "tiny", "--text", text, "--heads", "L1H0,L0H1+L2H3", "--method", "mean",
+        "--output", str(tmp_path / "abl"))
+    same = json.load(open(tmp_path / "abl" / "head_importance.json"))
+    assert [h["delta"] for h in imp["heads"]] == [h["delta"] for h in same["heads"]]   # the same bits
+    p = runner.patch_activations("The cat sat on the mat", "The dog sat on the mat", metric="loss", what="resid_pre")
+    assert "loss" in p["metric"] and len(p["scores"]) == 4 and p["scores"][0][0] == 0.0
+    with pytest.raises(attnscope.Error, match="not one"):
+        runner.patch_activations("The cat sat", "The dog sat", answer=" on the", wrong=" a")
+    with pytest.raises(attnscope.Error, match="L9H0"):
+        runner.ablate_heads(text, heads="L9H0")
