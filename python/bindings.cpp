@@ -13,6 +13,7 @@
 #include "engine/forward.h"
 #include "engine/gemm.h"
 #include "engine/hooks.h"
+#include "engine/kernels.h"
 #include "report/report.h"
 
 #include <pybind11/functional.h>
@@ -98,6 +99,13 @@ PYBIND11_MODULE(_attnscope, m) {
     });
 
     m.def("set_threads", &set_num_threads, "Threads for matrix products and attention (0: all cores).");
+    m.def(
+        "log_sum_exp",
+        [](py::array_t<float, py::array::c_style | py::array::forcecast> x) {
+            if (x.ndim() != 1 || x.shape(0) == 0) throw Error("log_sum_exp: expected a non-empty 1-D array");
+            return log_sum_exp(x.data(), int64_t(x.shape(0)));
+        },
+        "The engine's log(sum(exp(x))) (float exp, double sum), as the ablation loss computes it.");
     m.def("kernels", &gemm_variant, "The matrix-product micro-kernel of this build (avx512, avx2 or scalar).");
 
     py::class_<PreparedData>(m, "PreparedData")
@@ -211,6 +219,18 @@ PYBIND11_MODULE(_attnscope, m) {
              py::arg("clean"), py::arg("corrupt"), py::arg("answer") = "", py::arg("wrong") = "", py::arg("what") = "z")
         // The C++ path for benchmarks (bench/python_overhead.py): the same tokens captured into
         // memory by Runner::run_with_hooks (the hooks of this runner's `capture`), timed in C++.
+        .def("capture_tokens",
+             [](const Runner& r, py::handle tokens, const std::string& dir) {
+                 PreparedData d;
+                 d.batch.tokens = sequences_of(tokens, "tokens");
+                 for (const auto& s : d.batch.tokens) {
+                     d.texts.push_back(r.tokenizer().decode(s));
+                     d.truncated.push_back(false);
+                     d.max_length = std::max<int64_t>(d.max_length, int64_t(s.size()));
+                 }
+                 py::gil_scoped_release nogil;
+                 r.run_with_hooks(d, dir);
+             })
         .def("time_cpp_cache",
              [](const Runner& r, py::handle tokens) {
                  PreparedData d;

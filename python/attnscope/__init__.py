@@ -225,9 +225,10 @@ class ActivationCache:
     """Hook values by name, stacked over the batch: cache["blocks.3.attn.hook_pattern"] is
     [batch, head, query, key]; cache["pattern", 3] is the same (TransformerLens' short names)."""
 
-    def __init__(self, per_sequence):
+    def __init__(self, per_sequence, model=None, tokens=None):
         self._per_seq = per_sequence
         self._stacked = {}
+        self._model, self._tokens = model, tokens   # what made it: view() can show it
 
     def _name(self, key):
         if isinstance(key, tuple):
@@ -327,7 +328,7 @@ class HookedModel:
         tokens = self._tokens(text_or_tokens)
         names = self._names(names_filter)
         logits, caches = self._runner.forward(tokens, names, [], return_logits, HookPoint)
-        return (self._stack_logits(logits) if return_logits else None), ActivationCache(caches)
+        return (self._stack_logits(logits) if return_logits else None), ActivationCache(caches, self, tokens)
 
     def run_with_hooks(self, text_or_tokens, fwd_hooks=(), return_logits=True):
         """Logits [batch, pos, vocab] of a forward pass in which each (name or predicate, fn) of
@@ -407,11 +408,19 @@ class View:
 
 
 def view(capture, seq=0, max_mb=64):
-    """The viewer of a capture (a Capture or its directory), opened at sequence `seq`."""
+    """The viewer of a capture (a Capture or its directory) or of a run_with_cache cache, opened at
+    sequence `seq`."""
     import tempfile
     if isinstance(capture, ActivationCache):
-        raise Error("view: an in-memory cache has no capture directory to show; capture with "
-                    "TransformerRunner.run_with_hooks(..., save_dir=DIR) and view(DIR)")
+        # the forward pass is batch-invariant, so capturing the cache's tokens again gives the
+        # cache's values bit for bit: the viewer is drawn from that capture
+        if capture._model is None:
+            raise Error("view: this cache does not know the model and tokens that made it; "
+                        "use HookedModel.run_with_cache, or view a capture directory")
+        with tempfile.TemporaryDirectory() as tmp:
+            runner = _native.Runner(capture._model._runner.model_path, capture="weights", force=True)
+            runner.capture_tokens(capture._tokens, os.path.join(tmp, "cap"))
+            return view(os.path.join(tmp, "cap"), seq, max_mb)
     path = capture.path if isinstance(capture, Capture) else os.fspath(capture)
     n = Capture(path).n_sequences
     if not (0 <= seq < n):

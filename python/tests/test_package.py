@@ -44,6 +44,9 @@ def test_view_and_figures_for_notebooks(tmp_path):
     assert fig._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(attnscope.Error, match="seq=5"):
         attnscope.view(tmp_path / "cap", seq=5)
-    _, cache = attnscope.HookedModel.from_pretrained("tiny").run_with_cache("Hello")
-    with pytest.raises(attnscope.Error, match="in-memory cache"):
-        attnscope.view(cache)
+    model = attnscope.HookedModel.from_pretrained("tiny")
+    _, cache = model.run_with_cache(model.to_tokens("Hello there, general Kenobi"))
+    page = attnscope.view(cache).html
+    assert "attnscope-data" in page and len(page) > 10000
+    with pytest.raises(attnscope.Error, match="does not know the model"):
+        attnscope.view(attnscope.ActivationCache([{}]))

@@ -294,7 +294,10 @@ nlohmann::ordered_json head_importance_json(const HeadImportance& r) {
 }
 
 HeadImportance read_head_importance(const std::string& path) {
-    const nlohmann::json j = read_json_file(path);
+    return head_importance_from_json(read_json_file(path), path);
+}
+
+HeadImportance head_importance_from_json(const nlohmann::json& j, const std::string& path) {
     HeadImportance r;
     try {
         if (!j.is_object() || j.value("schema", "") != "attnscope.head_importance/1")

@@ -71,6 +71,8 @@ nlohmann::ordered_json head_importance_json(const HeadImportance& r);
 // Read a head_importance.json back, validated (schema, sizes, every head in range, finite
 // numbers); throws naming the file and what is wrong.
 HeadImportance read_head_importance(const std::string& path);
+// The same from a parsed document; `label` names it in errors.
+HeadImportance head_importance_from_json(const nlohmann::json& j, const std::string& label);
 // The result whose target is exactly this set of heads (in any order), or nullptr.
 const AblationResult* find_ablation(const HeadImportance& r, std::vector<std::pair<int, int>> heads);
 std::string head_importance_report(const HeadImportance& r);
