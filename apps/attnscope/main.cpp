@@ -48,6 +48,10 @@ commands:
       --dtype f32|f16  stored type (default f32)      --force        write into a non-empty DIR
       --resume         continue an interrupted run (same command) after its last recorded
                        batch; the result is byte-identical to an uninterrupted run
+      --shard I/N      only the I-th (from 0) of N contiguous, nearly equal slices of the texts
+                       (one Slurm array task each); the manifest records the slice and the
+                       texts keep their corpus-wide index. `analyze` on all N shards gives the
+                       whole run's summary (the same bytes but for the directory names)
       --no-sync        do not wait for the data to reach the disk (fsync) before naming the
                        files: faster when the disk is slower than the model; an interrupted run
                        still leaves no file that looks whole, a power failure just after may
@@ -325,7 +329,7 @@ void check_options(const std::string& command, const Args& args) {
     static const std::map<std::string, std::vector<std::string>> known = {
         {"run",
          {"--model", "--text", "--input", "--output", "--max-length", "--batch-size", "--capture", "--layers",
-          "--heads", "--dtype", "--force", "--resume", "--no-sync", "--stats-only", "--weights"}},
+          "--heads", "--dtype", "--force", "--resume", "--no-sync", "--stats-only", "--weights", "--shard"}},
         {"analyze", {"--output", "--print", "--importance", "--prune-max-delta"}},
         {"plot", {"--seq", "--format", "--output", "--layer", "--head"}},
         {"report", {"--output", "--format", "--importance", "--prune-max-delta"}},
@@ -412,8 +416,16 @@ int run(int argc, char** argv) {
         opt.batch_size = int(number("--batch-size", 8));
         const std::string output = args.require("--output", "run");
         std::vector<std::string> texts = texts_of(args, "run");
+        ShardInfo shard;
+        if (args.has("--shard")) { // this task's slice of the corpus; the manifest records it
+            const auto [index, count] = parse_shard(args.get("--shard"));
+            shard = shard_of(index, count, int64_t(texts.size()));
+            const int64_t last = (index + 1) * shard.total / count;
+            texts = std::vector<std::string>(texts.begin() + shard.first, texts.begin() + last);
+        }
         Runner runner(args.require("--model", "run"), opt);
-        const PreparedData data = runner.prepare_data(std::move(texts), number("--max-length", 0));
+        PreparedData data = runner.prepare_data(std::move(texts), number("--max-length", 0));
+        data.shard = shard;
         std::signal(SIGINT, on_sigint);
         std::signal(SIGTERM, on_sigint);
         if (args.has("--stats-only")) {

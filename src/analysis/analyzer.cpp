@@ -630,9 +630,12 @@ std::string capture_fingerprint(const std::vector<const CaptureReader*>& readers
     return h.hex_digest();
 }
 
-AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& readers, const AnalysisOptions& options,
+AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& given, const AnalysisOptions& options,
                                 const std::function<void(int64_t, int64_t)>& on_progress) {
-    if (readers.empty()) throw Error("analysis: no capture directory given");
+    if (given.empty()) throw Error("analysis: no capture directory given");
+    // shards of one corpus (run --shard) in corpus order, whatever order they were given in: the
+    // sums then run over the texts in the order one run over the corpus takes
+    const std::vector<const CaptureReader*> readers = order_shards(given);
     const ModelConfig& cfg = readers[0]->config();
     for (const CaptureReader* r : readers) {
         const ModelConfig& c = r->config();

@@ -584,6 +584,9 @@ ojson Runner::manifest(const PreparedData& data, const CaptureSpec& sp,
     for (const auto& [f, hooks] : files)
         fl.push_back({{"file", f}, {"hooks", hooks}});
     m["files"] = fl;
+    if (data.shard.present())
+        m["shard"] = {{"index", data.shard.index}, {"count", data.shard.count}, {"first", data.shard.first},
+                      {"total", data.shard.total}};
     m["batches_completed"] = (data.batch.n_seq() + options_.batch_size - 1) / options_.batch_size;
     return m;
 }
@@ -607,7 +610,7 @@ int64_t Runner::write_manifest(const std::string& path, const ojson& head, const
     flush(text);
     for (int64_t s = 0; s < data.batch.n_seq(); ++s) {
         const auto& ids = data.batch.tokens[size_t(s)];
-        ojson seq = {{"index", s},
+        ojson seq = {{"index", data.shard.first + s}, // global: the text's place in the whole corpus
                      {"text", data.texts[size_t(s)]},
                      {"length", int64_t(ids.size())},
                      {"truncated", bool(data.truncated[size_t(s)])},

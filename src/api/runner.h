@@ -59,6 +59,7 @@ struct PreparedData {
     int64_t max_length = 0;
     int64_t n_truncated = 0;
     std::vector<int64_t> prompt_lengths; // per sequence, when the texts are generated (else empty)
+    ShardInfo shard;                     // the corpus slice these texts are (run --shard), else none
 };
 
 struct CaptureSummary {

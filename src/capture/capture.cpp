@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <sys/stat.h>
 #include <filesystem>
@@ -240,6 +241,18 @@ CaptureReader::CaptureReader(const std::string& dir) : dir_(dir) {
         info.prompt_length = json_int_or(s, "prompt_length", path, 0, info.length, -1);
         sequences_.push_back(std::move(info));
     }
+    if (auto sh = manifest_.find("shard"); sh != manifest_.end()) {
+        if (!sh->is_object()) throw Error(cat(path, ": 'shard' must be an object"));
+        const int64_t count = json_int(*sh, "count", path, 1, int64_t(1) << 40);
+        const int64_t total = json_int(*sh, "total", path, 1, int64_t(1) << 40);
+        const ShardInfo want = shard_of(json_int(*sh, "index", path, 0, count - 1), count, total);
+        if (json_int(*sh, "first", path, 0, total) != want.first ||
+            (want.index + 1) * total / count - want.first != n_sequences())
+            throw Error(cat(path, ": shard ", want.index, "/", count, " of ", total, " texts should hold texts ",
+                            want.first, "..", (want.index + 1) * total / count - 1, "; the manifest says first ",
+                            sh->value("first", int64_t(-1)), " and lists ", n_sequences()));
+        shard_ = want;
+    }
     auto files = manifest_.find("files");
     if (files == manifest_.end() || !files->is_array()) throw Error(cat(path, ": missing array 'files'"));
     for (const auto& f : *files) {
@@ -250,6 +263,66 @@ CaptureReader::CaptureReader(const std::string& dir) : dir_(dir) {
         for (const auto& t : files_.back()->tensors())
             file_of_[t.name] = files_.size() - 1;
     }
+}
+
+ShardInfo shard_of(int64_t index, int64_t count, int64_t total) {
+    if (count < 1 || index < 0 || index >= count)
+        throw Error(cat("--shard ", index, "/", count, ": expected 0 <= I < N"),
+                    "shards count from 0, as sbatch --array=0-(N-1) numbers its tasks");
+    if (count > total)
+        throw Error(cat("--shard ", index, "/", count, ": ", count, " shards of ", total, " texts would leave some empty"),
+                    "use at most as many shards as texts");
+    return {index, count, index * total / count, total};
+}
+
+std::pair<int64_t, int64_t> parse_shard(const std::string& spec) {
+    long long i = -1, n = -1;
+    char tail = 0;
+    if (std::sscanf(spec.c_str(), "%lld/%lld%c", &i, &n, &tail) != 2 || i < 0 || n < 1 || i >= n ||
+        spec.find_first_not_of("0123456789/") != std::string::npos)
+        throw Error(cat("--shard: '", spec, "' is not I/N with 0 <= I < N"),
+                    "e.g. --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT");
+    return {i, n};
+}
+
+std::vector<const CaptureReader*> order_shards(const std::vector<const CaptureReader*>& readers) {
+    if (readers.empty() || std::none_of(readers.begin(), readers.end(), [](auto* r) { return r->shard().present(); }))
+        return readers;
+    const CaptureReader* a = readers[0];
+    for (const CaptureReader* r : readers) {
+        if (!r->shard().present() || !a->shard().present())
+            throw Error(cat(r->shard().present() ? a->dir() : r->dir(), " is not a shard, ",
+                            r->shard().present() ? r->dir() : a->dir(), " is"),
+                        "analyse the shards of one corpus together, or unsharded captures");
+        if (r->shard().count != a->shard().count || r->shard().total != a->shard().total)
+            throw Error(cat(r->dir(), " is shard ", r->shard().index, "/", r->shard().count, " of ", r->shard().total,
+                            " texts, ", a->dir(), " shard ", a->shard().index, "/", a->shard().count, " of ",
+                            a->shard().total, ": not one corpus"));
+        const auto model = [](const CaptureReader* c) { return c->manifest().value("model", nlohmann::json()).value("name", ""); };
+        if (model(r) != model(a))
+            throw Error(cat(r->dir(), " is of model '", model(r), "', ", a->dir(), " of '", model(a), "'"),
+                        "shards of one corpus come from one model");
+        if (r->manifest().value("capture", nlohmann::json()) != a->manifest().value("capture", nlohmann::json()))
+            throw Error(cat(r->dir(), " and ", a->dir(), " were captured with different options (hooks, layers, heads "
+                                                         "or dtype)"),
+                        "run every shard with the same --capture, --layers, --heads and --dtype");
+    }
+    std::vector<const CaptureReader*> out(size_t(a->shard().count), nullptr);
+    for (const CaptureReader* r : readers) {
+        const CaptureReader*& slot = out[size_t(r->shard().index)];
+        if (slot)
+            throw Error(cat(slot->dir(), " and ", r->dir(), " are both shard ", r->shard().index, "/", r->shard().count),
+                        "give each shard once");
+        slot = r;
+    }
+    for (size_t i = 0; i < out.size(); ++i)
+        if (!out[i]) {
+            const ShardInfo m = shard_of(int64_t(i), a->shard().count, a->shard().total);
+            throw Error(cat("shard ", i, "/", m.count, " (texts ", m.first, "..", (m.index + 1) * m.total / m.count - 1,
+                            " of ", m.total, ") is missing"),
+                        cat("run attnscope run --shard ", i, "/", m.count, " with the same input and options"));
+        }
+    return out;
 }
 
 const SequenceInfo& CaptureReader::sequence(int64_t s) const {

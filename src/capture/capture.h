@@ -81,6 +81,24 @@ struct SequenceInfo {
     int64_t prompt_length = -1; // generated text (attnscope generate --output): where the prompt ends
 };
 
+// One of N contiguous, nearly equal slices of a corpus of `total` texts (attnscope run --shard
+// I/N, numbered from 0 as sbatch --array numbers its tasks): texts [first, first + n).
+struct ShardInfo {
+    int64_t index = -1, count = 0, first = 0, total = 0; // index -1: not a shard
+    bool present() const { return index >= 0; }
+};
+// The slice of shard `index` of `count` over `total` texts: [index * total / count,
+// (index + 1) * total / count). Throws naming --shard when out of range or when some shard
+// would be empty (more shards than texts).
+ShardInfo shard_of(int64_t index, int64_t count, int64_t total);
+// "I/N" as given to --shard; throws naming the argument.
+std::pair<int64_t, int64_t> parse_shard(const std::string& spec);
+// The readers of a sharded corpus in shard order, checked to be one corpus: every one a shard
+// (or none, then returned as given), of one model and one capture, the same N and total, no
+// shard twice and none missing. Throws naming the pair at fault or the missing shard.
+class CaptureReader;
+std::vector<const CaptureReader*> order_shards(const std::vector<const CaptureReader*>& readers);
+
 // Reads a capture directory: the manifest is validated, tensor files memory-mapped and read
 // one tensor at a time, so memory holds one tensor, not the capture.
 class CaptureReader {
@@ -95,6 +113,7 @@ class CaptureReader {
     // Hook names captured (e.g. "blocks.0.attn.hook_pattern"), in file order, for sequence 0.
     std::vector<std::string> hooks() const;
     const std::vector<int>& heads() const { return heads_; } // empty = all heads
+    const ShardInfo& shard() const { return shard_; }          // the corpus slice, when run with --shard
     bool has(int64_t seq, const std::string& hook) const;
     // A copy of the tensor as f32.
     Captured read(int64_t seq, const std::string& hook) const;
@@ -122,6 +141,7 @@ class CaptureReader {
     ModelConfig config_;
     std::vector<SequenceInfo> sequences_;
     std::vector<int> heads_;
+    ShardInfo shard_;
     std::vector<std::unique_ptr<SafetensorsFile>> files_;
     std::map<std::string, size_t> file_of_; // tensor name -> index into files_
 };

@@ -34,13 +34,20 @@ for cfg in "b1 --batch-size 1" "b3 --batch-size 3" "t1 --threads 1 --batch-size 
 done
 [ "$n" -ge 10 ] || fail "compared only $n files"
 
-# four shards of the corpus, analysed together, against the whole
-split -n l/4 -d "$work/texts.txt" "$work/part"
+# four shards of the corpus (run --shard I/4), analysed together in any order, against the whole
 for i in 0 1 2 3; do
-  "$cli" run --model tiny --input "$work/part0$i" --output "$work/shard$i" --batch-size 3 2> /dev/null
+  "$cli" run --model tiny --input "$work/texts.txt" --shard "$i/4" --output "$work/shard$i" --batch-size 3 2> /dev/null
 done
+grep -q '"shard": {' "$work/shard2/manifest.json" || fail "the manifest records no shard"
+/usr/bin/python3 - "$work" <<'PY' || fail "shard manifests"
+import json, sys
+w = sys.argv[1]
+idx = [s["index"] for i in range(4) for s in json.load(open(f"{w}/shard{i}/manifest.json"))["sequences"]]
+assert idx == list(range(24)), idx                      # global indices, contiguous, complete
+assert json.load(open(f"{w}/shard1/manifest.json"))["shard"] == {"index": 1, "count": 4, "first": 6, "total": 24}
+PY
 "$cli" analyze "$work/b8" --output "$work/whole" 2> /dev/null
-"$cli" analyze "$work/shard0" "$work/shard1" "$work/shard2" "$work/shard3" --output "$work/sharded" 2> /dev/null
+"$cli" analyze "$work/shard2" "$work/shard0" "$work/shard3" "$work/shard1" --output "$work/sharded" 2> /dev/null
 strip() { /usr/bin/python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -54,4 +61,21 @@ cmp "$work/whole.json" "$work/sharded.json" || fail "4 shards analysed together 
 "$cli" run --model tiny --input "$work/texts.txt" --output "$work/s8" --stats-only --batch-size 8 2> /dev/null
 "$cli" run --model tiny --input "$work/texts.txt" --output "$work/s1" --stats-only --batch-size 1 --threads 1 2> /dev/null
 cmp "$work/s8/attention_data_summary.json" "$work/s1/attention_data_summary.json" || fail "stats-only summaries differ"
+# bad shards: malformed, out of range, more shards than texts, a missing or doubled shard, shards
+# of another corpus size -- clear errors naming the shard or the pair
+expect_error() {
+  local want=$1; shift
+  if "$@" > /dev/null 2> "$work/err.txt"; then fail "accepted: $*"; fi
+  grep -qF -- "$want" "$work/err.txt" || fail "'$want' not in: $(cat "$work/err.txt")"
+}
+expect_error "'2of4' is not I/N" "$cli" run --model tiny --input "$work/texts.txt" --shard 2of4 --output "$work/x"
+expect_error "'4/4' is not I/N" "$cli" run --model tiny --input "$work/texts.txt" --shard 4/4 --output "$work/x"
+expect_error "30 shards of 24 texts" "$cli" run --model tiny --input "$work/texts.txt" --shard 0/30 --output "$work/x"
+expect_error "shard 3/4 (texts 18..23 of 24) is missing" "$cli" analyze "$work/shard0" "$work/shard1" "$work/shard2"
+expect_error "are both shard 1/4" "$cli" analyze "$work/shard0" "$work/shard1" "$work/shard1" "$work/shard2" "$work/shard3"
+expect_error "is not a shard" "$cli" analyze "$work/shard0" "$work/b8"
+head -20 "$work/texts.txt" > "$work/texts20.txt"
+"$cli" run --model tiny --input "$work/texts20.txt" --shard 3/4 --output "$work/other3" 2> /dev/null
+expect_error "not one corpus" "$cli" analyze "$work/shard0" "$work/shard1" "$work/shard2" "$work/other3"
+[ -d "$work/shard1" ] && [ -f "$work/shard1/manifest.json" ] || fail "a refused analysis touched a shard"
 echo "reproducible ok: $n tensor files identical, shards = whole, stats-only identical"
