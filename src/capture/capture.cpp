@@ -302,10 +302,15 @@ std::vector<const CaptureReader*> order_shards(const std::vector<const CaptureRe
         if (model(r) != model(a))
             throw Error(cat(r->dir(), " is of model '", model(r), "', ", a->dir(), " of '", model(a), "'"),
                         "shards of one corpus come from one model");
-        if (r->manifest().value("capture", nlohmann::json()) != a->manifest().value("capture", nlohmann::json()))
-            throw Error(cat(r->dir(), " and ", a->dir(), " were captured with different options (hooks, layers, heads "
-                                                         "or dtype)"),
-                        "run every shard with the same --capture, --layers, --heads and --dtype");
+        const auto options = [](const CaptureReader* c) { // what was captured; the batch size changes no value
+            nlohmann::json o = c->manifest().value("capture", nlohmann::json::object());
+            if (o.is_object()) o.erase("batch_size");
+            return o;
+        };
+        if (options(r) != options(a))
+            throw Error(cat(r->dir(), " and ", a->dir(), " were captured with different options (hooks, layers, heads, "
+                                                         "dtype or max length)"),
+                        "run every shard with the same --capture, --layers, --heads, --dtype and --max-length");
     }
     std::vector<const CaptureReader*> out(size_t(a->shard().count), nullptr);
     for (const CaptureReader* r : readers) {

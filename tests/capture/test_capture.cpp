@@ -4,6 +4,7 @@
 #include "core/files.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "report/report.h"
 #include "test_util.h"
 
 #include <cmath>
@@ -416,4 +417,60 @@ TEST(CaptureFaults, KilledAtRandomMomentsResumesToTheSameBytes) {
     std::printf("[ SIGKILL ] 20 trials: %d resumed, %d had finished, %d restarted; all byte-identical\n", resumed,
                 finished, restarted);
     EXPECT_GT(resumed, 5);
+}
+
+// Shards merge exactly (issue #23): a corpus captured whole and in random shardings (2 to 7
+// shards, random batch sizes), the shards given to the analysis in random order, gives the
+// whole run's summary byte for byte except the fields that name the directories.
+TEST(CaptureShards, RandomShardingsAnalyseToTheWholeRun) {
+    TempDir dir;
+    std::mt19937 rng(23);
+    std::vector<std::string> corpus;
+    const std::vector<std::string> words = {"the", "of", "peace", "war", "liberty", "treaty", "harbor", "and", "to"};
+    for (int i = 0; i < 13; ++i) {
+        std::string t;
+        const int n = 2 + int(rng() % 60);
+        for (int w = 0; w < n; ++w)
+            t += (w ? " " : "") + words[rng() % words.size()];
+        corpus.push_back(t);
+    }
+    auto capture = [&](const std::string& out, ShardInfo shard, int batch) {
+        RunnerOptions o;
+        o.capture = "weights,inputs,outputs";
+        o.batch_size = batch;
+        Runner runner(std::string(ATTNSCOPE_SOURCE_DIR) + "/models/tiny", o);
+        std::vector<std::string> texts = corpus;
+        if (shard.present())
+            texts = std::vector<std::string>(corpus.begin() + shard.first,
+                                             corpus.begin() + (shard.index + 1) * shard.total / shard.count);
+        PreparedData d = runner.prepare_data(texts);
+        d.shard = shard;
+        runner.run_with_hooks(d, out);
+    };
+    auto summary = [](const std::vector<std::string>& dirs) {
+        std::vector<std::unique_ptr<CaptureReader>> owned;
+        std::vector<const CaptureReader*> rs;
+        for (const auto& d : dirs)
+            owned.push_back(std::make_unique<CaptureReader>(d)), rs.push_back(owned.back().get());
+        auto j = summary_json(analyze_captures(rs, {}));
+        j.erase("sources");
+        j.erase("capture_fingerprint");
+        return j.dump();
+    };
+    capture(dir.file("whole"), {}, 8);
+    const std::string whole = summary({dir.file("whole")});
+    for (int trial = 0; trial < 3; ++trial) {
+        const int64_t N = 2 + int64_t(rng() % 6);
+        std::vector<std::string> dirs;
+        for (int64_t i = 0; i < N; ++i) {
+            dirs.push_back(dir.file(cat("t", trial, "-", i)));
+            capture(dirs.back(), shard_of(i, N, int64_t(corpus.size())), 1 + int(rng() % 5));
+        }
+        std::shuffle(dirs.begin(), dirs.end(), rng);
+        EXPECT_EQ(summary(dirs), whole) << N << " shards";
+    }
+    expect_error([] { shard_of(3, 3, 10); }, {"--shard 3/3", "0 <= I < N"});
+    expect_error([] { shard_of(0, 11, 10); }, {"11 shards of 10 texts"});
+    expect_error([] { parse_shard("1/"); }, {"'1/' is not I/N"});
+    EXPECT_EQ(parse_shard("7/16"), (std::pair<int64_t, int64_t>{7, 16}));
 }
