@@ -22,6 +22,11 @@
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
+// GCC 12 reports the AVX-512 shuffle intrinsics' internal undefined operand (_mm512_undefined_ps)
+// as "maybe uninitialized" once they are inlined into a loop: a known false positive.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace attnscope {
 
@@ -82,9 +87,11 @@ struct Finish {
 };
 
 // c[r][0 .. kNR) (row stride ldc) for r < R: continue (or, first, start) each element's chain
-// over the kc values of k in the packed rows pa ([kc][kMR]) and the packed panel pb ([kc][kNR]).
+// over the kc values of k in the packed rows pa ([kc][kMR]) and the panel pb: kNR values per k,
+// ldb apart (kNR when packed; the weight's row stride when read in place).
 template <int R>
-void micro_kernel(const float* pa, const float* pb, int64_t kc, float* c, int64_t ldc, bool first, const Finish& f) {
+void micro_kernel(const float* pa, const float* pb, int64_t ldb, int64_t kc, float* c, int64_t ldc, bool first,
+                  const Finish& f) {
     Vec acc[R][kNV];
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
@@ -95,7 +102,7 @@ void micro_kernel(const float* pa, const float* pb, int64_t kc, float* c, int64_
         Vec b[kNV];
 #pragma GCC unroll 4
         for (int v = 0; v < kNV; ++v)
-            b[v] = vload(pb + k * kNR + v * kW);
+            b[v] = vload(pb + k * ldb + v * kW);
         const float* a = pa + k * kMR;
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
@@ -126,13 +133,39 @@ void micro_kernel(const float* pa, const float* pb, int64_t kc, float* c, int64_
             vstore(c + r * ldc + v * kW, acc[r][v]);
 }
 
-using Kernel = void (*)(const float*, const float*, int64_t, float*, int64_t, bool, const Finish&);
+using Kernel = void (*)(const float*, const float*, int64_t, int64_t, float*, int64_t, bool, const Finish&);
 
 template <size_t... I>
 constexpr auto kernel_table(std::index_sequence<I...>) {
     return std::array<Kernel, sizeof...(I)>{&micro_kernel<int(I) + 1>...};
 }
 constexpr auto kKernels = kernel_table(std::make_index_sequence<kMR>{}); // kKernels[R - 1]
+
+#if defined(__AVX512F__)
+// r[q] = column q of the 16 x 16 block whose rows are r[0..16): four rounds of shuffles.
+inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; ++i) { // pairs of rows interleaved
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; ++i) { // groups of four rows
+        r[4 * i + 0] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 2; ++i) // 128-bit lanes of eight rows
+        for (int j = 0; j < 4; ++j) {
+            t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
+            t[8 * i + 4 + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0xdd);
+        }
+    for (int j = 0; j < 8; ++j) {
+        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
+    }
+}
+#endif
 
 // Rows [n0, n0 + mc) x k [k0, k0 + kc) of x into micro-panels of kMR rows, [kc][kMR] each (rows
 // past mc left as they are: the kernel for fewer rows never reads them).
@@ -141,8 +174,20 @@ void pack_rows(const float* x, int64_t ldx, int64_t n0, int64_t mc, int64_t k0, 
         const int64_t rows = std::min<int64_t>(kMR, mc - i0);
         float* dst = pa + i0 * kc;
         const float* src = x + (n0 + i0) * ldx + k0;
+        int64_t k_done = 0;
+#if defined(__AVX512F__)
+        if (rows == kMR) // 16 k at a time: the kMR rows (and zeros) transposed in registers
+            for (; k_done + 16 <= kc; k_done += 16) {
+                __m512 r[16];
+                for (int q = 0; q < 16; ++q)
+                    r[q] = q < kMR ? _mm512_loadu_ps(src + q * ldx + k_done) : _mm512_setzero_ps();
+                transpose16(r);
+                for (int q = 0; q < 16; ++q)
+                    _mm512_mask_storeu_ps(dst + (k_done + q) * kMR, __mmask16((1u << kMR) - 1), r[q]);
+            }
+#endif
         if (rows == kMR) // contiguous stores, kMR read streams
-            for (int64_t k = 0; k < kc; ++k)
+            for (int64_t k = k_done; k < kc; ++k)
 #pragma GCC unroll 16
                 for (int64_t r = 0; r < kMR; ++r)
                     dst[k * kMR + r] = src[r * ldx + k];
@@ -152,6 +197,7 @@ void pack_rows(const float* x, int64_t ldx, int64_t n0, int64_t mc, int64_t k0, 
                     dst[k * kMR + r] = src[r * ldx + k];
     }
 }
+
 
 // Columns [m0, m0 + nc) x k [k0, k0 + kc) of w into panels of kNR columns, [kc][kNR] each,
 // zero past the last column.
@@ -180,8 +226,21 @@ void pack_cols(const float* w, int64_t ldw, GemmB layout, int64_t m0, int64_t nc
         {
             // a transpose: contiguous stores of kNR values per k, read from kNR rows of w
             const float* src = w + (m0 + j0) * ldw + k0;
+            int64_t k_done = 0;
+#if defined(__AVX512F__)
+            if (cols == kNR) // 16 x 16 blocks transposed in registers
+                for (; k_done + 16 <= kc; k_done += 16)
+                    for (int h = 0; h < kNV; ++h) {
+                        __m512 r[16];
+                        for (int q = 0; q < 16; ++q)
+                            r[q] = _mm512_loadu_ps(src + (h * 16 + q) * ldw + k_done);
+                        transpose16(r);
+                        for (int q = 0; q < 16; ++q)
+                            _mm512_storeu_ps(dst + (k_done + q) * kNR + h * 16, r[q]);
+                    }
+#endif
             if (cols == kNR)
-                for (int64_t k = 0; k < kc; ++k)
+                for (int64_t k = k_done; k < kc; ++k)
 #pragma GCC unroll 32
                     for (int64_t j = 0; j < kNR; ++j)
                         dst[k * kNR + j] = src[j * ldw + k];
@@ -207,13 +266,18 @@ struct Product {
     float* pa; // kMC x kKC packed rows, shared by the threads
 };
 
+// A product of a few rows (a decode step) by a [K, M] weight reads the weight in place: packing
+// it would cost as much memory traffic as the product itself.
+bool in_place(const Product& p) { return p.layout == GemmB::k_by_m && p.N <= kMR; }
+
 // Rows [ic, ic + mc) x columns [m0, m0 + nc) of the product for the K block [k0, k0 + kc), from
-// the packed rows p.pa and the packed panels pb.
+// the packed rows p.pa and the packed panels pb (or, in_place, the weight's rows).
 void compute_block(const Product& p, const float* pb, int64_t ic, int64_t mc, int64_t m0, int64_t nc, int64_t k0,
                    int64_t kc) {
     alignas(64) float tile[kMR * kNR];
     alignas(64) float bias_pad[kNR];
-    const bool first = k0 == 0;
+    thread_local std::vector<float> edge; // an in-place product's last, partial panel, packed
+    const bool first = k0 == 0, direct = in_place(p);
     for (int64_t j0 = 0; j0 < nc; j0 += kNR) {
         const int64_t cols = std::min<int64_t>(kNR, nc - j0), m = m0 + j0;
         Finish f;
@@ -225,19 +289,27 @@ void compute_block(const Product& p, const float* pb, int64_t ic, int64_t mc, in
             f.bias = bias_pad;
         }
         const float* panel = pb + j0 * kc;
+        int64_t ldb = kNR;
+        if (direct && cols == kNR) {
+            panel = p.w + k0 * p.ldw + m, ldb = p.ldw;
+        } else if (direct) {
+            edge.resize(size_t(kc * kNR));
+            pack_cols(p.w, p.ldw, p.layout, m, cols, k0, kc, edge.data());
+            panel = edge.data();
+        }
         for (int64_t i0 = 0; i0 < mc; i0 += kMR) {
             const int64_t rows = std::min<int64_t>(kMR, mc - i0);
             float* c = p.y + (ic + i0) * p.ldy + m;
             const Kernel kern = kKernels[size_t(rows - 1)];
             if (cols == kNR) {
-                kern(p.pa + i0 * kc, panel, kc, c, p.ldy, first, f);
+                kern(p.pa + i0 * kc, panel, ldb, kc, c, p.ldy, first, f);
                 continue;
             }
             // an edge tile: through a full-width copy, valid columns only
             if (!first)
                 for (int64_t r = 0; r < rows; ++r)
                     std::copy(c + r * p.ldy, c + r * p.ldy + cols, tile + r * kNR);
-            kern(p.pa + i0 * kc, panel, kc, tile, kNR, first, f);
+            kern(p.pa + i0 * kc, panel, ldb, kc, tile, kNR, first, f);
             for (int64_t r = 0; r < rows; ++r)
                 std::copy(tile + r * kNR, tile + r * kNR + cols, c + r * p.ldy);
         }
@@ -258,7 +330,7 @@ void run_share(const Product& p, int64_t t, int64_t T) {
         const int64_t c1 = sb + std::min(width, panels * (t + 1) / T * kNR);
         for (int64_t k0 = 0; k0 < p.K; k0 += kKC) {
             const int64_t kc = std::min(kKC, p.K - k0);
-            if (c0 < c1) pack_cols(p.w, p.ldw, p.layout, c0, c1 - c0, k0, kc, pb.data());
+            if (c0 < c1 && !in_place(p)) pack_cols(p.w, p.ldw, p.layout, c0, c1 - c0, k0, kc, pb.data());
             for (int64_t ic = 0; ic < p.N; ic += kMC) {
                 const int64_t mc = std::min(kMC, p.N - ic);
                 const int64_t micro = (mc + kMR - 1) / kMR;
