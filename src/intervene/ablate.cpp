@@ -305,9 +305,10 @@ HeadImportance head_importance_from_json(const nlohmann::json& j, const std::str
                         "give the head_importance.json that attnscope ablate writes");
         r.model = j.value("model", "");
         r.method = parse_ablation_method(j.at("method").get<std::string>());
-        r.n_layer = j.at("n_layer").get<int>();
-        r.n_head = j.at("n_head").get<int>();
-        r.tokens = j.at("tokens").get<int64_t>();
+        // integers through json_int: a float out of int's range must not be cast (undefined)
+        r.n_layer = int(json_int(j, "n_layer", path, 1, 4096));
+        r.n_head = int(json_int(j, "n_head", path, 1, 4096));
+        r.tokens = json_int(j, "tokens", path, 1, int64_t(1) << 50);
         r.clean_loss = j.at("clean_loss").get<double>();
         r.clean_per_text = j.at("clean_per_text").get<std::vector<double>>();
         if (r.n_layer <= 0 || r.n_head <= 0 || r.tokens <= 0 || !std::isfinite(r.clean_loss))
@@ -317,11 +318,14 @@ HeadImportance head_importance_from_json(const nlohmann::json& j, const std::str
             AblationResult a;
             a.target.name = e.at("name").get<std::string>();
             for (const auto& hl : e.at("heads")) {
-                const auto v = hl.get<std::vector<int>>();
-                if (v.size() != 2 || v[0] < 0 || v[0] >= r.n_layer || v[1] < 0 || v[1] >= r.n_head)
+                const auto in = [&](size_t k, int n) {
+                    return hl.is_array() && hl.size() == 2 && hl[k].is_number_integer() && hl[k].get<int64_t>() >= 0 &&
+                           hl[k].get<int64_t>() < n;
+                };
+                if (!in(0, r.n_layer) || !in(1, r.n_head))
                     throw Error(cat(path, ": target ", a.target.name, " names head ", hl.dump(), ", outside ", r.n_layer,
                                     " layers x ", r.n_head, " heads"));
-                a.target.heads.emplace_back(v[0], v[1]);
+                a.target.heads.emplace_back(int(hl[0].get<int64_t>()), int(hl[1].get<int64_t>()));
             }
             a.loss = e.at("ablated_loss").get<double>();
             a.delta = e.at("delta").get<double>();

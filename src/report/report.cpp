@@ -4,6 +4,8 @@
 // The JSON mirrors the same numbers with stable keys (docs/summary-schema.md).
 #include "report/report.h"
 
+#include "io/json.h"
+
 #include "core/error.h"
 #include "core/files.h"
 
@@ -12,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <type_traits>
 
 namespace attnscope {
 
@@ -527,9 +530,30 @@ double number_or(const json& v, double if_null) {
 double number(const json& v) {
     return number_or(v, std::numeric_limits<double>::quiet_NaN());
 }
+// An integer field: a JSON integer (or an integral float) within int64 — never a cast of an
+// arbitrary float, whose conversion out of range is undefined.
+int64_t integer(const json& v) {
+    if (v.is_number_integer()) return v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX) ? INT64_MAX
+                                                                                                        : v.get<int64_t>();
+    if (v.is_number_float() && std::isfinite(v.get<double>()) && std::fabs(v.get<double>()) < 9.2e18 &&
+        v.get<double>() == std::floor(v.get<double>()))
+        return int64_t(v.get<double>());
+    throw Error(cat("expected an integer, found ", v.dump()));
+}
 template <typename T> std::vector<T> list(const json& v) {
     if (!v.is_array()) throw Error(cat("expected an array, found ", v.type_name()));
-    return v.get<std::vector<T>>();
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+        std::vector<T> out;
+        for (const json& x : v) {
+            const int64_t k = integer(x);
+            if (k < int64_t(std::numeric_limits<T>::min()) || k > int64_t(std::numeric_limits<T>::max()))
+                throw Error(cat("integer ", k, " out of range"));
+            out.push_back(T(k));
+        }
+        return out;
+    } else {
+        return v.get<std::vector<T>>();
+    }
 }
 int index_in(int64_t k, int n, const char* what) {
     if (k < 0 || k >= n) throw Error(cat(what, " ", k, " is outside 0..", n - 1));
@@ -545,22 +569,22 @@ AnalysisResult analysis_from_summary(const json& j, const ModelConfig& cfg) {
             throw Error(cat("schema '", j.value("schema", std::string()), "' is not ", kSummarySchema));
         r.config = cfg;
         const json& model = j.at("model");
-        if (model.at("n_layer").get<int64_t>() != cfg.n_layer || model.at("n_head").get<int64_t>() != cfg.n_head)
+        if (integer(model.at("n_layer")) != cfg.n_layer || integer(model.at("n_head")) != cfg.n_head)
             throw Error("its model's shape differs from the capture's");
         r.model = model.at("id").get<std::string>();
         r.sources = list<std::string>(j.at("sources"));
         r.fingerprint = j.value("capture_fingerprint", std::string());
-        r.n_sequences = j.at("n_sequences").get<int64_t>();
-        r.n_tokens = j.at("n_tokens").get<int64_t>();
+        r.n_sequences = integer(j.at("n_sequences"));
+        r.n_tokens = integer(j.at("n_tokens"));
         r.stats_only = j.at("stats_only").get<bool>();
         const json& o = j.at("options");
         r.options.redundant_js = o.at("redundant_js").get<double>();
-        r.options.max_offset = o.at("max_offset").get<int>();
+        r.options.max_offset = int(integer(o.at("max_offset")));
         r.options.uniform_entropy = o.at("uniform_entropy").get<double>();
         r.options.sink_only = o.at("sink_only").get<double>();
         r.options.collapse_cosine = o.at("collapse_cosine").get<double>();
         r.options.label_score = o.at("label_score").get<double>();
-        r.options.rollout_sequences = o.at("rollout_sequences").get<int>();
+        r.options.rollout_sequences = int(integer(o.at("rollout_sequences")));
         r.options.covariance = o.at("covariance").get<bool>();
         if (r.options.max_offset < 1 || r.options.max_offset > 4096) throw Error("options.max_offset out of 1..4096");
 
@@ -571,11 +595,11 @@ AnalysisResult analysis_from_summary(const json& j, const ModelConfig& cfg) {
             const json& lj = layers[il];
             LayerResult L;
             L.layer = int(il);
-            if (lj.at("layer").get<int64_t>() != int64_t(il)) throw Error(cat("layers[", il, "] is not layer ", il));
+            if (integer(lj.at("layer")) != int64_t(il)) throw Error(cat("layers[", il, "] is not layer ", il));
             for (const json& hj : lj.at("heads")) {
                 HeadResult h;
                 h.layer = int(il);
-                h.head = index_in(hj.at("head").get<int64_t>(), cfg.n_head, "head");
+                h.head = index_in(integer(hj.at("head")), cfg.n_head, "head");
                 h.rows = hj.at("rows").get<double>();
                 for (size_t m = 0; m < size_t(HeadStats::n_metrics); ++m)
                     h.metrics[m] = number(hj.at(metric_name(HeadStats::Metric(m))));
@@ -641,7 +665,7 @@ AnalysisResult analysis_from_summary(const json& j, const ModelConfig& cfg) {
 
         const json& sim = j.at("similarity");
         for (const json& sl : sim.at("layers")) {
-            LayerResult& L = r.layers[size_t(index_in(sl.at("layer").get<int64_t>(), cfg.n_layer, "similarity layer"))];
+            LayerResult& L = r.layers[size_t(index_in(integer(sl.at("layer")), cfg.n_layer, "similarity layer"))];
             const auto ids = list<int>(sl.at("heads"));
             const size_t Hc = L.heads.size();
             bool same = ids.size() == Hc;
@@ -660,18 +684,18 @@ AnalysisResult analysis_from_summary(const json& j, const ModelConfig& cfg) {
         for (const json& p : sim.at("redundant_pairs")) {
             const auto hs = list<int>(p.at("heads"));
             if (hs.size() != 2) throw Error("a redundant pair names two heads");
-            r.redundant.push_back({index_in(p.at("layer").get<int64_t>(), cfg.n_layer, "layer"), index_in(hs[0], cfg.n_head, "head"),
+            r.redundant.push_back({index_in(integer(p.at("layer")), cfg.n_layer, "layer"), index_in(hs[0], cfg.n_head, "head"),
                                    index_in(hs[1], cfg.n_head, "head"), p.at("js").get<double>()});
         }
         const json& roll = j.at("rollout");
         r.rollout_complete = roll.at("complete").get<bool>();
         for (const json& b : roll.at("by_layer")) {
-            LayerResult& L = r.layers[size_t(index_in(b.at("layer").get<int64_t>(), cfg.n_layer, "rollout layer"))];
+            LayerResult& L = r.layers[size_t(index_in(integer(b.at("layer")), cfg.n_layer, "rollout layer"))];
             L.rollout_sink = b.at("sink_mass").get<double>();
             L.rollout_distance = b.at("mean_distance").get<double>();
         }
         for (const json& sq : roll.at("sequences"))
-            r.rollout.push_back({sq.at("sequence").get<int>(), list<std::string>(sq.at("tokens")),
+            r.rollout.push_back({int(integer(sq.at("sequence"))), list<std::string>(sq.at("tokens")),
                                  list<double>(sq.at("last_row"))});
         const json& col = j.at("collapse");
         r.uniform_heads = list<std::string>(col.at("uniform_heads"));
@@ -685,13 +709,13 @@ AnalysisResult analysis_from_summary(const json& j, const ModelConfig& cfg) {
             ev.source = im.at("source").get<std::string>();
             ev.method = im.at("method").get<std::string>();
             ev.clean_loss = number_or(im.at("clean_loss"), NAN);
-            ev.tokens = im.at("tokens").get<int64_t>();
+            ev.tokens = json_int(im, "tokens", "summary importance", 0, int64_t(1) << 50);
             ev.max_delta = im.at("max_delta").get<double>();
             for (const json& c : im.at("candidates")) {
                 PruneCandidate pc;
                 pc.head = c.at("head").get<std::string>();
-                pc.layer = int(index_in(c.at("layer").get<int64_t>(), cfg.n_layer, "layer"));
-                pc.index = int(index_in(c.at("index").get<int64_t>(), cfg.n_head, "head"));
+                pc.layer = int(json_int(c, "layer", "summary importance candidate", 0, cfg.n_layer - 1));
+                pc.index = int(json_int(c, "index", "summary importance candidate", 0, cfg.n_head - 1));
                 pc.reason = c.at("reason").get<std::string>();
                 pc.measured = c.at("measured").get<bool>();
                 pc.delta = number_or(c.at("delta"), 0.0);
