@@ -22,10 +22,12 @@
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
-// GCC 12 reports the AVX-512 shuffle intrinsics' internal undefined operand (_mm512_undefined_ps)
-// as "maybe uninitialized" once they are inlined into a loop: a known false positive.
+// GCC 12 reports the AVX-512 shuffle intrinsics' internal undefined operand (_mm512_undefined_ps,
+// `__m512 __Y = __Y;`) as "(maybe) uninitialized" once they are inlined (optimised builds, and
+// the sanitizer build): a known false positive.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 namespace attnscope {
