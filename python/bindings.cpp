@@ -79,6 +79,20 @@ std::vector<std::vector<int32_t>> sequences_of(py::handle tokens, const char* wh
     return out;
 }
 
+// Token ids as a PreparedData, each sequence checked by Runner::prepare_ids (ids in the
+// vocabulary, length within the context).
+PreparedData prepared_from(const Runner& r, std::vector<std::vector<int32_t>> seqs) {
+    PreparedData d;
+    for (auto& ids : seqs) {
+        PreparedData one = r.prepare_ids(std::move(ids));
+        d.texts.push_back(std::move(one.texts[0]));
+        d.truncated.push_back(false);
+        d.batch.tokens.push_back(std::move(one.batch.tokens[0]));
+        d.max_length = one.max_length;
+    }
+    return d;
+}
+
 // A forward pass from Python: the hook names and the Python callables that want them.
 struct PyHook {
     std::string name;      // full hook name
@@ -152,16 +166,7 @@ PYBIND11_MODULE(_attnscope, m) {
              },
              py::arg("texts"), py::arg("max_length") = 0)
         .def("prepare_tokens",
-             [](const Runner& r, py::handle tokens) {
-                 PreparedData d;
-                 d.batch.tokens = sequences_of(tokens, "input_ids");
-                 for (const auto& s : d.batch.tokens) {
-                     d.texts.push_back(r.tokenizer().decode(s));
-                     d.truncated.push_back(false);
-                     d.max_length = std::max<int64_t>(d.max_length, int64_t(s.size()));
-                 }
-                 return d;
-             },
+             [](const Runner& r, py::handle tokens) { return prepared_from(r, sequences_of(tokens, "input_ids")); },
              py::arg("tokens"))
         .def("encode",
              [](const Runner& r, const std::string& text, bool add_special_tokens) {
@@ -221,21 +226,13 @@ PYBIND11_MODULE(_attnscope, m) {
         // memory by Runner::run_with_hooks (the hooks of this runner's `capture`), timed in C++.
         .def("capture_tokens",
              [](const Runner& r, py::handle tokens, const std::string& dir) {
-                 PreparedData d;
-                 d.batch.tokens = sequences_of(tokens, "tokens");
-                 for (const auto& s : d.batch.tokens) {
-                     d.texts.push_back(r.tokenizer().decode(s));
-                     d.truncated.push_back(false);
-                     d.max_length = std::max<int64_t>(d.max_length, int64_t(s.size()));
-                 }
+                 const PreparedData d = prepared_from(r, sequences_of(tokens, "tokens"));
                  py::gil_scoped_release nogil;
                  r.run_with_hooks(d, dir);
              })
         .def("time_cpp_cache",
              [](const Runner& r, py::handle tokens) {
-                 PreparedData d;
-                 d.batch.tokens = sequences_of(tokens, "tokens");
-                 d.truncated.assign(d.batch.tokens.size(), false);
+                 const PreparedData d = prepared_from(r, sequences_of(tokens, "tokens"));
                  py::gil_scoped_release nogil;
                  const auto t0 = std::chrono::steady_clock::now();
                  const ActivationCache c = r.run_with_hooks(d);
@@ -291,16 +288,7 @@ PYBIND11_MODULE(_attnscope, m) {
                                                      ", the value's is ", std::string(py::str(py::tuple(py::cast(v.shape()))))),
                                                  "return an array of the value's shape");
                              py::array_t<float, py::array::c_style | py::array::forcecast> c(rep);
-                             const float* src = c.data();
-                             const int64_t n = v.numel();
-                             for (int64_t e = 0; e < n; ++e) { // logical row-major order into the (strided) view
-                                 int64_t off = 0, rest = e;
-                                 for (int k = v.n_dim - 1; k >= 0; --k) {
-                                     off += (rest % v.ne[k]) * v.stride[k];
-                                     rest /= v.ne[k];
-                                 }
-                                 v.data[off] = src[e];
-                             }
+                             v.copy_from(c.data()); // logical row-major order into the (strided) view
                          } catch (...) {
                              failure = std::current_exception();
                          }

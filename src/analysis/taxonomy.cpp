@@ -73,16 +73,40 @@ void label_heads(AnalysisResult& r) {
         }
 }
 
-void find_collapse_and_recommend(AnalysisResult& r) {
-    const AnalysisOptions& o = r.options;
-    r.uniform_heads.clear(), r.sink_heads.clear(), r.collapsed_layers.clear();
+namespace {
+
+// Heads flagged as near uniform or as sink-only, with the value that flagged them.
+struct Flagged {
+    const HeadResult* head;
+    double v;
+};
+struct Collapse {
+    std::vector<Flagged> uniform, sinks;
+    int n_heads = 0; // heads with rows
+};
+Collapse flagged_heads(const AnalysisResult& r) {
+    Collapse c;
     for (const auto& L : r.layers)
         for (const auto& h : L.heads) {
             if (h.rows <= 0) continue;
-            const std::string name = head_name(h.layer, h.head);
-            if (h.metric(HeadStats::entropy_normalized) >= o.uniform_entropy) r.uniform_heads.push_back(name);
-            if (h.metric(HeadStats::sink_mass) >= o.sink_only) r.sink_heads.push_back(name);
+            ++c.n_heads;
+            if (h.metric(HeadStats::entropy_normalized) >= r.options.uniform_entropy)
+                c.uniform.push_back({&h, h.metric(HeadStats::entropy_normalized)});
+            if (h.metric(HeadStats::sink_mass) >= r.options.sink_only) c.sinks.push_back({&h, h.metric(HeadStats::sink_mass)});
         }
+    return c;
+}
+
+} // namespace
+
+void find_collapse_and_recommend(AnalysisResult& r) {
+    const AnalysisOptions& o = r.options;
+    r.uniform_heads.clear(), r.sink_heads.clear(), r.collapsed_layers.clear();
+    const Collapse c = flagged_heads(r);
+    for (const auto& f : c.uniform)
+        r.uniform_heads.push_back(head_name(f.head->layer, f.head->head));
+    for (const auto& f : c.sinks)
+        r.sink_heads.push_back(head_name(f.head->layer, f.head->head));
     for (const auto& L : r.layers) {
         const HiddenResult& st = L.resid_pre.present ? L.resid_pre : L.input;
         if (st.present && st.mean_cosine >= o.collapse_cosine) r.collapsed_layers.push_back(L.layer);
@@ -157,11 +181,11 @@ std::vector<PruneCandidate> prune_candidates(const AnalysisResult& r) {
         add(pairs[k].layer, pairs[k].head_a, "redundant with " + head_name(pairs[k].layer, pairs[k].head_b));
         add(pairs[k].layer, pairs[k].head_b, "redundant with " + head_name(pairs[k].layer, pairs[k].head_a));
     }
-    int il = 0, h = 0;
-    for (const auto& name : r.sink_heads)
-        if (std::sscanf(name.c_str(), "L%dH%d", &il, &h) == 2) add(il, h, "sink");
-    for (const auto& name : r.uniform_heads)
-        if (std::sscanf(name.c_str(), "L%dH%d", &il, &h) == 2) add(il, h, "uniform");
+    const Collapse c = flagged_heads(r);
+    for (const auto& f : c.sinks)
+        add(f.head->layer, f.head->head, "sink");
+    for (const auto& f : c.uniform)
+        add(f.head->layer, f.head->head, "uniform");
     return out;
 }
 
@@ -213,21 +237,10 @@ void recommend(AnalysisResult& r) {
     auto& rec = r.recommendations;
     rec.clear();
     const ImportanceEvidence& ev = r.importance;
-    struct Flagged {
-        std::string name;
-        double v;
-    };
-    std::vector<Flagged> uniform, sinks;
-    int n_heads = 0;
-    for (const auto& L : r.layers)
-        for (const auto& h : L.heads) {
-            if (h.rows <= 0) continue;
-            ++n_heads;
-            const std::string name = head_name(h.layer, h.head);
-            if (h.metric(HeadStats::entropy_normalized) >= o.uniform_entropy)
-                uniform.push_back({name, h.metric(HeadStats::entropy_normalized)});
-            if (h.metric(HeadStats::sink_mass) >= o.sink_only) sinks.push_back({name, h.metric(HeadStats::sink_mass)});
-        }
+    const Collapse flagged = flagged_heads(r);
+    const auto& uniform = flagged.uniform;
+    const auto& sinks = flagged.sinks;
+    const int n_heads = flagged.n_heads;
 
     // Recommendations, most actionable first.
     if (!r.redundant.empty()) {
@@ -256,8 +269,10 @@ void recommend(AnalysisResult& r) {
     }
     if (!sinks.empty()) {
         std::vector<std::string> names, heads;
-        for (const auto& f : sinks)
-            names.push_back(cat(f.name, " (", fmt(f.v), ")")), heads.push_back(f.name);
+        for (const auto& f : sinks) {
+            const std::string name = head_name(f.head->layer, f.head->head);
+            names.push_back(cat(name, " (", fmt(f.v), ")")), heads.push_back(name);
+        }
         rec.push_back(cat(sinks.size(), " of ", n_heads, " heads put at least ", fmt(o.sink_only),
                           " of their attention on the first token (", join_names(names),
                           "): attention sinks that mostly pass nothing on; prune-or-keep tests should start with them, "
@@ -266,8 +281,10 @@ void recommend(AnalysisResult& r) {
     }
     if (!uniform.empty()) {
         std::vector<std::string> names, heads;
-        for (const auto& f : uniform)
-            names.push_back(cat(f.name, " (", fmt(f.v), ")")), heads.push_back(f.name);
+        for (const auto& f : uniform) {
+            const std::string name = head_name(f.head->layer, f.head->head);
+            names.push_back(cat(name, " (", fmt(f.v), ")")), heads.push_back(name);
+        }
         rec.push_back(cat(uniform.size(), " heads are near uniform (normalized entropy >= ", fmt(o.uniform_entropy),
                           ": ", join_names(names), "): they average their context (bag-of-words).",
                           evidence_for(r, heads)));

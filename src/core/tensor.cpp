@@ -160,26 +160,44 @@ bool TensorView::is_contiguous() const {
     return true;
 }
 
+// Calls run(first, n, step) for each innermost run of the view in row-major order of the logical
+// shape: n values, `step` floats apart, from `first`.
+template <typename Run> static void for_each_run(const TensorView& v, Run run) {
+    const int64_t inner = v.n_dim ? v.ne[v.n_dim - 1] : 1, inner_stride = v.n_dim ? v.stride[v.n_dim - 1] : 1;
+    const int64_t outer = inner ? v.numel() / inner : 0;
+    int64_t idx[kMaxDims] = {0, 0, 0, 0};
+    for (int64_t o = 0; o < outer; ++o) {
+        float* first = v.data;
+        for (int d = 0; d + 1 < v.n_dim; ++d)
+            first += idx[d] * v.stride[d];
+        run(first, inner, inner_stride);
+        for (int d = v.n_dim - 2; d >= 0; --d) { // odometer over the outer dimensions
+            if (++idx[d] < v.ne[d]) break;
+            idx[d] = 0;
+        }
+    }
+}
+
 void TensorView::copy_to(float* dst) const {
     if (is_contiguous()) {
         std::memcpy(dst, data, size_t(numel()) * sizeof(float));
         return;
     }
-    // walk the index space; the innermost dimension is copied as a run
-    const int64_t inner = n_dim ? ne[n_dim - 1] : 1, inner_stride = n_dim ? stride[n_dim - 1] : 1;
-    const int64_t outer = inner ? numel() / inner : 0;
-    int64_t idx[kMaxDims] = {0, 0, 0, 0};
-    for (int64_t o = 0; o < outer; ++o) {
-        const float* src = data;
-        for (int d = 0; d + 1 < n_dim; ++d)
-            src += idx[d] * stride[d];
-        for (int64_t k = 0; k < inner; ++k)
-            *dst++ = src[k * inner_stride];
-        for (int d = n_dim - 2; d >= 0; --d) { // odometer over the outer dimensions
-            if (++idx[d] < ne[d]) break;
-            idx[d] = 0;
-        }
+    for_each_run(*this, [&](const float* src, int64_t n, int64_t step) {
+        for (int64_t k = 0; k < n; ++k)
+            *dst++ = src[k * step];
+    });
+}
+
+void TensorView::copy_from(const float* src) const {
+    if (is_contiguous()) {
+        std::memcpy(data, src, size_t(numel()) * sizeof(float));
+        return;
     }
+    for_each_run(*this, [&](float* dst, int64_t n, int64_t step) {
+        for (int64_t k = 0; k < n; ++k)
+            dst[k * step] = *src++;
+    });
 }
 
 std::vector<float> TensorView::to_vector() const {

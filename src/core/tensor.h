@@ -62,6 +62,8 @@ struct TensorView {
     float& at(int64_t i, int64_t j, int64_t k) const { return data[i * stride[0] + j * stride[1] + k * stride[2]]; }
     // Copy out in row-major order of the logical shape.
     void copy_to(float* dst) const;
+    // Copy in from row-major order of the logical shape (the inverse of copy_to).
+    void copy_from(const float* src) const;
     std::vector<float> to_vector() const;
 };
 

@@ -1,10 +1,11 @@
 // Shared transformer blocks over a packed batch: N rows = all tokens of all sequences, one
 // sequence after another, no padding. Element-wise work and matrix products run on all N rows
 // at once (see linear()), attention per (sequence, head), so no token ever sees another
-// sequence's tokens; a sequence's values depend on its batch only through sgemm's rounding.
+// sequence's tokens, and every product rounds each value the same way for any number of rows
+// (engine/gemm.h): a sequence's values are the same bits alone or in any batch.
 //
-// Attention runs per (sequence, head) in blocks of query rows: S = Q K^T and Z = P V are sgemm
-// calls over the keys the block can see (so a causal model does about half the work of the
+// Attention runs per (sequence, head) in blocks of query rows: S = Q K^T and Z = P V are products
+// over the keys the block can see (so a causal model does about half the work of the
 // full square), the softmax a vectorised row kernel. Three paths give bit-identical results
 // (they run the same three steps on the same blocks): a fused path with a [block, T] scratch
 // per thread, used when no hook wants scores or patterns; a streamed path that writes each
@@ -69,11 +70,12 @@ void norm(Hook h, int il, const float* in, const float* gamma, const float* beta
 
 namespace {
 
-// out[N, M] = in[N, K] @ w[K, M] + b: one product over every token of the batch, so sgemm
-// packs each weight matrix once per call rather than once per sequence (1.2x faster at
-// 8 x 128 tokens on a quiet machine, 2.4x under load: bench_kernels BM_MatmulPerSequence).
-// OpenBLAS blocks a product differently for a different number of rows, so a sequence's values
-// alone and in a batch agree to rounding only (measured 1e-6; tests/engine/test_forward.cpp).
+// out[N, M] = in[N, K] @ w[K, M] + b: one product over every token of the batch, so each
+// weight matrix is packed once per call rather than once per sequence (with OpenBLAS, 1.2x
+// faster at 8 x 128 tokens on a quiet machine, 2.4x under load: bench_kernels
+// BM_MatmulPerSequence). The product's rounding does not depend on the number of rows
+// (engine/gemm.h), so a sequence's values alone and in a batch are the same bits
+// (Forward.BatchInvariance).
 // The weight may be stored [in, out] or [out, in] (MatrixView); rows of out are ldy apart.
 // A 16-bit weight is widened weight_tile (1,024) output rows at a time into one f32 tile, and each tile's
 // product fills its columns of out: the weight never exists whole in f32. Widening is exact,
@@ -89,8 +91,9 @@ void linear(const float* in, const MatrixView& w, const float* b, float* out, Bl
         return;
     }
     if (ldy < 0) ldy = w.out;
-    // whole multiples of 16 columns, so that tiles meet sgemm's column blocks: the products then
-    // give the bits of one product over the f32 matrix (tested on the 16-bit fixtures)
+    // whole multiples of 16 columns; each output element's sum is the same whichever columns
+    // share its product, so the tiles give the bits of one product over the f32 matrix (tested
+    // on the 16-bit fixtures)
     const int64_t tile = std::max<int64_t>(16, ctx.options.weight_tile / 16 * 16);
     Buffer& t = ctx.state.weight_tile;
     t.resize(size_t(std::min(tile, w.out) * w.in));
@@ -118,7 +121,7 @@ void offer_heads(Hook h, int il, float* base, int64_t row_stride, int64_t H, Blo
     }
 }
 
-// Query rows per attention block: large enough for sgemm to run near its peak, small enough that
+// Query rows per attention block: large enough for the product to run near its peak, small enough that
 // a causal block wastes little on masked cells (on average half a block per row) and that a
 // [block, T] scratch stays in cache.
 constexpr int64_t kQueryBlock = 64;

@@ -1,5 +1,5 @@
-// Kernels over flat f32 arrays. Matrix products go to OpenBLAS (its OpenMP build, so it shares
-// the program's thread pool; called inside a parallel loop it runs on the calling thread);
+// Kernels over flat f32 arrays. Matrix products go to the batch-invariant gemm (engine/gemm.h;
+// called inside a parallel loop it runs on the calling thread), or, for benchmarks, OpenBLAS;
 // row-wise kernels are parallel loops written so that the compiler vectorises them (no libm
 // call per value: exp is our own polynomial). Reductions accumulate in double where a long sum
 // would otherwise lose digits against the reference (layer-norm statistics, softmax sums).

@@ -9,7 +9,7 @@
 //   attention_values_block(p, ldp, v, ldv, rows, n, d, z, ldz);          // Z = P V (gemm.h)
 //
 // Every kernel is a plain function over flat row-major arrays; shapes are arguments. The fast
-// kernels (vectorised, or sgemm) have plain scalar definitions in namespace ref, which tests
+// kernels (vectorised, or the gemm) have plain scalar definitions in namespace ref, which tests
 // compare them against (tests/engine/test_kernels.cpp) and benchmarks time (bench/).
 #pragma once
 

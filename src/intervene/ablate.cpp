@@ -179,11 +179,7 @@ HeadImportance ablate_heads(const Model& model, const Batch& batch, const Ablate
         HookFilter::parse("blocks.*.hook_resid_pre", "", ""),
         [&](const HookContext& ctx, TensorView x) { // x: [T, D], one sequence
             std::vector<float>& keep = resid[size_t(ctx.layer)];
-            if (keep.empty()) return;
-            float* dst = keep.data() + offset[size_t(ctx.seq)] * D;
-            for (int64_t t = 0; t < x.ne[0]; ++t)
-                for (int64_t k = 0; k < D; ++k)
-                    dst[t * D + k] = x.at(t, k);
+            if (!keep.empty()) x.copy_to(keep.data() + offset[size_t(ctx.seq)] * D);
         },
         HookAccess::read_only);
     RunState state;

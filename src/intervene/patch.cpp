@@ -56,16 +56,6 @@ double metric(RunState& st, const Batch& b, int64_t V, const PatchOptions& o, co
     return -sum / double(lg.ne[0] - 1);
 }
 
-// Element e of a view in its logical row-major order (views may be strided).
-float& element(TensorView& v, int64_t e) {
-    int64_t off = 0;
-    for (int k = v.n_dim - 1; k >= 0; --k) {
-        off += (e % v.ne[k]) * v.stride[k];
-        e /= v.ne[k];
-    }
-    return v.data[off];
-}
-
 } // namespace
 
 PatchResult patch_activations(const Model& model, const std::vector<int32_t>& clean,
@@ -130,10 +120,11 @@ PatchResult patch_activations(const Model& model, const std::vector<int32_t>& cl
                     for (int64_t t = 0; t < v.ne[0]; ++t)
                         for (int64_t x = 0; x < d; ++x)
                             v.at(t, col, x) = k[size_t((t * H + col) * d + x)];
-                } else if (o.what == PatchWhat::pattern) {
-                    const int64_t per = n / H;
-                    for (int64_t e = col * per; e < (col + 1) * per; ++e)
-                        element(v, e) = k[size_t(e)];
+                } else if (o.what == PatchWhat::pattern) { // head col's [T, T] slice
+                    TensorView head = v;
+                    head.data += col * v.stride[0];
+                    head.ne[0] = 1;
+                    head.copy_from(k.data() + col * (n / H));
                 } else {
                     const int64_t D = v.ne[1];
                     for (int64_t x = 0; x < D; ++x)

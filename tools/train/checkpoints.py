@@ -21,7 +21,6 @@ import json
 import math
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -48,20 +47,10 @@ TEXTS = ["The cat sat on the mat and looked at the door. The cat sat on the mat 
 
 def read_f16_patterns(cap_dir):
     """{(seq, layer): float64 [H, T, T]} from a capture's weights file."""
-    path = os.path.join(cap_dir, "attention_data_weights.safetensors")
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
     out = {}
-    for name, v in header.items():
-        if name == "__metadata__":
-            continue
+    for name, t in safetensors_io.load(os.path.join(cap_dir, "attention_data_weights.safetensors")).items():
         seq = int(name.split(".")[0][3:])  # "seq{S}.blocks.{L}.attn.hook_pattern"
-        layer = int(name.split(".")[2])
-        b, e = v["data_offsets"]
-        dt = {"F16": np.float16, "F32": np.float32}[v["dtype"]]
-        out[(seq, layer)] = np.frombuffer(data[b:e], dtype=dt).reshape(v["shape"]).astype(np.float64)
+        out[(seq, int(name.split(".")[2]))] = t.double().numpy()
     return out
 
 
