@@ -20,5 +20,5 @@ fi
 cmake -S . -B "$build" "${flags[@]}" >/dev/null
 cmake --build "$build" -j "$(nproc)"
 labels=()
-[ "$build" = build-asan ] && labels=(-LE slow) # the npm parity run adds nothing under sanitizers
+[ "$build" = build-asan ] && labels=(-LE "slow|cluster") # the npm parity and Slurm runs add nothing under sanitizers
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)" "${labels[@]}"

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,21 @@ template <typename Fn> void expect_error(Fn&& fn, std::initializer_list<std::str
 
 inline std::string fixture(const std::string& name) {
     return std::string(ATTNSCOPE_FIXTURES) + "/" + name;
+}
+
+// n texts of 2..61 words drawn from a small vocabulary (repeats make induction rows): a corpus
+// for shard and merge tests.
+inline std::vector<std::string> random_corpus(std::mt19937& rng, int n) {
+    const std::vector<std::string> words = {"the", "of", "peace", "war", "liberty", "treaty", "harbor", "and", "to"};
+    std::vector<std::string> corpus;
+    for (int i = 0; i < n; ++i) {
+        std::string t;
+        const int len = 2 + int(rng() % 60);
+        for (int w = 0; w < len; ++w)
+            t += (w ? " " : "") + words[rng() % words.size()];
+        corpus.push_back(t);
+    }
+    return corpus;
 }
 
 } // namespace attnscope::test

@@ -59,11 +59,17 @@ commands:
                        products (default: kept as stored, widened tile by tile in use; same values)
       --stats-only     store no tensors: compute the per-head statistics from each attention
                        row while the forward pass runs (memory O(layers x heads x T), so long
-                       texts fit) and write the report and summary into DIR
+                       texts fit) and write the report, the summary and statistics.safetensors
+                       (the sums, a few hundred KB: shards merge with analyze) into DIR;
+                       --resume continues from the last checkpoint of the sums
+      --covariance     with --stats-only: also keep the hidden states' covariances, for the
+                       effective dimensionality (3 x layers x width^2 numbers: GPT-2 small's
+                       statistics.safetensors grows to 85 MB)
   analyze DIR [DIR ...] [--output OUT]
-                       analyse capture directories (several = shards of one corpus, merged
-                       exactly): writes attention_analysis_report.txt and
-                       attention_data_summary.json into OUT (default: the first DIR)
+                       analyse capture directories and/or stats-only directories (several =
+                       shards of one corpus, in any order, merged exactly): writes
+                       attention_analysis_report.txt and attention_data_summary.json into OUT
+                       (default: the first DIR)
       --print          also print the report on stdout
       --importance F   head_importance.json of attnscope ablate (default: one in DIR or OUT):
                        each head the recommendations suggest pruning or call redundant gets its
@@ -311,6 +317,7 @@ RunnerOptions capture_options(const Args& args) {
     opt.heads = args.get("--heads");
     opt.force = args.has("--force");
     opt.durable = !args.has("--no-sync");
+    opt.covariance = args.has("--covariance");
     opt.weights_f32 = weights_f32(args);
     const std::string dtype = args.get("--dtype");
     if (dtype == "f16")
@@ -329,7 +336,8 @@ void check_options(const std::string& command, const Args& args) {
     static const std::map<std::string, std::vector<std::string>> known = {
         {"run",
          {"--model", "--text", "--input", "--output", "--max-length", "--batch-size", "--capture", "--layers",
-          "--heads", "--dtype", "--force", "--resume", "--no-sync", "--stats-only", "--weights", "--shard"}},
+          "--heads", "--dtype", "--force", "--resume", "--no-sync", "--stats-only", "--covariance", "--weights",
+          "--shard"}},
         {"analyze", {"--output", "--print", "--importance", "--prune-max-delta"}},
         {"plot", {"--seq", "--format", "--output", "--layer", "--head"}},
         {"report", {"--output", "--format", "--importance", "--prune-max-delta"}},
@@ -429,11 +437,16 @@ int run(int argc, char** argv) {
         std::signal(SIGINT, on_sigint);
         std::signal(SIGTERM, on_sigint);
         if (args.has("--stats-only")) {
-            runner.run_stats_only(data, output);
-            std::fprintf(stderr, "attnscope: wrote %s/%s and %s/%s\n", output.c_str(), kReportFile, output.c_str(),
-                         kSummaryFile);
+            const AnalysisResult r = runner.run_stats_only(data, output);
+            std::fprintf(stderr, "attnscope: wrote %s/%s (%.2f MB), %s and %s: %lld texts, %lld tokens\n",
+                         output.c_str(), kStatisticsFile,
+                         double(std::filesystem::file_size(std::filesystem::path(output) / kStatisticsFile)) / 1e6, kReportFile, kSummaryFile,
+                         (long long)r.n_sequences, (long long)r.n_tokens);
             return 0;
         }
+        if (args.has("--covariance"))
+            throw Error("run: --covariance goes with --stats-only",
+                        "a capture keeps the hidden states themselves; analyze computes their covariances");
         const CaptureSummary s = runner.run_with_hooks(data, output);
         std::fprintf(stderr, "attnscope: wrote %s: %lld texts, %lld tokens, %lld tensors, %.1f MB in %.1f s\n",
                      s.dir.c_str(), (long long)s.n_sequences, (long long)s.n_tokens, (long long)s.n_tensors,

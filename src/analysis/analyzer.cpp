@@ -496,6 +496,7 @@ void Analyzer::merge(const Analyzer& o) {
             rollout_rows_.back().sequence += int(n_sequences_);
         }
     rollout_broken_ = rollout_broken_ || o.rollout_broken_;
+    rows_only_ = rows_only_ || o.rows_only_;
     n_sequences_ += o.n_sequences_;
     n_tokens_ += o.n_tokens_;
 }
@@ -592,9 +593,51 @@ AnalysisResult Analyzer::finish() const {
     }
     r.rollout_complete = any_rollout && !rollout_broken_;
     if (r.rollout_complete) r.rollout = rollout_rows_;
+    if (rows_only_) { // what one part fed by whole patterns holds for its texts alone is left out
+        r.redundant.clear();
+        r.rollout_complete = false, r.rollout.clear();
+        for (LayerResult& lr : r.layers) {
+            lr.js.clear(), lr.diversity = 0, lr.js_from_previous = -1;
+            lr.rollout_sink = lr.rollout_distance = -1;
+        }
+    }
     label_heads(r);
     find_collapse_and_recommend(r);
+    if (rows_only_) {
+        r.stats_only = true;
+        std::erase_if(r.notes, [](const std::string& n) { return n.rfind("attention rollout needs", 0) == 0; });
+        r.notes.push_back("computed during the forward pass (--stats-only): head similarity, evolution between "
+                          "layers and rollout need whole patterns and are not computed");
+    }
+    if (!opt_.covariance)
+        r.notes.push_back("effective dimensionality not tracked: its covariances take 3 x layers x width^2 numbers "
+                          "(run --stats-only --covariance keeps them)");
     return r;
+}
+
+std::string Analyzer::tracking_difference(const Analyzer& o) const {
+    if (o.cfg_.n_layer != cfg_.n_layer || o.cfg_.n_head != cfg_.n_head || o.cfg_.n_embd != cfg_.n_embd)
+        return cat("a model of ", o.cfg_.n_layer, " x ", o.cfg_.n_head, " x ", o.cfg_.n_embd, " against ", cfg_.n_layer,
+                   " x ", cfg_.n_head, " x ", cfg_.n_embd);
+    if (o.opt_.max_offset != opt_.max_offset)
+        return cat("offsets tracked to ", o.opt_.max_offset, " against ", opt_.max_offset);
+    if (o.opt_.covariance != opt_.covariance)
+        return o.opt_.covariance ? "covariances kept against none" : "no covariances against kept ones";
+    for (size_t il = 0; il < layers_.size(); ++il) {
+        const Layer &a = layers_[il], &b = o.layers_[il];
+        if (a.seen != b.seen || (a.seen && a.heads != b.heads))
+            return cat("layer ", il, ": attention of ", b.seen ? cat(b.heads.size(), " heads") : std::string("no head"),
+                       " against ", a.seen ? cat(a.heads.size(), " heads") : std::string("no head"));
+        const std::pair<const HiddenAccum*, const HiddenAccum*> hidden[] = {
+            {&a.input, &b.input}, {&a.output, &b.output}, {&a.resid, &b.resid}};
+        const char* names[] = {"attention input (ln1.hook_normalized)", "attention output (hook_attn_out)",
+                               "residual stream (hook_resid_pre)"};
+        for (size_t k = 0; k < 3; ++k)
+            if ((hidden[k].first->dim > 0) != (hidden[k].second->dim > 0))
+                return cat("layer ", il, ": ", names[k], hidden[k].second->dim > 0 ? " present" : " missing",
+                           " against", hidden[k].first->dim > 0 ? " present" : " missing");
+    }
+    return "";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -619,6 +662,66 @@ CaptureReader::View view_checked(const CaptureReader& r, int64_t s, Hook kind, c
 }
 
 } // namespace
+
+static std::string block_hook(int il, const char* name) {
+    return cat("blocks.", il, ".", name);
+}
+
+bool feed_capture_patterns(Analyzer& an, const CaptureReader& r, const std::function<void()>& after_sequence) {
+    const ModelConfig& cfg = an.config();
+    const int L = cfg.n_layer;
+    const int64_t Hc = r.heads().empty() ? cfg.n_head : int64_t(r.heads().size());
+    std::vector<bool> has_layer(static_cast<size_t>(L));
+    for (int il = 0; il < L; ++il)
+        has_layer[size_t(il)] = r.n_sequences() > 0 && r.has(0, block_hook(il, "attn.hook_pattern"));
+    bool any = false;
+    std::vector<float> storage; // F16 captures are widened here
+    for (int64_t s = 0; s < r.n_sequences(); ++s) {
+        const SequenceInfo& seq = r.sequence(s);
+        const int64_t T = seq.length;
+        an.begin_sequence(seq.token_ids, seq.tokens);
+        for (int il = 0; il < L; ++il) {
+            if (!has_layer[size_t(il)]) continue;
+            const std::string name = block_hook(il, "attn.hook_pattern");
+            // the next tensor is read in from disk while this one is analysed, and this one's
+            // pages are dropped after it: memory holds about two tensors, whatever the capture
+            if (int next = il + 1; next < L && has_layer[size_t(next)])
+                r.advise(s, block_hook(next, "attn.hook_pattern"), MappedFile::Use::soon);
+            else if (s + 1 < r.n_sequences() && has_layer[0])
+                r.advise(s + 1, block_hook(0, "attn.hook_pattern"), MappedFile::Use::soon);
+            const CaptureReader::View v = view_checked(r, s, Hook::pattern, name, {Hc, T, T}, storage);
+            an.add_pattern(il, TensorView::contiguous(const_cast<float*>(v.data), v.shape), r.heads());
+            r.advise(s, name, MappedFile::Use::done);
+            any = true;
+        }
+        an.end_sequence();
+        if (after_sequence) after_sequence();
+    }
+    return any;
+}
+
+bool feed_capture_hidden(Analyzer& an, const CaptureReader& r, int il) {
+    const int64_t D = an.config().n_embd;
+    const std::string hin = block_hook(il, "ln1.hook_normalized"), hout = block_hook(il, "hook_attn_out"),
+                      hres = block_hook(il, "hook_resid_pre");
+    if (r.n_sequences() == 0) return false;
+    const bool has_in = r.has(0, hin), has_out = r.has(0, hout), has_res = r.has(0, hres);
+    if (!has_in && !has_out && !has_res) return false;
+    for (int64_t s = 0; s < r.n_sequences(); ++s) {
+        const int64_t T = r.sequence(s).length;
+        std::vector<float> s_in, s_out, s_res; // F16 captures are widened here
+        auto view = [&](bool has, Hook kind, const std::string& name, std::vector<float>& storage) {
+            if (!has) return TensorView{};
+            const CaptureReader::View v = view_checked(r, s, kind, name, {T, D}, storage);
+            return TensorView::contiguous(const_cast<float*>(v.data), v.shape);
+        };
+        an.add_hidden(il, view(has_in, Hook::ln1_normalized, hin, s_in), view(has_out, Hook::attn_out, hout, s_out),
+                      view(has_res, Hook::resid_pre, hres, s_res));
+        for (const auto& [has, name] : {std::pair{has_in, &hin}, {has_out, &hout}, {has_res, &hres}})
+            if (has) r.advise(s, *name, MappedFile::Use::done);
+    }
+    return true;
+}
 
 std::string capture_fingerprint(const std::vector<const CaptureReader*>& readers) {
     if (readers.size() == 1) return readers[0]->fingerprint();
@@ -649,68 +752,22 @@ AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& given, 
     }
     Analyzer an(cfg, options);
     const int L = cfg.n_layer;
-    auto hook = [](int il, const char* name) { return cat("blocks.", il, ".", name); };
-
     int64_t total = 0, done = 0;
     for (const CaptureReader* r : readers)
         total += r->n_sequences();
     total += L; // pass 2 reports once per layer
     // Pass 1, sequence by sequence: patterns of consecutive layers (rollout, evolution).
     bool any_pattern = false;
-    std::vector<float> storage; // F16 captures are widened here
-    for (const CaptureReader* r : readers) {
-        const int64_t Hc = r->heads().empty() ? cfg.n_head : int64_t(r->heads().size());
-        std::vector<bool> has_layer(static_cast<size_t>(L));
-        for (int il = 0; il < L; ++il)
-            has_layer[size_t(il)] = r->n_sequences() > 0 && r->has(0, hook(il, "attn.hook_pattern"));
-        for (int64_t s = 0; s < r->n_sequences(); ++s) {
-            const SequenceInfo& seq = r->sequence(s);
-            const int64_t T = seq.length;
-            an.begin_sequence(seq.token_ids, seq.tokens);
-            for (int il = 0; il < L; ++il) {
-                if (!has_layer[size_t(il)]) continue;
-                const std::string name = hook(il, "attn.hook_pattern");
-                // the next tensor is read in from disk while this one is analysed, and this one's
-                // pages are dropped after it: memory holds about two tensors, whatever the capture
-                if (int next = il + 1; next < L && has_layer[size_t(next)])
-                    r->advise(s, hook(next, "attn.hook_pattern"), MappedFile::Use::soon);
-                else if (s + 1 < r->n_sequences() && has_layer[0])
-                    r->advise(s + 1, hook(0, "attn.hook_pattern"), MappedFile::Use::soon);
-                const CaptureReader::View v = view_checked(*r, s, Hook::pattern, name, {Hc, T, T}, storage);
-                an.add_pattern(il, TensorView::contiguous(const_cast<float*>(v.data), v.shape), r->heads());
-                r->advise(s, name, MappedFile::Use::done);
-                any_pattern = true;
-            }
-            an.end_sequence();
+    for (const CaptureReader* r : readers)
+        any_pattern |= feed_capture_patterns(an, *r, [&] {
             if (on_progress) on_progress(++done, total);
-        }
-    }
+        });
     // Pass 2, layer by layer: hidden states. Each layer's covariances (3 x D x D doubles) are
     // reduced to their participation ratio and freed before the next layer is read.
     bool any_hidden = false;
-    const int64_t D = cfg.n_embd;
     for (int il = 0; il < L; ++il) {
-        const std::string hin = hook(il, "ln1.hook_normalized"), hout = hook(il, "hook_attn_out"),
-                          hres = hook(il, "hook_resid_pre");
-        for (const CaptureReader* r : readers) {
-            if (r->n_sequences() == 0) continue;
-            const bool has_in = r->has(0, hin), has_out = r->has(0, hout), has_res = r->has(0, hres);
-            if (!has_in && !has_out && !has_res) continue;
-            for (int64_t s = 0; s < r->n_sequences(); ++s) {
-                const int64_t T = r->sequence(s).length;
-                std::vector<float> s_in, s_out, s_res; // F16 captures are widened here
-                auto view = [&](bool has, Hook kind, const std::string& name, std::vector<float>& storage) {
-                    if (!has) return TensorView{};
-                    const CaptureReader::View v = view_checked(*r, s, kind, name, {T, D}, storage);
-                    return TensorView::contiguous(const_cast<float*>(v.data), v.shape);
-                };
-                an.add_hidden(il, view(has_in, Hook::ln1_normalized, hin, s_in),
-                              view(has_out, Hook::attn_out, hout, s_out), view(has_res, Hook::resid_pre, hres, s_res));
-                for (const auto& [has, name] : {std::pair{has_in, &hin}, {has_out, &hout}, {has_res, &hres}})
-                    if (has) r->advise(s, *name, MappedFile::Use::done);
-                any_hidden = true;
-            }
-        }
+        for (const CaptureReader* r : readers)
+            any_hidden |= feed_capture_hidden(an, *r, il);
         an.seal_hidden(il);
         if (on_progress) on_progress(++done, total);
     }

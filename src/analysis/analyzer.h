@@ -225,9 +225,18 @@ class Analyzer {
     void merge(const Analyzer& other);
     AnalysisResult finish() const;
 
+    // Sums made one attention row at a time (run --stats-only), or merged with such: similarity,
+    // evolution and rollout need whole patterns, so finish() leaves them out and says why.
+    void set_rows_only() { rows_only_ = true; }
+    bool rows_only() const { return rows_only_; }
+    // "" when `other` tracks what this one does (layers and their heads, which hidden states,
+    // covariances, offsets); otherwise what differs, for an error that names the two sources.
+    std::string tracking_difference(const Analyzer& other) const;
+
     const ModelConfig& config() const { return cfg_; }
 
   private:
+    friend struct StatisticsAccess; // the statistics file (statistics.h) reads and writes the sums
     struct Layer {
         bool seen = false;
         std::vector<int> heads;     // captured head ids
@@ -244,6 +253,7 @@ class Analyzer {
     std::vector<Layer> layers_;
     int64_t n_sequences_ = 0, n_tokens_ = 0;
     bool rollout_broken_ = false;
+    bool rows_only_ = false;
     std::vector<RolloutRow> rollout_rows_;
 
     // current sequence
@@ -262,6 +272,11 @@ double js_from_sums(double plogp_p, double plogp_q, double slogs, double total_p
 double js_divergence(const float* p, const float* q, int64_t n);
 double js_divergence(const double* p, const double* q, int64_t n);
 
+// A capture's part of an analysis, for callers that merge parts themselves (analyze_parts):
+// every sequence's patterns (after_sequence is called after each), or layer il's hidden states
+// (unsealed). Each returns whether the capture holds any.
+bool feed_capture_patterns(Analyzer& an, const CaptureReader& reader, const std::function<void()>& after_sequence = {});
+bool feed_capture_hidden(Analyzer& an, const CaptureReader& reader, int il);
 // Everything, from one or more capture directories (shards of one corpus analyse to the numbers
 // of one run). Reads one tensor at a time. `on_progress(done, total)` after each sequence/layer.
 AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& readers, const AnalysisOptions& options = {},

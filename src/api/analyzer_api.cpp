@@ -3,6 +3,7 @@
 // model on repeated random-token blocks and feeds the patterns straight to an Analyzer.
 #include "api/analyzer_api.h"
 
+#include "analysis/statistics.h"
 #include "api/runner.h"
 #include "core/error.h"
 #include "io/json.h"
@@ -22,8 +23,19 @@ AttentionDataAnalyzer::AttentionDataAnalyzer(const std::string& dir, AnalysisOpt
 AttentionDataAnalyzer::AttentionDataAnalyzer(const std::vector<std::string>& dirs, AnalysisOptions options)
     : dirs_(dirs), options_(options) {
     if (dirs_.empty()) throw Error("no capture directory given", "pass the directory written by attnscope run");
-    for (const auto& d : dirs_)
-        readers_.push_back(std::make_unique<CaptureReader>(d));
+    for (const auto& d : dirs_) {
+        if (is_statistics(d))
+            statistics_.push_back(std::make_unique<StatisticsFile>(d));
+        else
+            readers_.push_back(std::make_unique<CaptureReader>(d));
+    }
+}
+
+const CaptureReader& AttentionDataAnalyzer::patterns_reader(const char* what) const {
+    if (readers_.empty())
+        throw Error(cat(dirs_[0], ": a stats-only directory holds sums, not the attention patterns ", what, " draws"),
+                    "capture with attnscope run (without --stats-only) for heatmaps and the viewer");
+    return *readers_[0];
 }
 
 AttentionDataAnalyzer::~AttentionDataAnalyzer() = default;
@@ -69,8 +81,14 @@ const AnalysisResult& AttentionDataAnalyzer::analyze(const std::function<void(in
         std::vector<const CaptureReader*> rs;
         for (const auto& r : readers_)
             rs.push_back(r.get());
-        if (reuse_stored_) result_ = load_stored(rs);
-        reused_ = result_ != nullptr;
+        if (!statistics_.empty()) { // sums of parts: merged each time (cheap), never stored
+            std::vector<const StatisticsFile*> ss;
+            for (const auto& f : statistics_)
+                ss.push_back(f.get());
+            result_ = std::make_unique<AnalysisResult>(analyze_parts(rs, ss, options_, progress));
+        }
+        if (!result_ && reuse_stored_) result_ = load_stored(rs);
+        reused_ = result_ != nullptr && statistics_.empty();
         if (!result_) result_ = std::make_unique<AnalysisResult>(analyze_captures(rs, options_, progress));
         std::string imp = importance_;
         if (imp.empty()) {
@@ -120,13 +138,13 @@ std::string AttentionDataAnalyzer::visualize_dashboard(const std::string& out_di
 std::string AttentionDataAnalyzer::visualize_attention_weights(int layer, int head, int64_t seq,
                                                                const std::string& out_dir, ImageFormat f) {
     const std::string path = join(out(out_dir), cat("attention_weights_L", layer, "_H", head, extension(f)));
-    render_attention_weights(*readers_[0], seq, layer, head, &analyze(), path);
+    render_attention_weights(patterns_reader("a heatmap"), seq, layer, head, &analyze(), path);
     return path;
 }
 
 std::string AttentionDataAnalyzer::visualize_heads_grid(int64_t seq, const std::string& out_dir, ImageFormat f) {
     const std::string path = join(out(out_dir), cat("attention_heads_grid", extension(f)));
-    render_heads_grid(*readers_[0], seq, &analyze(), path);
+    render_heads_grid(patterns_reader("the heads grid"), seq, &analyze(), path);
     return path;
 }
 
@@ -135,7 +153,7 @@ std::string AttentionDataAnalyzer::create_viewer(const std::string& out_dir, int
     ViewerOptions vo;
     vo.max_sequences = max_sequences;
     vo.max_bytes = int64_t(max_mb * 1024 * 1024);
-    write_viewer(*readers_[0], &analyze(), path, vo);
+    write_viewer(patterns_reader("the viewer"), &analyze(), path, vo);
     return path;
 }
 
@@ -176,7 +194,7 @@ std::vector<std::string> AttentionDataAnalyzer::create_comprehensive_report(cons
     std::vector<std::string> paths = write_report(analyze(), d);
     paths.push_back(visualize_attention_flow(d, f));
     paths.push_back(visualize_dashboard(d, f));
-    const bool has_weights = readers_[0]->n_sequences() > 0 && !analyze().layers.empty() &&
+    const bool has_weights = !readers_.empty() && readers_[0]->n_sequences() > 0 && !analyze().layers.empty() &&
                              std::any_of(analyze().layers.begin(), analyze().layers.end(),
                                          [](const LayerResult& L) { return !L.heads.empty(); });
     if (has_weights && !analyze().stats_only) {

@@ -2,6 +2,7 @@
 // head probe of `attnscope heads --model`.
 //
 //   AttentionDataAnalyzer an("results");                 // or {"shard0", "shard1", "shard2"}
+//                                                        // (captures and/or run --stats-only dirs)
 //   const AnalysisResult& r = an.analyze();              // computed once, then kept
 //   printf("L0H1 is %s\n", r.layers[0].heads[1].label.c_str());
 //   an.create_comprehensive_report();                    // results/attention_analysis_report.txt + summary JSON
@@ -17,6 +18,7 @@
 #pragma once
 
 #include "analysis/analyzer.h"
+#include "analysis/statistics.h"
 #include "render/canvas.h"
 
 #include <functional>
@@ -77,6 +79,8 @@ class AttentionDataAnalyzer {
     AnalysisOptions options_;
     std::unique_ptr<AnalysisResult> load_stored(const std::vector<const CaptureReader*>& readers);
     std::vector<std::unique_ptr<CaptureReader>> readers_;
+    std::vector<std::unique_ptr<StatisticsFile>> statistics_; // stats-only parts (run --stats-only)
+    const CaptureReader& patterns_reader(const char* what) const; // the first capture, or a clear error
     std::unique_ptr<AnalysisResult> result_;
     bool reuse_stored_ = true, reused_ = false;
     std::vector<std::string> summary_dirs_;

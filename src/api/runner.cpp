@@ -191,6 +191,28 @@ void for_each_batch(const Batch& all, int batch_size, const RunnerOptions& opt, 
     }
 }
 
+// The batch an interrupted run in `dir` continues from (options.resume), once its progress file
+// is checked to be this run's (`fingerprint`); without resume, 0, and a directory that holds an
+// interrupted run is refused unless options.force.
+int64_t resume_point(const std::string& dir, const std::string& fingerprint, int64_t n_batches,
+                     const RunnerOptions& options) {
+    const std::string resume_path = (fs::path(dir) / kResumeFile).string();
+    if (!options.resume) {
+        if (fs::exists(resume_path) && !options.force)
+            throw Error(cat(dir, ": holds an interrupted run"),
+                        "continue it with the same command and --resume, or start afresh with --force");
+        return 0;
+    }
+    if (!fs::exists(resume_path))
+        throw Error(cat(dir, ": nothing to resume (no ", kResumeFile, ")"),
+                    "the run finished or never started; run without --resume");
+    const nlohmann::json j = read_json_file(resume_path);
+    if (json_string_or(j, "fingerprint", resume_path, "") != fingerprint)
+        throw Error(cat(dir, ": the interrupted run used other texts, model or capture options"),
+                    "resume with exactly the same command, or start afresh with --force");
+    return json_int(j, "batches_completed", resume_path, 0, n_batches);
+}
+
 } // namespace
 
 CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::string& dir) const {
@@ -202,40 +224,9 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
         throw Error(cat(dir, ": exists and is not a directory"), "choose another --output");
     const std::string resume_path = (fs::path(dir) / kResumeFile).string();
     const int64_t n_batches = (data.batch.n_seq() + options_.batch_size - 1) / options_.batch_size;
-    // What makes two runs the same run: the weights, every token, and how they are captured.
-    std::string fingerprint;
-    {
-        Sha256 h;
-        auto add = [&](const std::string& x) { h.update(x.data(), x.size()), h.update("|", 1); };
-        add(cat(kCaptureSchema, sp.dtype == DType::f16 ? " f16 " : " f32 ", options_.batch_size, " ", data.max_length));
-        for (int x : sp.heads)
-            add(cat("head ", x));
-        for (int x : sp.layers)
-            add(cat("layer ", x));
-        for (const auto& p : sp.patterns)
-            add(p);
-        for (const auto& f : model_->weight_files())
-            add(cached_sha256(f));
-        for (const auto& seq : data.batch.tokens) {
-            add(cat(seq.size()));
-            h.update(seq.data(), seq.size() * sizeof(int32_t));
-        }
-        fingerprint = h.hex_digest();
-    }
-    int64_t start_batch = 0;
-    if (options_.resume) {
-        if (!fs::exists(resume_path))
-            throw Error(cat(dir, ": nothing to resume (no ", kResumeFile, ")"),
-                        "the run finished or never started; run without --resume");
-        const nlohmann::json j = read_json_file(resume_path);
-        if (json_string_or(j, "fingerprint", resume_path, "") != fingerprint)
-            throw Error(cat(dir, ": the interrupted run used other texts, model or capture options"),
-                        "resume with exactly the same command, or start afresh with --force");
-        start_batch = json_int(j, "batches_completed", resume_path, 0, n_batches);
-    } else {
-        if (fs::exists(resume_path) && !options_.force)
-            throw Error(cat(dir, ": holds an interrupted run"),
-                        "continue it with the same command and --resume, or start afresh with --force");
+    const std::string fingerprint = run_fingerprint(data, sp, "");
+    const int64_t start_batch = resume_point(dir, fingerprint, n_batches, options_);
+    if (!options_.resume) {
         if (fs::is_directory(dir) && !fs::is_empty(dir) && !options_.force)
             throw Error(cat(dir, ": the output directory exists and is not empty"),
                         "choose a new directory, or pass --force to overwrite attnscope's files in it");
@@ -327,7 +318,9 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
     bool any_pattern = false;
     for (int il = 0; il < cfg.n_layer; ++il)
         if (captured(Hook::pattern, il)) fo.attention_head_layers[size_t(il)] = 1, any_pattern = true;
-    if (any_pattern) {
+    // (a resumed run whose every batch was done may have committed the patterns' file already:
+    // nothing is left to write to it, and no batch runs)
+    if (any_pattern && writers.count(capture_file_for(Hook::pattern))) {
         std::vector<int64_t> head_pos(size_t(cfg.n_head), -1); // place of head h in the stored [H', T, T]
         if (sp.heads.empty()) std::iota(head_pos.begin(), head_pos.end(), int64_t(0));
         for (size_t i = 0; i < sp.heads.size(); ++i)
@@ -422,10 +415,17 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
     if (!dir.empty() && fs::exists(dir) && !fs::is_directory(dir))
         throw Error(cat(dir, ": exists and is not a directory"), "choose another --output");
     AnalysisOptions ao;
-    // effective dimensionality keeps 3 x D x D doubles per layer; past 1 GB it is left out
+    // effective dimensionality needs 3 x D x D sums per layer: asked for (--covariance), and only
+    // while they stay under 1 GB
     const double cov_bytes = 3.0 * L * double(cfg.n_embd) * cfg.n_embd * 8;
-    ao.covariance = cov_bytes <= 1e9;
+    if (options_.covariance && cov_bytes > 1e9)
+        throw Error(cat("--covariance: the covariances of ", L, " layers x ", cfg.n_embd, "^2 would take ",
+                        int64_t(cov_bytes / 1e6), " MB"),
+                    "leave --covariance out (effective dimensionality is then not computed), or capture hidden states "
+                    "with --capture inputs,outputs and analyze");
+    ao.covariance = options_.covariance;
     Analyzer an(cfg, ao);
+    an.set_rows_only();
     std::vector<int> layers = sp.layers, heads = sp.heads;
     if (layers.empty())
         for (int il = 0; il < L; ++il)
@@ -438,6 +438,37 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
         layer_on[size_t(il)] = 1, an.mark_layer(il, sp.heads);
     for (int h : heads)
         head_on[size_t(h)] = 1;
+
+    // The manifest of the statistics file: the capture's, with what a stats-only run reads.
+    ojson m = manifest(data, sp, {});
+    m["capture"]["patterns"] = {"blocks.*.attn.hook_pattern", "blocks.*.hook_resid_pre", "blocks.*.ln1.hook_normalized",
+                                "blocks.*.hook_attn_out"};
+    m["capture"]["dtype"] = dtype_name(DType::f32);
+    m["capture"]["statistics"] = {{"covariance", ao.covariance}, {"max_offset", ao.max_offset}};
+    const nlohmann::json manifest_json = nlohmann::json::parse(m.dump());
+
+    // Resume: the sums of the batches done so far are kept in a checkpoint (a whole statistics
+    // file), and the progress file names how many batches it holds.
+    const int64_t n_batches = (data.batch.n_seq() + options_.batch_size - 1) / options_.batch_size;
+    const std::string resume_path = dir.empty() ? "" : (fs::path(dir) / kResumeFile).string();
+    const std::string checkpoint = dir.empty() ? "" : (fs::path(dir) / kStatisticsCheckpoint).string();
+    const std::string fingerprint = run_fingerprint(data, sp, cat("stats-only covariance=", ao.covariance));
+    int64_t start_batch = 0;
+    if (!dir.empty()) {
+        start_batch = resume_point(dir, fingerprint, n_batches, options_);
+        if (options_.resume) {
+            if (start_batch > 0) {
+                const StatisticsFile saved(checkpoint);
+                Analyzer back = saved.load();
+                const int64_t want = std::min(data.batch.n_seq(), start_batch * options_.batch_size);
+                if (saved.n_sequences() != want) // the fingerprint above fixed the options
+                    throw Error(cat(checkpoint, ": holds ", saved.n_sequences(), " texts, the progress file says ", want),
+                                "start afresh with --force");
+                an = std::move(back);
+            }
+        }
+        fs::create_directories(dir);
+    }
 
     // One accumulator per (sequence of the batch, layer, head): the forward pass calls the row
     // function concurrently for different (sequence, head) pairs, never for the same one.
@@ -467,36 +498,93 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
             }
         },
         HookAccess::read_only);
+    // A checkpoint at most every few seconds, and never more than a tenth of the time (a file
+    // with covariances is large). ATTNSCOPE_CHECKPOINT_SECONDS overrides (tests: 0).
+    double every = 2.0;
+    if (const char* e = std::getenv("ATTNSCOPE_CHECKPOINT_SECONDS")) every = std::max(0.0, std::atof(e));
+    auto last_checkpoint = std::chrono::steady_clock::now();
+    double write_seconds = 0;
+    int64_t completed = start_batch, recorded = start_batch;
+    auto record = [&](int64_t batches) {
+        const auto t = std::chrono::steady_clock::now();
+        // the checkpoint holds part of the slice, so it does not claim to be the shard
+        nlohmann::json partial = manifest_json;
+        partial.erase("shard");
+        write_statistics(an, checkpoint, partial, options_.durable);
+        write_file_atomic(resume_path, nlohmann::json{{"schema", kStatisticsSchema},
+                                                      {"fingerprint", fingerprint},
+                                                      {"batches_completed", batches},
+                                                      {"batches_total", n_batches}}
+                                           .dump(1));
+        recorded = batches;
+        write_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+    };
     RunState state;
     model_->prefault(); // every weight will be read: map them now, in one call per file
-    for_each_batch(data.batch, options_.batch_size, options_, [&](int64_t, const Batch& b) {
-        batch = &b;
-        acc.assign(size_t(b.n_seq()) * per_seq, HeadAccum(ao.max_offset));
-        ln1.assign(size_t(b.n_seq()), {});
-        resid.assign(size_t(b.n_seq()), {});
-        forward(*model_, b, hooks, state, fo);
-        // merge in sequence order, so the sums do not depend on thread timing
-        for (int64_t s = 0; s < b.n_seq(); ++s) {
-            for (int il : layers)
-                for (int h : heads) {
-                    HeadAccum& a = acc[size_t(s) * per_seq + size_t(il) * size_t(H) + size_t(h)];
-                    a.end_sequence();
-                    an.head(il, h).merge(a);
+    try {
+        for_each_batch(
+            data.batch, options_.batch_size, options_,
+            [&](int64_t, const Batch& b) {
+                batch = &b;
+                acc.assign(size_t(b.n_seq()) * per_seq, HeadAccum(ao.max_offset));
+                ln1.assign(size_t(b.n_seq()), {});
+                resid.assign(size_t(b.n_seq()), {});
+                forward(*model_, b, hooks, state, fo);
+                // merge in sequence order, so the sums do not depend on thread timing
+                for (int64_t s = 0; s < b.n_seq(); ++s) {
+                    for (int il : layers)
+                        for (int h : heads) {
+                            HeadAccum& a = acc[size_t(s) * per_seq + size_t(il) * size_t(H) + size_t(h)];
+                            a.end_sequence();
+                            an.head(il, h).merge(a);
+                        }
+                    an.count_sequence(int64_t(b.tokens[size_t(s)].size()));
                 }
-            an.count_sequence(int64_t(b.tokens[size_t(s)].size()));
-        }
-    });
+                ++completed;
+                const auto now = std::chrono::steady_clock::now();
+                const double since = std::chrono::duration<double>(now - last_checkpoint).count();
+                if (!dir.empty() && completed < n_batches && since >= std::max(every, 10 * write_seconds)) {
+                    record(completed);
+                    last_checkpoint = std::chrono::steady_clock::now();
+                }
+            },
+            start_batch);
+    } catch (const Error& e) {
+        if (dir.empty() || recorded == 0) throw;
+        throw Error(cat(e.what(), "; the sums of ", recorded, " of ", n_batches, " batches are kept in ", dir),
+                    "run the same command with --resume to continue");
+    }
     AnalysisResult r = an.finish();
     r.model = resolved_.name;
-    r.stats_only = true;
-    std::erase_if(r.notes, [](const std::string& n) { return n.rfind("attention rollout needs", 0) == 0; });
-    r.notes.push_back("computed during the forward pass (--stats-only): head similarity, evolution between layers "
-                      "and rollout need whole patterns and are not computed");
-    if (!ao.covariance)
-        r.notes.push_back(
-            cat("effective dimensionality left out: its covariances would take ", int64_t(cov_bytes / 1e6), " MB"));
-    if (!dir.empty()) write_report(r, dir);
+    recommend(r); // the commands they suggest name the model
+    if (!dir.empty()) {
+        write_statistics(an, (fs::path(dir) / kStatisticsFile).string(), manifest_json, options_.durable);
+        write_report(r, dir);
+        fs::remove(resume_path);
+        fs::remove(checkpoint);
+    }
     return r;
+}
+
+std::string Runner::run_fingerprint(const PreparedData& data, const CaptureSpec& sp, const std::string& extra) const {
+    // What makes two runs the same run: the weights, every token, and how they are captured.
+    Sha256 h;
+    auto add = [&](const std::string& x) { h.update(x.data(), x.size()), h.update("|", 1); };
+    add(cat(kCaptureSchema, sp.dtype == DType::f16 ? " f16 " : " f32 ", options_.batch_size, " ", data.max_length));
+    for (int x : sp.heads)
+        add(cat("head ", x));
+    for (int x : sp.layers)
+        add(cat("layer ", x));
+    for (const auto& p : sp.patterns)
+        add(p);
+    for (const auto& f : model_->weight_files())
+        add(cached_sha256(f));
+    for (const auto& seq : data.batch.tokens) {
+        add(cat(seq.size()));
+        h.update(seq.data(), seq.size() * sizeof(int32_t));
+    }
+    if (!extra.empty()) add(extra);
+    return h.hex_digest();
 }
 
 ActivationCache Runner::run_with_hooks(const PreparedData& data) const {

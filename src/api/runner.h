@@ -15,6 +15,7 @@
 #pragma once
 
 #include "analysis/analyzer.h"
+#include "analysis/statistics.h"
 #include "api/analyzer_api.h"
 #include "capture/capture.h"
 #include "engine/forward.h"
@@ -46,6 +47,7 @@ struct RunnerOptions {
     bool resume = false;      // continue an interrupted run of the same command
     bool durable = true;      // wait for the data to reach the disk before naming files (false: --no-sync)
     bool weights_f32 = false; // widen 16-bit weights at load (--weights f32) instead of per tile in use
+    bool covariance = false;  // --stats-only: keep the hidden states' covariances (effective dimensionality)
     std::function<void(const Progress&)> on_progress; // after each batch
     std::function<void(const std::string&)> on_warning;
     const std::atomic<bool>* cancel = nullptr; // checked between batches (SIGINT)
@@ -106,7 +108,9 @@ class Runner {
     // --stats-only: per-head statistics computed while the forward pass runs, from each attention
     // row as it is made, so no [H, T, T] tensor exists (memory O(L H T), not O(L H T^2)); plus
     // hidden-state statistics from the attention inputs and outputs. Heads and layers follow
-    // options.layers / options.heads. Writes the report and summary into dir unless it is empty.
+    // options.layers / options.heads. Unless dir is empty, writes statistics.safetensors (the
+    // sums: shards merge with analyze, analysis/statistics.h), the report and the summary; the
+    // sums so far are checkpointed, so an interrupted run continues with options.resume.
     AnalysisResult run_stats_only(const PreparedData& data, const std::string& dir = "") const;
     // Analyse a capture directory (AttentionDataAnalyzer(dir).analyze()); writes nothing.
     AnalysisResult analyze_attention_patterns(const std::string& dir) const;
@@ -115,6 +119,8 @@ class Runner {
 
   private:
     CaptureSpec spec() const;
+    // What makes two runs the same run: the weights, every token, how they are captured, `extra`.
+    std::string run_fingerprint(const PreparedData& data, const CaptureSpec& spec, const std::string& extra) const;
     nlohmann::ordered_json manifest(const PreparedData& data, const CaptureSpec& spec,
                                     const std::vector<std::pair<std::string, std::vector<std::string>>>& files) const;
     int64_t write_manifest(const std::string& path, const nlohmann::ordered_json& head, const PreparedData& data) const;
@@ -126,6 +132,8 @@ class Runner {
 
 // The progress file of a capture in progress (removed when the capture completes).
 constexpr const char* kResumeFile = ".attnscope-resume.json";
+// A stats-only run's sums so far, beside the progress file (a whole statistics file).
+constexpr const char* kStatisticsCheckpoint = ".attnscope-statistics-checkpoint.safetensors";
 
 // sha256 of a file, cached in ~/.cache/attnscope/sha256.json by path, size and modification time.
 std::string cached_sha256(const std::string& path);

@@ -203,16 +203,7 @@ CaptureReader::CaptureReader(const std::string& dir) : dir_(dir) {
         if (it == j.end() || !it->is_object()) throw Error(cat(path, ": missing object '", key, "'"));
         return *it;
     };
-    const json& dims = obj(obj(manifest_, "model"), "dims");
-    config_.n_layer = int(json_int(dims, "n_layer", path, 1, kMaxLayers));
-    config_.n_head = int(json_int(dims, "n_head", path, 1, kMaxHeads));
-    config_.n_embd = int(json_int(dims, "n_embd", path, 1, kMaxEmbd));
-    config_.d_head = int(json_int(dims, "d_head", path, 1, kMaxEmbd));
-    config_.n_kv_head = int(json_int_or(dims, "n_kv_head", path, 1, config_.n_head, config_.n_head));
-    config_.n_inner = int(json_int(dims, "n_inner", path, 1, int64_t(kMaxEmbd) * 16));
-    config_.vocab_size = int(json_int(dims, "vocab_size", path, 1, kMaxVocab));
-    config_.n_positions = int(json_int(dims, "n_positions", path, 1, kMaxPositions));
-    config_.model_type = json_string_or(obj(manifest_, "model"), "model_type", path, "");
+    config_ = config_from_manifest(manifest_, path);
 
     const json& cap = obj(manifest_, "capture");
     if (auto h = cap.find("heads"); h != cap.end() && h->is_array())
@@ -241,18 +232,7 @@ CaptureReader::CaptureReader(const std::string& dir) : dir_(dir) {
         info.prompt_length = json_int_or(s, "prompt_length", path, 0, info.length, -1);
         sequences_.push_back(std::move(info));
     }
-    if (auto sh = manifest_.find("shard"); sh != manifest_.end()) {
-        if (!sh->is_object()) throw Error(cat(path, ": 'shard' must be an object"));
-        const int64_t count = json_int(*sh, "count", path, 1, int64_t(1) << 40);
-        const int64_t total = json_int(*sh, "total", path, 1, int64_t(1) << 40);
-        const ShardInfo want = shard_of(json_int(*sh, "index", path, 0, count - 1), count, total);
-        if (json_int(*sh, "first", path, 0, total) != want.first ||
-            (want.index + 1) * total / count - want.first != n_sequences())
-            throw Error(cat(path, ": shard ", want.index, "/", count, " of ", total, " texts should hold texts ",
-                            want.first, "..", (want.index + 1) * total / count - 1, "; the manifest says first ",
-                            sh->value("first", int64_t(-1)), " and lists ", n_sequences()));
-        shard_ = want;
-    }
+    shard_ = shard_from_manifest(manifest_, path, n_sequences());
     auto files = manifest_.find("files");
     if (files == manifest_.end() || !files->is_array()) throw Error(cat(path, ": missing array 'files'"));
     for (const auto& f : *files) {
@@ -263,6 +243,41 @@ CaptureReader::CaptureReader(const std::string& dir) : dir_(dir) {
         for (const auto& t : files_.back()->tensors())
             file_of_[t.name] = files_.size() - 1;
     }
+}
+
+ModelConfig config_from_manifest(const json& manifest, const std::string& path) {
+    auto obj = [&](const json& j, const char* key) -> const json& {
+        auto it = j.find(key);
+        if (it == j.end() || !it->is_object()) throw Error(cat(path, ": missing object '", key, "'"));
+        return *it;
+    };
+    ModelConfig c;
+    const json& dims = obj(obj(manifest, "model"), "dims");
+    c.n_layer = int(json_int(dims, "n_layer", path, 1, kMaxLayers));
+    c.n_head = int(json_int(dims, "n_head", path, 1, kMaxHeads));
+    c.n_embd = int(json_int(dims, "n_embd", path, 1, kMaxEmbd));
+    c.d_head = int(json_int(dims, "d_head", path, 1, kMaxEmbd));
+    c.n_kv_head = int(json_int_or(dims, "n_kv_head", path, 1, c.n_head, c.n_head));
+    c.n_inner = int(json_int(dims, "n_inner", path, 1, int64_t(kMaxEmbd) * 16));
+    c.vocab_size = int(json_int(dims, "vocab_size", path, 1, kMaxVocab));
+    c.n_positions = int(json_int(dims, "n_positions", path, 1, kMaxPositions));
+    c.model_type = json_string_or(obj(manifest, "model"), "model_type", path, "");
+    return c;
+}
+
+ShardInfo shard_from_manifest(const json& manifest, const std::string& path, int64_t n_sequences) {
+    auto sh = manifest.find("shard");
+    if (sh == manifest.end()) return {};
+    if (!sh->is_object()) throw Error(cat(path, ": 'shard' must be an object"));
+    const int64_t count = json_int(*sh, "count", path, 1, int64_t(1) << 40);
+    const int64_t total = json_int(*sh, "total", path, 1, int64_t(1) << 40);
+    const ShardInfo want = shard_of(json_int(*sh, "index", path, 0, count - 1), count, total);
+    if (json_int(*sh, "first", path, 0, total) != want.first ||
+        (want.index + 1) * total / count - want.first != n_sequences)
+        throw Error(cat(path, ": shard ", want.index, "/", count, " of ", total, " texts should hold texts ",
+                        want.first, "..", (want.index + 1) * total / count - 1, "; the file says first ",
+                        sh->value("first", int64_t(-1)), " and holds ", n_sequences));
+    return want;
 }
 
 ShardInfo shard_of(int64_t index, int64_t count, int64_t total) {
@@ -285,48 +300,68 @@ std::pair<int64_t, int64_t> parse_shard(const std::string& spec) {
     return {i, n};
 }
 
-std::vector<const CaptureReader*> order_shards(const std::vector<const CaptureReader*>& readers) {
-    if (readers.empty() || std::none_of(readers.begin(), readers.end(), [](auto* r) { return r->shard().present(); }))
-        return readers;
-    const CaptureReader* a = readers[0];
-    for (const CaptureReader* r : readers) {
-        if (!r->shard().present() || !a->shard().present())
-            throw Error(cat(r->shard().present() ? a->dir() : r->dir(), " is not a shard, ",
-                            r->shard().present() ? r->dir() : a->dir(), " is"),
+std::vector<size_t> order_shard_sources(const std::vector<ShardSource>& sources,
+                                        const std::vector<std::string>& ignore) {
+    std::vector<size_t> given(sources.size());
+    for (size_t i = 0; i < given.size(); ++i)
+        given[i] = i;
+    if (sources.empty() || std::none_of(sources.begin(), sources.end(), [](auto& s) { return s.shard.present(); }))
+        return given;
+    const ShardSource& a = sources[0];
+    const auto model = [](const ShardSource& c) {
+        return c.manifest->value("model", json()).value("name", "");
+    };
+    const auto options = [&](const ShardSource& c) { // what was captured; the batch size changes no value
+        json o = c.manifest->value("capture", json::object());
+        if (o.is_object())
+            for (const auto& k : ignore)
+                o.erase(k);
+        return o;
+    };
+    for (const ShardSource& r : sources) {
+        if (!r.shard.present() || !a.shard.present())
+            throw Error(cat(r.shard.present() ? a.dir : r.dir, " is not a shard, ", r.shard.present() ? r.dir : a.dir,
+                            " is"),
                         "analyse the shards of one corpus together, or unsharded captures");
-        if (r->shard().count != a->shard().count || r->shard().total != a->shard().total)
-            throw Error(cat(r->dir(), " is shard ", r->shard().index, "/", r->shard().count, " of ", r->shard().total,
-                            " texts, ", a->dir(), " shard ", a->shard().index, "/", a->shard().count, " of ",
-                            a->shard().total, ": not one corpus"));
-        const auto model = [](const CaptureReader* c) { return c->manifest().value("model", nlohmann::json()).value("name", ""); };
+        if (r.shard.count != a.shard.count || r.shard.total != a.shard.total)
+            throw Error(cat(r.dir, " is shard ", r.shard.index, "/", r.shard.count, " of ", r.shard.total, " texts, ",
+                            a.dir, " shard ", a.shard.index, "/", a.shard.count, " of ", a.shard.total,
+                            ": not one corpus"));
         if (model(r) != model(a))
-            throw Error(cat(r->dir(), " is of model '", model(r), "', ", a->dir(), " of '", model(a), "'"),
+            throw Error(cat(r.dir, " is of model '", model(r), "', ", a.dir, " of '", model(a), "'"),
                         "shards of one corpus come from one model");
-        const auto options = [](const CaptureReader* c) { // what was captured; the batch size changes no value
-            nlohmann::json o = c->manifest().value("capture", nlohmann::json::object());
-            if (o.is_object()) o.erase("batch_size");
-            return o;
-        };
         if (options(r) != options(a))
-            throw Error(cat(r->dir(), " and ", a->dir(), " were captured with different options (hooks, layers, heads, "
-                                                         "dtype or max length)"),
-                        "run every shard with the same --capture, --layers, --heads, --dtype and --max-length");
+            throw Error(cat(r.dir, " and ", a.dir, " were captured with different options (hooks, layers, heads, "
+                                                   "dtype, max length or statistics)"),
+                        "run every shard with the same --capture, --layers, --heads, --dtype, --max-length "
+                        "and --covariance");
     }
-    std::vector<const CaptureReader*> out(size_t(a->shard().count), nullptr);
-    for (const CaptureReader* r : readers) {
-        const CaptureReader*& slot = out[size_t(r->shard().index)];
-        if (slot)
-            throw Error(cat(slot->dir(), " and ", r->dir(), " are both shard ", r->shard().index, "/", r->shard().count),
+    std::vector<size_t> out(size_t(a.shard.count), SIZE_MAX);
+    for (size_t i = 0; i < sources.size(); ++i) {
+        size_t& slot = out[size_t(sources[i].shard.index)];
+        if (slot != SIZE_MAX)
+            throw Error(cat(sources[slot].dir, " and ", sources[i].dir, " are both shard ", sources[i].shard.index, "/",
+                            sources[i].shard.count),
                         "give each shard once");
-        slot = r;
+        slot = i;
     }
     for (size_t i = 0; i < out.size(); ++i)
-        if (!out[i]) {
-            const ShardInfo m = shard_of(int64_t(i), a->shard().count, a->shard().total);
+        if (out[i] == SIZE_MAX) {
+            const ShardInfo m = shard_of(int64_t(i), a.shard.count, a.shard.total);
             throw Error(cat("shard ", i, "/", m.count, " (texts ", m.first, "..", (m.index + 1) * m.total / m.count - 1,
                             " of ", m.total, ") is missing"),
                         cat("run attnscope run --shard ", i, "/", m.count, " with the same input and options"));
         }
+    return out;
+}
+
+std::vector<const CaptureReader*> order_shards(const std::vector<const CaptureReader*>& readers) {
+    std::vector<ShardSource> sources;
+    for (const CaptureReader* r : readers)
+        sources.push_back({r->dir(), &r->manifest(), r->shard()});
+    std::vector<const CaptureReader*> out;
+    for (size_t i : order_shard_sources(sources))
+        out.push_back(readers[i]);
     return out;
 }
 

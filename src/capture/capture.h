@@ -93,11 +93,26 @@ struct ShardInfo {
 ShardInfo shard_of(int64_t index, int64_t count, int64_t total);
 // "I/N" as given to --shard; throws naming the argument.
 std::pair<int64_t, int64_t> parse_shard(const std::string& spec);
-// The readers of a sharded corpus in shard order, checked to be one corpus: every one a shard
-// (or none, then returned as given), of one model and one capture, the same N and total, no
-// shard twice and none missing. Throws naming the pair at fault or the missing shard.
+// What a sharded corpus's pieces are ordered and checked by: a capture directory's manifest or
+// a statistics file's (analysis/statistics.h), with the slice it holds.
+struct ShardSource {
+    std::string dir;                          // named in errors
+    const nlohmann::json* manifest = nullptr; // "model" {"name"}, "capture" {...}
+    ShardInfo shard;
+};
+// The positions of `sources` in shard order, checked to be one corpus: every one a shard (or
+// none, then returned as given), of one model and one capture (the batch size may differ; keys
+// in `ignore` of "capture" are not compared), the same N and total, no shard twice and none
+// missing. Throws naming the pair at fault or the missing shard.
+std::vector<size_t> order_shard_sources(const std::vector<ShardSource>& sources,
+                                        const std::vector<std::string>& ignore = {"batch_size"});
+// The same for capture readers: the readers in shard order.
 class CaptureReader;
 std::vector<const CaptureReader*> order_shards(const std::vector<const CaptureReader*>& readers);
+// The model dimensions a manifest records ("model" {"dims", "model_type"}); throws naming `path`.
+ModelConfig config_from_manifest(const nlohmann::json& manifest, const std::string& path);
+// The manifest's "shard" (none when absent), checked to be the slice `n_sequences` texts make.
+ShardInfo shard_from_manifest(const nlohmann::json& manifest, const std::string& path, int64_t n_sequences);
 
 // Reads a capture directory: the manifest is validated, tensor files memory-mapped and read
 // one tensor at a time, so memory holds one tensor, not the capture.

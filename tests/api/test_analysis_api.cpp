@@ -93,7 +93,9 @@ TEST(AnalysisApi, ShardsMergeToOneRun) {
 
 TEST(AnalysisApi, StatsOnlyMatchesCaptureAndAnalyze) {
     test::TempDir tmp;
-    Runner runner(kTiny);
+    RunnerOptions o;
+    o.covariance = true; // effective dimensionality too
+    Runner runner(kTiny, o);
     const PreparedData data = runner.prepare_data(texts());
     runner.run_with_hooks(data, tmp.file("cap"));
     const AnalysisResult full = runner.analyze_attention_patterns(tmp.file("cap"));

@@ -308,8 +308,9 @@ pid_t start_long_run(const std::string& input, const std::string& out, bool resu
     if (pid == 0) {
         ::setenv("ATTNSCOPE_CHECKPOINT_SECONDS", "0", 1); // record every batch
         const int devnull = ::open("/dev/null", O_WRONLY);
+        const int err = ::open((out + ".stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644); // said on failure
         ::dup2(devnull, 1);
-        ::dup2(devnull, 2);
+        ::dup2(err >= 0 ? err : devnull, 2);
         ::execl(ATTNSCOPE_CLI, ATTNSCOPE_CLI, "run", "--model", fixture("gpt2-tiny").c_str(), "--input", input.c_str(),
                 "--output", out.c_str(), "--batch-size", "1", "--threads", "1", "--capture",
                 "weights,inputs,outputs,q,k,v,mlp", resume ? "--resume" : static_cast<char*>(nullptr),
@@ -403,7 +404,8 @@ TEST(CaptureFaults, KilledAtRandomMomentsResumesToTheSameBytes) {
         if (done) {
             ++finished;
         } else if (fs::exists(out + "/" + kResumeFile)) {
-            ASSERT_EQ(wait_exit(start_long_run(dir.file("in.txt"), out, true)), 0) << "trial " << trial;
+            ASSERT_EQ(wait_exit(start_long_run(dir.file("in.txt"), out, true)), 0)
+                << "trial " << trial << ": " << read_file(out + ".stderr");
             ++resumed;
         } else {
             // killed before the first batch was recorded: nothing to resume, start afresh
@@ -425,15 +427,7 @@ TEST(CaptureFaults, KilledAtRandomMomentsResumesToTheSameBytes) {
 TEST(CaptureShards, RandomShardingsAnalyseToTheWholeRun) {
     TempDir dir;
     std::mt19937 rng(23);
-    std::vector<std::string> corpus;
-    const std::vector<std::string> words = {"the", "of", "peace", "war", "liberty", "treaty", "harbor", "and", "to"};
-    for (int i = 0; i < 13; ++i) {
-        std::string t;
-        const int n = 2 + int(rng() % 60);
-        for (int w = 0; w < n; ++w)
-            t += (w ? " " : "") + words[rng() % words.size()];
-        corpus.push_back(t);
-    }
+    const std::vector<std::string> corpus = random_corpus(rng, 13);
     auto capture = [&](const std::string& out, ShardInfo shard, int batch) {
         RunnerOptions o;
         o.capture = "weights,inputs,outputs";
