@@ -280,90 +280,105 @@ bool is_statistics(const std::string& path) {
     return fs::is_regular_file(fs::path(path) / kStatisticsFile) && !fs::exists(fs::path(path) / "manifest.json");
 }
 
+// Everything the header says, checked: what the constructor keeps a little of, and load() all of.
+struct StatisticsHeader {
+    json manifest;   // the whole manifest
+    json statistics; // manifest["statistics"]
+    ModelConfig config;
+    ShardInfo shard;
+    int64_t n_sequences = 0;
+    AnalysisOptions options;
+};
+
+static StatisticsHeader read_header(const SafetensorsFile& st, const std::string& path) {
+    StatisticsHeader h;
+    const auto& meta = st.metadata();
+    auto schema = meta.find("schema");
+    if (schema == meta.end() || schema->second.rfind("attnscope.statistics/", 0) != 0)
+        throw Error(cat(path, ": not an attnscope statistics file (no schema attnscope.statistics/ in its metadata)"));
+    if (schema->second != kStatisticsSchema)
+        throw Error(cat(path, ": schema '", schema->second, "' is not supported (this attnscope reads ",
+                        kStatisticsSchema, ")"),
+                    "run the part again with this version");
+    auto mtext = meta.find("manifest");
+    if (mtext == meta.end()) throw Error(cat(path, ": metadata has no 'manifest'"));
+    h.manifest = parse_json(mtext->second.data(), mtext->second.data() + mtext->second.size(), path + " manifest");
+    const json& m = h.manifest;
+    if (!m.is_object()) throw Error(cat(path, ": the manifest must be a JSON object"));
+    h.config = config_from_manifest(m, path);
+    auto st_it = m.find("statistics");
+    if (st_it == m.end() || !st_it->is_object()) throw Error(cat(path, ": the manifest has no 'statistics' object"));
+    h.statistics = *st_it;
+    const json& d = h.statistics;
+    h.n_sequences = json_int(d, "n_sequences", path, 0, int64_t(1) << 40);
+    json_int(d, "n_tokens", path, 0, int64_t(1) << 50);
+    h.options.max_offset = int(json_int(d, "max_offset", path, 1, 4096));
+    h.options.covariance = json_bool_or(d, "covariance", path, false);
+    h.shard = shard_from_manifest(m, path, h.n_sequences);
+    const json& layers = d.value("layers", json());
+    if (!layers.is_array() || int64_t(layers.size()) != h.config.n_layer)
+        throw Error(cat(path, ": statistics.layers must list the ", h.config.n_layer, " layers (heads or null)"));
+    for (size_t il = 0; il < layers.size(); ++il) {
+        if (layers[il].is_null()) continue;
+        if (!layers[il].is_array() || layers[il].empty())
+            throw Error(cat(path, ": statistics.layers[", il, "] must be a list of heads or null"));
+        int64_t prev = -1;
+        for (const auto& x : layers[il]) {
+            if (!x.is_number_integer() || x.get<int64_t>() <= prev || x.get<int64_t>() >= h.config.n_head)
+                throw Error(cat(path, ": statistics.layers[", il, "] must list heads 0..", h.config.n_head - 1,
+                                " in increasing order, found ", layers[il].dump()));
+            prev = x.get<int64_t>();
+        }
+    }
+    const json& hidden = d.value("hidden", json());
+    for (const char* k : kHidden) {
+        const json& v = hidden.is_object() ? hidden.value(k, json()) : json();
+        if (!v.is_array() || int64_t(v.size()) != h.config.n_layer ||
+            std::any_of(v.begin(), v.end(), [](const json& x) { return !x.is_boolean(); }))
+            throw Error(cat(path, ": statistics.hidden.", k, " must hold one true/false per layer"));
+    }
+    // the tensors: exactly the tables of this configuration, F64, of their shapes
+    Analyzer shape_of(h.config, h.options);
+    const std::vector<Table> want = StatisticsAccess::tables(shape_of);
+    for (const Table& t : want) {
+        const TensorInfo* info = st.find(t.name);
+        if (!info)
+            throw Error(cat(path, ": tensor '", t.name, "' is missing"), "the file is not a complete statistics file");
+        if (info->dtype != DType::f64 || info->shape != t.shape)
+            throw Error(cat(path, ": tensor '", t.name, "' is ", dtype_name(info->dtype), " ", shape_str(info->shape),
+                            ", expected F64 ", shape_str(t.shape)));
+    }
+    if (st.tensors().size() != want.size())
+        throw Error(cat(path, ": ", st.tensors().size(), " tensors, expected ", want.size()),
+                    "the file holds tensors this version does not know");
+    return h;
+}
+
 StatisticsFile::StatisticsFile(const std::string& given) : dir_(given) {
     path_ = fs::is_directory(given) ? (fs::path(given) / kStatisticsFile).string() : given;
     if (!fs::is_regular_file(path_))
         throw Error(cat(given, ": no ", kStatisticsFile, " (a stats-only run writes it when it completes)"),
                     "run attnscope run --stats-only again for this part; an interrupted run continues with --resume");
-    const SafetensorsFile st(path_);
-    const auto& meta = st.metadata();
-    auto schema = meta.find("schema");
-    if (schema == meta.end() || schema->second.rfind("attnscope.statistics/", 0) != 0)
-        throw Error(cat(path_, ": not an attnscope statistics file (no schema attnscope.statistics/ in its metadata)"));
-    if (schema->second != kStatisticsSchema)
-        throw Error(cat(path_, ": schema '", schema->second, "' is not supported (this attnscope reads ",
-                        kStatisticsSchema, ")"),
-                    "run the part again with this version");
-    auto mtext = meta.find("manifest");
-    if (mtext == meta.end()) throw Error(cat(path_, ": metadata has no 'manifest'"));
-    const json m = parse_json(mtext->second.data(), mtext->second.data() + mtext->second.size(), path_ + " manifest");
-    if (!m.is_object()) throw Error(cat(path_, ": the manifest must be a JSON object"));
-    config_ = config_from_manifest(m, path_);
-    auto st_it = m.find("statistics");
-    if (st_it == m.end() || !st_it->is_object()) throw Error(cat(path_, ": the manifest has no 'statistics' object"));
-    const json& d = *st_it;
-    n_sequences_ = json_int(d, "n_sequences", path_, 0, int64_t(1) << 40);
-    json_int(d, "n_tokens", path_, 0, int64_t(1) << 50);
-    options_.max_offset = int(json_int(d, "max_offset", path_, 1, 4096));
-    options_.covariance = json_bool_or(d, "covariance", path_, false);
-    shard_ = shard_from_manifest(m, path_, n_sequences_);
-    layers_ = d.value("layers", json());
-    if (!layers_.is_array() || int64_t(layers_.size()) != config_.n_layer)
-        throw Error(cat(path_, ": statistics.layers must list the ", config_.n_layer, " layers (heads or null)"));
-    for (size_t il = 0; il < layers_.size(); ++il) {
-        if (layers_[il].is_null()) continue;
-        if (!layers_[il].is_array() || layers_[il].empty())
-            throw Error(cat(path_, ": statistics.layers[", il, "] must be a list of heads or null"));
-        int prev = -1;
-        for (const auto& h : layers_[il]) {
-            if (!h.is_number_integer() || h.get<int64_t>() <= prev || h.get<int64_t>() >= config_.n_head)
-                throw Error(cat(path_, ": statistics.layers[", il, "] must list heads 0..", config_.n_head - 1,
-                                " in increasing order, found ", layers_[il].dump()));
-            prev = h.get<int>();
-        }
-    }
-    hidden_ = d.value("hidden", json());
-    for (const char* k : kHidden) {
-        const json& v = hidden_.is_object() ? hidden_.value(k, json()) : json();
-        if (!v.is_array() || int64_t(v.size()) != config_.n_layer ||
-            std::any_of(v.begin(), v.end(), [](const json& x) { return !x.is_boolean(); }))
-            throw Error(cat(path_, ": statistics.hidden.", k, " must hold one true/false per layer"));
-    }
-    // the tensors: exactly the tables of this configuration, F64, of their shapes
-    Analyzer shape_of(config_, options_);
-    std::map<std::string, const TensorInfo*> found;
-    for (const auto& t : st.tensors())
-        found[t.name] = &t;
-    const std::vector<Table> want = StatisticsAccess::tables(shape_of);
-    for (const Table& t : want) {
-        auto it = found.find(t.name);
-        if (it == found.end())
-            throw Error(cat(path_, ": tensor '", t.name, "' is missing"), "the file is not a complete statistics file");
-        if (it->second->dtype != DType::f64 || it->second->shape != t.shape)
-            throw Error(cat(path_, ": tensor '", t.name, "' is ", dtype_name(it->second->dtype), " ",
-                            shape_str(it->second->shape), ", expected F64 ", shape_str(t.shape)));
-    }
-    if (found.size() != want.size())
-        throw Error(cat(path_, ": ", found.size(), " tensors, expected ", want.size()),
-                    "the file holds tensors this version does not know");
-    // what shards are compared by: the model's name and the capture options, nothing else kept
-    manifest_ = {{"model", {{"name", m.value("model", json::object()).value("name", "")}}},
-                 {"capture", m.value("capture", json::object())},
-                 {"statistics", d}};
-    manifest_["statistics"].erase("rollout");
+    StatisticsHeader h = read_header(SafetensorsFile(path_), path_);
+    config_ = h.config, shard_ = h.shard, n_sequences_ = h.n_sequences, options_ = h.options;
+    // what shards are compared by, and nothing more: a merge of thousands keeps little per shard
+    manifest_ = json{{"model", {{"name", h.manifest.value("model", json::object()).value("name", "")}}},
+                     {"capture", std::move(h.manifest["capture"])}}
+                    .dump();
 }
 
 Analyzer StatisticsFile::load() const {
-    const SafetensorsFile st(path_); // checked again: the file may have changed since
+    const SafetensorsFile st(path_); // read and checked again: the file may have changed since
+    const StatisticsHeader h = read_header(st, path_);
+    if (h.shard.index != shard_.index || h.n_sequences != n_sequences_ || h.config.n_layer != config_.n_layer ||
+        h.config.n_head != config_.n_head || h.config.n_embd != config_.n_embd)
+        throw Error(cat(path_, ": changed since it was listed"), "analyse the parts again");
     Analyzer an(config_, options_);
-    StatisticsAccess::restore(an, manifest_["statistics"], layers_, path_);
-    StatisticsAccess::set_hidden_tracking(an, hidden_);
+    StatisticsAccess::restore(an, h.statistics, h.statistics.at("layers"), path_);
+    StatisticsAccess::set_hidden_tracking(an, h.statistics.at("hidden"));
     std::vector<Table> tables = StatisticsAccess::tables(an);
     for (Table& t : tables) {
-        const TensorInfo* info = st.find(t.name);
-        if (!info || info->dtype != DType::f64 || info->shape != t.shape)
-            throw Error(cat(path_, ": tensor '", t.name, "' changed since the file was listed"));
-        std::memcpy(t.values.data(), st.raw(*info), t.values.size() * 8);
+        std::memcpy(t.values.data(), st.raw(*st.find(t.name)), t.values.size() * 8);
         for (double v : t.values)
             if (!std::isfinite(v))
                 throw Error(cat(path_, ": tensor '", t.name, "' holds a value that is not finite (", v, ")"),
@@ -382,9 +397,9 @@ AnalysisResult analyze_parts(const std::vector<const CaptureReader*>& captures,
     // statistics file's its statistics: those are compared below by what the sums track
     std::vector<ShardSource> sources;
     for (const CaptureReader* c : captures)
-        sources.push_back({c->dir(), &c->manifest(), c->shard()});
+        sources.push_back({c->dir(), &c->manifest(), "", c->shard()});
     for (const StatisticsFile* s : statistics)
-        sources.push_back({s->dir(), &s->manifest(), s->shard()});
+        sources.push_back({s->dir(), nullptr, s->manifest_text(), s->shard()});
     const bool mixed = !captures.empty();
     const std::vector<size_t> order = order_shard_sources(
         sources, mixed ? std::vector<std::string>{"batch_size", "patterns", "dtype", "statistics"}
@@ -435,7 +450,10 @@ AnalysisResult analyze_parts(const std::vector<const CaptureReader*>& captures,
     AnalysisResult res = total.finish();
     for (size_t i : order)
         res.sources.push_back(sources[i].dir);
-    res.model = sources[order[0]].manifest->value("model", json::object()).value("name", "");
+    const ShardSource& s0 = sources[order[0]];
+    res.model = (s0.manifest ? *s0.manifest : json::parse(s0.manifest_text))
+                    .value("model", json::object())
+                    .value("name", "");
     if (!res.model.empty()) recommend(res); // the commands they suggest name it
     return res;
 }

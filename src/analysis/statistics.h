@@ -56,7 +56,9 @@ class StatisticsFile {
 
     const std::string& path() const { return path_; }
     const std::string& dir() const { return dir_; } // as given, for messages
-    const nlohmann::json& manifest() const { return manifest_; } // model name, capture options only
+    // {"model": {"name"}, "capture": {...}}: what shards are compared by, kept as text (a merge of
+    // thousands of shards keeps little per shard)
+    const std::string& manifest_text() const { return manifest_; }
     const ModelConfig& config() const { return config_; }
     const ShardInfo& shard() const { return shard_; }
     int64_t n_sequences() const { return n_sequences_; }
@@ -66,13 +68,11 @@ class StatisticsFile {
 
   private:
     std::string path_, dir_;
-    nlohmann::json manifest_;
+    std::string manifest_;
     ModelConfig config_;
     ShardInfo shard_;
     int64_t n_sequences_ = 0;
     AnalysisOptions options_;
-    nlohmann::json layers_; // [[heads] or null per layer]
-    nlohmann::json hidden_; // {"input": [layers], ...}
 };
 
 // Is `dir` (or file) a statistics file rather than a capture directory?

@@ -308,17 +308,24 @@ std::vector<size_t> order_shard_sources(const std::vector<ShardSource>& sources,
     if (sources.empty() || std::none_of(sources.begin(), sources.end(), [](auto& s) { return s.shard.present(); }))
         return given;
     const ShardSource& a = sources[0];
-    const auto model = [](const ShardSource& c) {
-        return c.manifest->value("model", json()).value("name", "");
+    const auto manifest = [](const ShardSource& c) {
+        return c.manifest ? *c.manifest : json::parse(c.manifest_text);
     };
-    const auto options = [&](const ShardSource& c) { // what was captured; the batch size changes no value
-        json o = c.manifest->value("capture", json::object());
+    const json first = manifest(a);
+    const auto model = [&](const ShardSource& c, const json& m) {
+        return (&c == &a ? first : m).value("model", json()).value("name", "");
+    };
+    const auto options = [&](const ShardSource& c, const json& m) { // what was captured; not the batch size
+        json o = (&c == &a ? first : m).value("capture", json::object());
         if (o.is_object())
             for (const auto& k : ignore)
                 o.erase(k);
         return o;
     };
     for (const ShardSource& r : sources) {
+        // a capture's manifest is referred to; a statistics file's parsed here, one at a time
+        const json m = r.manifest || &r == &a ? json() : manifest(r);
+        const json& mr = r.manifest ? *r.manifest : m;
         if (!r.shard.present() || !a.shard.present())
             throw Error(cat(r.shard.present() ? a.dir : r.dir, " is not a shard, ", r.shard.present() ? r.dir : a.dir,
                             " is"),
@@ -327,10 +334,10 @@ std::vector<size_t> order_shard_sources(const std::vector<ShardSource>& sources,
             throw Error(cat(r.dir, " is shard ", r.shard.index, "/", r.shard.count, " of ", r.shard.total, " texts, ",
                             a.dir, " shard ", a.shard.index, "/", a.shard.count, " of ", a.shard.total,
                             ": not one corpus"));
-        if (model(r) != model(a))
-            throw Error(cat(r.dir, " is of model '", model(r), "', ", a.dir, " of '", model(a), "'"),
+        if (model(r, mr) != model(a, first))
+            throw Error(cat(r.dir, " is of model '", model(r, mr), "', ", a.dir, " of '", model(a, first), "'"),
                         "shards of one corpus come from one model");
-        if (options(r) != options(a))
+        if (options(r, mr) != options(a, first))
             throw Error(cat(r.dir, " and ", a.dir, " were captured with different options (hooks, layers, heads, "
                                                    "dtype, max length or statistics)"),
                         "run every shard with the same --capture, --layers, --heads, --dtype, --max-length "
@@ -358,7 +365,7 @@ std::vector<size_t> order_shard_sources(const std::vector<ShardSource>& sources,
 std::vector<const CaptureReader*> order_shards(const std::vector<const CaptureReader*>& readers) {
     std::vector<ShardSource> sources;
     for (const CaptureReader* r : readers)
-        sources.push_back({r->dir(), &r->manifest(), r->shard()});
+        sources.push_back({r->dir(), &r->manifest(), "", r->shard()});
     std::vector<const CaptureReader*> out;
     for (size_t i : order_shard_sources(sources))
         out.push_back(readers[i]);

@@ -98,6 +98,7 @@ std::pair<int64_t, int64_t> parse_shard(const std::string& spec);
 struct ShardSource {
     std::string dir;                          // named in errors
     const nlohmann::json* manifest = nullptr; // "model" {"name"}, "capture" {...}
+    std::string manifest_text;                // or the same as JSON text (when manifest is null)
     ShardInfo shard;
 };
 // The positions of `sources` in shard order, checked to be one corpus: every one a shard (or
