@@ -147,9 +147,12 @@ struct StatisticsAccess {
 
     // Counts are never negative: a file that says otherwise is corrupted.
     static void check_counts(const Analyzer& an, const std::string& path) {
+        // a count is a whole number of rows, tokens or pairs, below 2^53 (where doubles stop
+        // counting by ones)
         auto check = [&](double v, const char* what, size_t il) {
-            if (v < 0)
-                throw Error(cat(path, ": ", what, " of layer ", il, " is ", v, ", a count cannot be negative"),
+            if (v < 0 || v > 9007199254740992.0 || v != std::floor(v))
+                throw Error(cat(path, ": ", what, " of layer ", il, " is ", v,
+                                ", not a count (a whole number from 0 to 2^53)"),
                             "the file is corrupted; run this part again");
         };
         for (size_t il = 0; il < an.layers_.size(); ++il) {

@@ -335,21 +335,22 @@ void recommend(AnalysisResult& r) {
     }
     // Circuits: say what was found, or how to find it.
     std::vector<std::string> ind, prev;
-    int64_t template_rows = 0;
+    double template_rows = 0; // a count, but read from files: kept in double until printed
     for (const auto& L : r.layers)
         for (const auto& h : L.heads) {
             if (h.label == "induction")
                 ind.push_back(cat(head_name(h.layer, h.head), " (", fmt(h.template_scores.induction), ")"));
             if (h.label == "previous_token")
                 prev.push_back(cat(head_name(h.layer, h.head), " (", fmt(h.template_scores.previous_token), ")"));
-            template_rows = std::max<int64_t>(template_rows, int64_t(h.template_rows[2]));
+            template_rows = std::max(template_rows, h.template_rows[2]);
         }
     if (!ind.empty())
         rec.push_back(cat("Induction heads: ", join_names(ind),
                           ", previous-token heads: ", prev.empty() ? std::string("none") : join_names(prev),
                           ". Ablate or patch them first when studying in-context copying."));
     else if (!r.layers.empty() && !r.layers[0].heads.empty())
-        rec.push_back(cat("No induction head found (no head reaches ", fmt(o.label_score), " on the ", template_rows,
+        rec.push_back(cat("No induction head found (no head reaches ", fmt(o.label_score), " on the ",
+                          std::isfinite(template_rows) ? int64_t(std::clamp(template_rows, 0.0, 9.0e15)) : int64_t(0),
                           " rows whose token occurred before); texts with few repeats cannot show them: run "
                           "`attnscope heads --model <model>`, which probes with repeated random tokens."));
 }

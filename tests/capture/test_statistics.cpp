@@ -214,7 +214,9 @@ TEST(StatisticsShards, CorruptedStatisticsFilesGiveClearErrors) {
     expect_error([&] { StatisticsFile(nan).load(); }, {"heads.metric_sum", "not finite", "corrupted"});
     // a negative count
     const std::string neg = variant("neg", [&](std::string& b) { put(b, value_offset("heads.offset_rows"), -3.0); });
-    expect_error([&] { StatisticsFile(neg).load(); }, {"heads.offset_rows", "cannot be negative"});
+    expect_error([&] { StatisticsFile(neg).load(); }, {"heads.offset_rows", "-3", "not a count"});
+    const std::string huge = variant("huge", [&](std::string& b) { put(b, value_offset("heads.template_rows"), 1e136); });
+    expect_error([&] { StatisticsFile(huge).load(); }, {"heads.template_rows", "not a count"});
     // a width that is not the model's
     const std::string width = variant("width", [&](std::string& b) { put(b, value_offset("hidden.input.moments"), 5.0); });
     expect_error([&] { StatisticsFile(width).load(); }, {"hidden.input.moments", "width 5"});
