@@ -161,6 +161,14 @@ TEST(StatisticsShards, MismatchedShardsAreRefusedByName) {
     expect_error([&] { analyze_dirs({s0, dir.file("c1"), s2}); }, {"different options", "--covariance"});
     run_part(corpus, dir.file("l1"), shard_of(1, 3, 9), 2, true, false, "0");
     expect_error([&] { analyze_dirs({s0, dir.file("l1"), s2}); }, {"different options"});
+    // another model
+    {
+        Runner runner(fixture("gpt2-tiny"));
+        PreparedData d = runner.prepare_data({corpus.begin() + 3, corpus.begin() + 6});
+        d.shard = shard_of(1, 3, 9);
+        runner.run_stats_only(d, dir.file("m1"));
+    }
+    expect_error([&] { analyze_dirs({s0, dir.file("m1"), s2}); }, {"m1 is of model", "one model"});
     // an F16 capture cannot join sums of f32 values
     {
         RunnerOptions o;
