@@ -1,0 +1,25 @@
+// attnscope convert: converts a checkpoint of another format (llama2.c) into a model directory.
+#include "cli.h"
+
+namespace attnscope::cli {
+
+namespace fs = std::filesystem;
+
+int cmd_convert(const Args& args) {
+    const auto pos = args.positional({"--from", "--tokenizer", "--output"});
+    if (args.get("--from") != "llama2c")
+        throw Error(cat("convert: --from '", args.get("--from"), "' is not a format this attnscope converts"),
+                    "supported: --from llama2c");
+    if (pos.size() != 1)
+        throw Error("convert: expected one model file",
+                    "usage: attnscope convert --from llama2c MODEL.bin --output DIR");
+    const Llama2cInfo in = convert_llama2c(pos[0], args.get("--tokenizer"), args.require("--output", "convert"));
+    std::fprintf(stderr,
+                 "attnscope: wrote %s: llama, %d layers, %d heads (%d key/value), width %d, vocabulary %d, "
+                 "context %d, %lld parameters\n",
+                 args.get("--output").c_str(), in.n_layers, in.n_heads, in.n_kv_heads, in.dim, in.vocab_size,
+                 in.seq_len, (long long)in.n_params);
+    return 0;
+}
+
+} // namespace attnscope::cli

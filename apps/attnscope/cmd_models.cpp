@@ -1,0 +1,18 @@
+// attnscope models: lists the models attnscope can find: the built-in one and those in the Hugging Face cache.
+#include "cli.h"
+
+namespace attnscope::cli {
+
+namespace fs = std::filesystem;
+
+int cmd_models(const Args&) {
+    const auto found = list_models();
+    if (found.empty())
+        std::printf("no models found (built-in model missing; Hugging Face cache %s is empty)\n",
+                    hf_hub_cache().c_str());
+    for (const auto& m : found)
+        std::printf("%-28s %-9s %s\n", m.name.c_str(), m.source.c_str(), m.path.c_str());
+    return 0;
+}
+
+} // namespace attnscope::cli
