@@ -187,6 +187,29 @@ PYBIND11_MODULE(_attnscope, m) {
                  out["n_tensors"] = s.n_tensors, out["bytes"] = s.bytes, out["seconds"] = s.seconds;
                  return out;
              })
+        // run --stats-only [--shard I/N] [--covariance]: the summary as a dict; statistics.safetensors,
+        // the report and the summary written into dir
+        .def("run_stats_to_dir",
+             [](const Runner& r, PreparedData d, const std::string& dir, int64_t shard_index, int64_t shard_count,
+                bool covariance) {
+                 if (shard_count > 0) {
+                     const ShardInfo sh = shard_of(shard_index, shard_count, d.batch.n_seq());
+                     const int64_t last = (sh.index + 1) * sh.total / sh.count;
+                     d.texts = std::vector<std::string>(d.texts.begin() + sh.first, d.texts.begin() + last);
+                     d.truncated = std::vector<bool>(d.truncated.begin() + sh.first, d.truncated.begin() + last);
+                     d.batch.tokens = std::vector<std::vector<int32_t>>(d.batch.tokens.begin() + sh.first,
+                                                                       d.batch.tokens.begin() + last);
+                     d.shard = sh;
+                 }
+                 AnalysisResult a;
+                 {
+                     py::gil_scoped_release nogil;
+                     a = r.run_stats_only(d, dir, covariance);
+                 }
+                 return to_python(summary_json(a));
+             },
+             py::arg("data"), py::arg("dir"), py::arg("shard_index") = 0, py::arg("shard_count") = 0,
+             py::arg("covariance") = false)
         .def("analyze_summary",
              [](const Runner& r, const std::string& dir) {
                  AnalysisResult a;

@@ -140,6 +140,28 @@ class TransformerRunner:
             out["logits"] = logits
         return out
 
+    def run_stats_only(self, input_ids, attention_mask=None, save_dir="attention_stats", shard=None,
+                       covariance=False):
+        """Statistics without storing tensors (attnscope run --stats-only): the per-head and layer
+        statistics computed while the forward pass runs, written to save_dir with their sums
+        (statistics.safetensors). shard="I/N" (or (I, N)) runs only the I-th of N slices of the
+        texts; AttentionDataAnalyzer([dir0, dir1, ...]) merges the shards exactly. covariance=True
+        keeps what effective dimensionality needs (3 x layers x width^2 sums). Returns the summary."""
+        seqs = self._sequences(input_ids, attention_mask)
+        data = self._runner.prepare_tokens(seqs)
+        index, count = 0, 0
+        if shard is not None:
+            if isinstance(shard, str):
+                parts = shard.split("/")
+                if len(parts) != 2 or not all(p.isdigit() for p in parts):
+                    raise Error(f"shard={shard!r}: expected 'I/N' with 0 <= I < N")
+                index, count = int(parts[0]), int(parts[1])
+            else:
+                index, count = (int(x) for x in shard)
+            if count < 1:
+                raise Error(f"shard={shard!r}: expected N >= 1")
+        return self._runner.run_stats_to_dir(data, os.fspath(save_dir), index, count, bool(covariance))
+
     def ablate_heads(self, texts, heads="all", method="zero", max_length=0):
         """Each head's (or group's, "L0H1+L2H3") output replaced — method zero, mean or resample —
         and the next-token loss against the clean loss (attnscope ablate): head_importance.json's

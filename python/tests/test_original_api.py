@@ -65,3 +65,42 @@ def test_cuda_and_bad_inputs_are_clear_errors(tmp_path):
     with pytest.raises(attnscope.Error, match="manifest"):
         attnscope.load_capture(tmp_path / "empty")
     assert issubclass(attnscope.Error, ValueError)
+
+
+def test_stats_only_shards_merge_to_the_whole_run(tmp_path):
+    """run_stats_only over 3 shards, merged by AttentionDataAnalyzer in any order, gives the
+    summary of one stats-only run over the texts (every number within 1e-9 relative)."""
+    runner = attnscope.TransformerRunner("tiny", progress=lambda *a: None)
+    texts = [f"Text {i}: the cat sat on the mat and the cat sat again, {i} times." for i in range(7)]
+    ids, mask = runner.prepare_data(texts, max_length=64)
+    whole = runner.run_stats_only(ids, mask, save_dir=tmp_path / "whole")
+    assert whole["stats_only"] and whole["n_sequences"] == 7
+    dirs = []
+    for i in range(3):
+        part = runner.run_stats_only(ids, mask, save_dir=tmp_path / f"s{i}", shard=f"{i}/3")
+        assert part["n_sequences"] == (i + 1) * 7 // 3 - i * 7 // 3
+        dirs.append(os.fspath(tmp_path / f"s{i}"))
+    merged = attnscope.AttentionDataAnalyzer(dirs[::-1]).analyze()
+
+    def close(a, b, where=""):
+        if isinstance(a, dict):
+            assert set(a) == set(b), where
+            for k in a:
+                if k not in ("sources", "capture_fingerprint"):
+                    close(a[k], b[k], f"{where}.{k}")
+        elif isinstance(a, list):
+            assert len(a) == len(b), where
+            for i, (x, y) in enumerate(zip(a, b)):
+                close(x, y, f"{where}[{i}]")
+        elif isinstance(a, float) or isinstance(b, float):
+            assert abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1e-300), f"{where}: {a} vs {b}"
+        else:
+            assert a == b, where
+
+    close(whole, merged)
+    with pytest.raises(attnscope.Error, match="missing"):
+        attnscope.AttentionDataAnalyzer(dirs[:2]).analyze()
+    with pytest.raises(attnscope.Error, match="I/N"):
+        runner.run_stats_only(ids, mask, save_dir=tmp_path / "bad", shard="3")
+    with pytest.raises(attnscope.Error, match="0 <= I < N"):
+        runner.run_stats_only(ids, mask, save_dir=tmp_path / "bad", shard=(3, 3))

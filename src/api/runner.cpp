@@ -408,7 +408,7 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
     return sum;
 }
 
-AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::string& dir) const {
+AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::string& dir, bool covariance) const {
     const CaptureSpec sp = spec();
     const ModelConfig& cfg = model_->config();
     const int L = cfg.n_layer, H = cfg.n_head;
@@ -418,12 +418,12 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
     // effective dimensionality needs 3 x D x D sums per layer: asked for (--covariance), and only
     // while they stay under 1 GB
     const double cov_bytes = 3.0 * L * double(cfg.n_embd) * cfg.n_embd * 8;
-    if (options_.covariance && cov_bytes > 1e9)
+    if (covariance && cov_bytes > 1e9)
         throw Error(cat("--covariance: the covariances of ", L, " layers x ", cfg.n_embd, "^2 would take ",
                         int64_t(cov_bytes / 1e6), " MB"),
                     "leave --covariance out (effective dimensionality is then not computed), or capture hidden states "
                     "with --capture inputs,outputs and analyze");
-    ao.covariance = options_.covariance;
+    ao.covariance = covariance;
     Analyzer an(cfg, ao);
     an.set_rows_only();
     std::vector<int> layers = sp.layers, heads = sp.heads;

@@ -111,7 +111,12 @@ class Runner {
     // options.layers / options.heads. Unless dir is empty, writes statistics.safetensors (the
     // sums: shards merge with analyze, analysis/statistics.h), the report and the summary; the
     // sums so far are checkpointed, so an interrupted run continues with options.resume.
-    AnalysisResult run_stats_only(const PreparedData& data, const std::string& dir = "") const;
+    // `covariance`: keep the hidden states' covariances (effective dimensionality) whatever
+    // options.covariance says (the Python package passes it per call).
+    AnalysisResult run_stats_only(const PreparedData& data, const std::string& dir = "") const {
+        return run_stats_only(data, dir, options_.covariance);
+    }
+    AnalysisResult run_stats_only(const PreparedData& data, const std::string& dir, bool covariance) const;
     // Analyse a capture directory (AttentionDataAnalyzer(dir).analyze()); writes nothing.
     AnalysisResult analyze_attention_patterns(const std::string& dir) const;
     // Run this model on repeated random-token blocks and analyse its heads (attnscope heads --model).
