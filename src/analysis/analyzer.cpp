@@ -516,6 +516,7 @@ static HiddenResult hidden_result(const HiddenAccum& h) {
 AnalysisResult Analyzer::finish() const {
     AnalysisResult r;
     r.config = cfg_;
+    r.model = model_;
     r.options = opt_;
     r.n_sequences = n_sequences_;
     r.n_tokens = n_tokens_;
@@ -774,13 +775,13 @@ AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& given, 
     if (!any_pattern && !any_hidden)
         throw Error(cat(readers[0]->dir(), ": the capture holds no attention weights and no attention inputs/outputs"),
                     "capture with attnscope run --capture weights,inputs,outputs (the default)");
+    const auto& m = readers[0]->manifest();
+    if (m.contains("model") && m["model"].is_object() && m["model"].contains("name") && m["model"]["name"].is_string())
+        an.set_model(m["model"]["name"].get<std::string>());
     AnalysisResult res = an.finish();
     res.fingerprint = capture_fingerprint(readers);
     for (const CaptureReader* r : readers)
         res.sources.push_back(r->dir());
-    const auto& m = readers[0]->manifest();
-    if (m.contains("model") && m["model"].is_object() && m["model"].contains("name") && m["model"]["name"].is_string())
-        res.model = m["model"]["name"].get<std::string>(), recommend(res); // the commands they suggest name it
     if (!any_pattern)
         res.notes.push_back("no attention weights captured: head metrics, similarity and rollout are missing "
                             "(capture with --capture weights)");

@@ -223,6 +223,8 @@ class Analyzer {
     void seal_hidden(int il);
 
     void merge(const Analyzer& other);
+    // The model's name: finish() puts it in the result, and the recommendations' commands name it.
+    void set_model(const std::string& name) { model_ = name; }
     AnalysisResult finish() const;
 
     // Sums made one attention row at a time (run --stats-only), or merged with such: similarity,
@@ -254,6 +256,7 @@ class Analyzer {
     int64_t n_sequences_ = 0, n_tokens_ = 0;
     bool rollout_broken_ = false;
     bool rows_only_ = false;
+    std::string model_;
     std::vector<RolloutRow> rollout_rows_;
 
     // current sequence

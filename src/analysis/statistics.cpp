@@ -450,14 +450,12 @@ AnalysisResult analyze_parts(const std::vector<const CaptureReader*>& captures,
         }
         if (on_progress) on_progress(++done, n_parts);
     }
+    const ShardSource& s0 = sources[order[0]];
+    total.set_model(
+        (s0.manifest ? *s0.manifest : json::parse(s0.manifest_text)).value("model", json::object()).value("name", ""));
     AnalysisResult res = total.finish();
     for (size_t i : order)
         res.sources.push_back(sources[i].dir);
-    const ShardSource& s0 = sources[order[0]];
-    res.model = (s0.manifest ? *s0.manifest : json::parse(s0.manifest_text))
-                    .value("model", json::object())
-                    .value("name", "");
-    if (!res.model.empty()) recommend(res); // the commands they suggest name it
     return res;
 }
 

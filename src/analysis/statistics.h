@@ -41,7 +41,7 @@
 namespace attnscope {
 
 constexpr const char* kStatisticsSchema = "attnscope.statistics/1";
-constexpr const char* kStatisticsFile = "statistics.safetensors";
+// kStatisticsFile ("statistics.safetensors") is declared with the capture directory (capture.h).
 
 // Write `an`'s sums to `path` (under a temporary name, renamed when complete). `manifest`: the
 // run's manifest (Runner), to which "statistics" is added. Sealed hidden-state sums cannot be

@@ -269,8 +269,8 @@ AnalysisResult Runner::probe_heads(const ProbeOptions& options, AnalysisOptions 
         forward(*model_, Batch::from_sequences({s}), hooks, state);
         an.end_sequence();
     }
+    an.set_model(resolved_.name);
     AnalysisResult r = an.finish();
-    r.model = resolved_.name;
     r.notes.push_back(cat("probe: ", options.n_sequences, " sequences of a random ", options.block,
                           "-token block repeated twice (seed ", options.seed, ")"));
     return r;

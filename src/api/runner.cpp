@@ -554,9 +554,8 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
         throw Error(cat(e.what(), "; the sums of ", recorded, " of ", n_batches, " batches are kept in ", dir),
                     "run the same command with --resume to continue");
     }
+    an.set_model(resolved_.name);
     AnalysisResult r = an.finish();
-    r.model = resolved_.name;
-    recommend(r); // the commands they suggest name the model
     if (!dir.empty()) {
         write_statistics(an, (fs::path(dir) / kStatisticsFile).string(), manifest_json, options_.durable);
         write_report(r, dir);

@@ -186,6 +186,9 @@ const Captured& ActivationCache::at(const std::string& hook, int seq) const {
 CaptureReader::CaptureReader(const std::string& dir) : dir_(dir) {
     namespace fs = std::filesystem;
     const std::string path = (fs::path(dir) / "manifest.json").string();
+    if (!fs::exists(path) && fs::exists(fs::path(dir) / kStatisticsFile))
+        throw Error(cat(dir, ": a stats-only directory (", kStatisticsFile, "): it holds sums, not the tensors read here"),
+                    "analyze and report read it; capture with attnscope run (without --stats-only) for the patterns");
     if (!fs::exists(path))
         throw Error(cat(dir, ": no manifest.json, so not a complete capture directory"),
                     "a run that was interrupted leaves no manifest; run 'attnscope run' again");

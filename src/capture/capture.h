@@ -25,6 +25,8 @@
 namespace attnscope {
 
 constexpr const char* kCaptureSchema = "attnscope.capture/1";
+// What `run --stats-only` writes instead of tensors: the analysis's sums (analysis/statistics.h).
+constexpr const char* kStatisticsFile = "statistics.safetensors";
 
 // A captured value: shape and f32 data, row-major.
 struct Captured {
