@@ -724,6 +724,13 @@ bool feed_capture_hidden(Analyzer& an, const CaptureReader& r, int il) {
     return true;
 }
 
+void note_lone_shard(AnalysisResult& r, const ShardInfo& shard) {
+    if (!shard.present()) return;
+    r.notes.push_back(cat("shard ", shard.index, "/", shard.count, " alone: texts ", shard.first, "..",
+                          (shard.index + 1) * shard.total / shard.count - 1, " of ", shard.total,
+                          "; give all ", shard.count, " shard directories for the whole corpus"));
+}
+
 std::string capture_fingerprint(const std::vector<const CaptureReader*>& readers) {
     if (readers.size() == 1) return readers[0]->fingerprint();
     Sha256 h;
@@ -779,6 +786,7 @@ AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& given, 
     if (m.contains("model") && m["model"].is_object() && m["model"].contains("name") && m["model"]["name"].is_string())
         an.set_model(m["model"]["name"].get<std::string>());
     AnalysisResult res = an.finish();
+    if (readers.size() == 1) note_lone_shard(res, readers[0]->shard());
     res.fingerprint = capture_fingerprint(readers);
     for (const CaptureReader* r : readers)
         res.sources.push_back(r->dir());

@@ -285,6 +285,10 @@ bool feed_capture_hidden(Analyzer& an, const CaptureReader& reader, int il);
 AnalysisResult analyze_captures(const std::vector<const CaptureReader*>& readers, const AnalysisOptions& options = {},
                                 const std::function<void(int64_t, int64_t)>& on_progress = {});
 
+// A note for the analysis of one shard given alone (run --shard): which texts of the corpus it
+// holds (nothing when `shard` is not a shard).
+void note_lone_shard(AnalysisResult& r, const ShardInfo& shard);
+
 // The fingerprint of a set of capture directories (CaptureReader::fingerprint, combined in order):
 // what an analysis stored next to its summary is checked against before it is reused.
 std::string capture_fingerprint(const std::vector<const CaptureReader*>& readers);

@@ -454,6 +454,7 @@ AnalysisResult analyze_parts(const std::vector<const CaptureReader*>& captures,
     total.set_model(
         (s0.manifest ? *s0.manifest : json::parse(s0.manifest_text)).value("model", json::object()).value("name", ""));
     AnalysisResult res = total.finish();
+    if (order.size() == 1) note_lone_shard(res, sources[order[0]].shard);
     for (size_t i : order)
         res.sources.push_back(sources[i].dir);
     return res;

@@ -308,7 +308,10 @@ std::vector<size_t> order_shard_sources(const std::vector<ShardSource>& sources,
     std::vector<size_t> given(sources.size());
     for (size_t i = 0; i < given.size(); ++i)
         given[i] = i;
-    if (sources.empty() || std::none_of(sources.begin(), sources.end(), [](auto& s) { return s.shard.present(); }))
+    // one directory alone is that slice (to look at one task's texts); together, shards must
+    // make the whole corpus
+    if (sources.size() <= 1 ||
+        std::none_of(sources.begin(), sources.end(), [](auto& s) { return s.shard.present(); }))
         return given;
     const ShardSource& a = sources[0];
     const auto manifest = [](const ShardSource& c) {

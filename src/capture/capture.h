@@ -104,7 +104,7 @@ struct ShardSource {
     ShardInfo shard;
 };
 // The positions of `sources` in shard order, checked to be one corpus: every one a shard (or
-// none, then returned as given), of one model and one capture (the batch size may differ; keys
+// none, or a single source: then returned as given), of one model and one capture (the batch size may differ; keys
 // in `ignore` of "capture" are not compared), the same N and total, no shard twice and none
 // missing. Throws naming the pair at fault or the missing shard.
 std::vector<size_t> order_shard_sources(const std::vector<ShardSource>& sources,

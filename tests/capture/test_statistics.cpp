@@ -153,6 +153,12 @@ TEST(StatisticsShards, MismatchedShardsAreRefusedByName) {
     const std::string s0 = dir.file("s0"), s1 = dir.file("s1"), s2 = dir.file("s2");
     expect_error([&] { analyze_dirs({s0, s2}); }, {"shard 1/3", "texts 3..5 of 9", "is missing", "--shard 1/3"});
     expect_error([&] { analyze_dirs({s0, s1, s1, s2}); }, {"are both shard 1/3"});
+    // one shard alone is its own slice, and says so
+    const AnalysisResult alone = analyze_dirs({s1});
+    EXPECT_EQ(alone.n_sequences, 3);
+    EXPECT_TRUE(std::any_of(alone.notes.begin(), alone.notes.end(), [](const std::string& n) {
+        return n.find("shard 1/3 alone: texts 3..5 of 9") != std::string::npos;
+    })) << "no note on the lone shard";
     // another corpus size
     run_part(other, dir.file("o1"), shard_of(1, 3, 10), 2, true);
     expect_error([&] { analyze_dirs({s0, dir.file("o1"), s2}); }, {"of 10 texts", "not one corpus"});
