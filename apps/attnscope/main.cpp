@@ -72,7 +72,8 @@ commands:
                        with a secret token (required by every request); listens on 127.0.0.1
                        (port P, default 8765; 0 = any free port) until Ctrl-C
   report DIR [DIR ...] [--output OUT] [--format png|svg] [--importance F] [--prune-max-delta X]
-                       analyze + every figure + the viewer into OUT (default: the first DIR)
+                       analyze + every figure + the viewer into OUT (default: the first DIR);
+                       for stats-only directories the report, summary, flow and dashboard
   heads (DIR ... | --model M) [--sequences N] [--block N] [--seed S] [--json]
                        the head taxonomy table: labels (previous_token, induction, duplicate_token,
                        self, sink, local, broad, mixed) with their scores; with --model, probes the
