@@ -407,6 +407,17 @@ AnalysisResult analyze_parts(const std::vector<const CaptureReader*>& captures,
     const std::vector<size_t> order = order_shard_sources(
         sources, mixed ? std::vector<std::string>{"batch_size", "patterns", "dtype", "statistics"}
                        : std::vector<std::string>{"batch_size"});
+    // one model, sharded or not (order_shard_sources compares names only among shards)
+    const auto model_of = [&](const ShardSource& src) {
+        return (src.manifest ? *src.manifest : json::parse(src.manifest_text))
+            .value("model", json::object())
+            .value("name", "");
+    };
+    const std::string model = model_of(sources[order[0]]);
+    for (size_t i : order)
+        if (const std::string m = model_of(sources[i]); m != model)
+            throw Error(cat(sources[i].dir, " is of model '", m, "', ", sources[order[0]].dir, " of '", model, "'"),
+                        "merge the parts of one model");
     const StatisticsFile& first = *statistics[0];
     options.max_offset = first.options().max_offset;
     options.covariance = first.options().covariance;
@@ -450,9 +461,7 @@ AnalysisResult analyze_parts(const std::vector<const CaptureReader*>& captures,
         }
         if (on_progress) on_progress(++done, n_parts);
     }
-    const ShardSource& s0 = sources[order[0]];
-    total.set_model(
-        (s0.manifest ? *s0.manifest : json::parse(s0.manifest_text)).value("model", json::object()).value("name", ""));
+    total.set_model(model);
     AnalysisResult res = total.finish();
     if (order.size() == 1) note_lone_shard(res, sources[order[0]].shard);
     for (size_t i : order)

@@ -175,6 +175,12 @@ TEST(StatisticsShards, MismatchedShardsAreRefusedByName) {
         runner.run_stats_only(d, dir.file("m1"));
     }
     expect_error([&] { analyze_dirs({s0, dir.file("m1"), s2}); }, {"m1 is of model", "one model"});
+    {
+        Runner runner(fixture("gpt2-tiny"));
+        runner.run_stats_only(runner.prepare_data({corpus[0]}), dir.file("m-all"));
+    }
+    run_part(corpus, dir.file("t-all"), {}, 2, true);
+    expect_error([&] { analyze_dirs({dir.file("t-all"), dir.file("m-all")}); }, {"m-all is of model", "one model"});
     // an F16 capture cannot join sums of f32 values
     {
         RunnerOptions o;
