@@ -194,7 +194,7 @@ PYBIND11_MODULE(_attnscope, m) {
                 bool covariance) {
                  if (shard_count > 0) {
                      const ShardInfo sh = shard_of(shard_index, shard_count, d.batch.n_seq());
-                     const int64_t last = (sh.index + 1) * sh.total / sh.count;
+                     const int64_t last = sh.end();
                      d.texts = std::vector<std::string>(d.texts.begin() + sh.first, d.texts.begin() + last);
                      d.truncated = std::vector<bool>(d.truncated.begin() + sh.first, d.truncated.begin() + last);
                      d.batch.tokens = std::vector<std::vector<int32_t>>(d.batch.tokens.begin() + sh.first,

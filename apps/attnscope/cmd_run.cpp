@@ -24,7 +24,7 @@ int cmd_run(const Args& args) {
     if (args.has("--shard")) { // this task's slice of the corpus; the manifest records it
         const auto [index, count] = parse_shard(args.get("--shard"));
         shard = shard_of(index, count, int64_t(texts.size()));
-        const int64_t last = (index + 1) * shard.total / count;
+        const int64_t last = shard.end();
         texts = std::vector<std::string>(texts.begin() + shard.first, texts.begin() + last);
     }
     Runner runner(args.require("--model", "run"), opt);

@@ -727,7 +727,7 @@ bool feed_capture_hidden(Analyzer& an, const CaptureReader& r, int il) {
 void note_lone_shard(AnalysisResult& r, const ShardInfo& shard) {
     if (!shard.present()) return;
     r.notes.push_back(cat("shard ", shard.index, "/", shard.count, " alone: texts ", shard.first, "..",
-                          (shard.index + 1) * shard.total / shard.count - 1, " of ", shard.total,
+                          shard.end() - 1, " of ", shard.total,
                           "; give all ", shard.count, " shard directories for the whole corpus"));
 }
 

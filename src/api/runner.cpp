@@ -635,18 +635,10 @@ ojson Runner::manifest(const PreparedData& data, const CaptureSpec& sp,
                   {"source", resolved_.source},
                   {"model_type", c.model_type},
                   {"architecture", c.architecture},
-                  {"dims",
-                   {{"n_layer", c.n_layer},
-                    {"n_head", c.n_head},
-                    {"n_embd", c.n_embd},
-                    {"d_head", c.d_head},
-                    {"n_inner", c.n_inner},
-                    {"vocab_size", c.vocab_size},
-                    {"n_positions", c.n_positions}}},
+                  {"dims", manifest_dims(c)},
                   {"weights_dtype", model_->weights_dtype()},
                   {"weights", weights},
                   {"config", config}};
-    if (c.n_kv_head != c.n_head) m["model"]["dims"]["n_kv_head"] = c.n_kv_head; // grouped-query attention
     // the encoding is Hugging Face's default: special tokens written in a text are recognised, and
     // the post-processor's tokens (Llama's BOS) are added to every text
     m["tokenizer"] = {{"source", fs::path(tokenizer_->source()).filename().string()},

@@ -13,8 +13,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <sys/stat.h>
 #include <filesystem>
+#include <sys/stat.h>
 
 namespace attnscope {
 
@@ -187,8 +187,9 @@ CaptureReader::CaptureReader(const std::string& dir) : dir_(dir) {
     namespace fs = std::filesystem;
     const std::string path = (fs::path(dir) / "manifest.json").string();
     if (!fs::exists(path) && fs::exists(fs::path(dir) / kStatisticsFile))
-        throw Error(cat(dir, ": a stats-only directory (", kStatisticsFile, "): it holds sums, not the tensors read here"),
-                    "analyze and report read it; capture with attnscope run (without --stats-only) for the patterns");
+        throw Error(
+            cat(dir, ": a stats-only directory (", kStatisticsFile, "): it holds sums, not the tensors read here"),
+            "analyze and report read it; capture with attnscope run (without --stats-only) for the patterns");
     if (!fs::exists(path))
         throw Error(cat(dir, ": no manifest.json, so not a complete capture directory"),
                     "a run that was interrupted leaves no manifest; run 'attnscope run' again");
@@ -268,6 +269,14 @@ ModelConfig config_from_manifest(const json& manifest, const std::string& path) 
     return c;
 }
 
+nlohmann::ordered_json manifest_dims(const ModelConfig& c) {
+    nlohmann::ordered_json d = {{"n_layer", c.n_layer},        {"n_head", c.n_head},   {"n_embd", c.n_embd},
+                                {"d_head", c.d_head},          {"n_inner", c.n_inner}, {"vocab_size", c.vocab_size},
+                                {"n_positions", c.n_positions}};
+    if (c.n_kv_head != c.n_head) d["n_kv_head"] = c.n_kv_head; // grouped-query attention
+    return d;
+}
+
 ShardInfo shard_from_manifest(const json& manifest, const std::string& path, int64_t n_sequences) {
     auto sh = manifest.find("shard");
     if (sh == manifest.end()) return {};
@@ -275,11 +284,10 @@ ShardInfo shard_from_manifest(const json& manifest, const std::string& path, int
     const int64_t count = json_int(*sh, "count", path, 1, int64_t(1) << 40);
     const int64_t total = json_int(*sh, "total", path, 1, int64_t(1) << 40);
     const ShardInfo want = shard_of(json_int(*sh, "index", path, 0, count - 1), count, total);
-    if (json_int(*sh, "first", path, 0, total) != want.first ||
-        (want.index + 1) * total / count - want.first != n_sequences)
+    if (json_int(*sh, "first", path, 0, total) != want.first || want.end() - want.first != n_sequences)
         throw Error(cat(path, ": shard ", want.index, "/", count, " of ", total, " texts should hold texts ",
-                        want.first, "..", (want.index + 1) * total / count - 1, "; the file says first ",
-                        sh->value("first", int64_t(-1)), " and holds ", n_sequences));
+                        want.first, "..", want.end() - 1, "; the file says first ", sh->value("first", int64_t(-1)),
+                        " and holds ", n_sequences));
     return want;
 }
 
@@ -288,8 +296,9 @@ ShardInfo shard_of(int64_t index, int64_t count, int64_t total) {
         throw Error(cat("--shard ", index, "/", count, ": expected 0 <= I < N"),
                     "shards count from 0, as sbatch --array=0-(N-1) numbers its tasks");
     if (count > total)
-        throw Error(cat("--shard ", index, "/", count, ": ", count, " shards of ", total, " texts would leave some empty"),
-                    "use at most as many shards as texts");
+        throw Error(
+            cat("--shard ", index, "/", count, ": ", count, " shards of ", total, " texts would leave some empty"),
+            "use at most as many shards as texts");
     return {index, count, index * total / count, total};
 }
 
@@ -310,13 +319,10 @@ std::vector<size_t> order_shard_sources(const std::vector<ShardSource>& sources,
         given[i] = i;
     // one directory alone is that slice (to look at one task's texts); together, shards must
     // make the whole corpus
-    if (sources.size() <= 1 ||
-        std::none_of(sources.begin(), sources.end(), [](auto& s) { return s.shard.present(); }))
+    if (sources.size() <= 1 || std::none_of(sources.begin(), sources.end(), [](auto& s) { return s.shard.present(); }))
         return given;
     const ShardSource& a = sources[0];
-    const auto manifest = [](const ShardSource& c) {
-        return c.manifest ? *c.manifest : json::parse(c.manifest_text);
-    };
+    const auto manifest = [](const ShardSource& c) { return c.manifest ? *c.manifest : json::parse(c.manifest_text); };
     const json first = manifest(a);
     const auto model = [&](const ShardSource& c, const json& m) {
         return (&c == &a ? first : m).value("model", json()).value("name", "");
@@ -333,9 +339,9 @@ std::vector<size_t> order_shard_sources(const std::vector<ShardSource>& sources,
         const json m = r.manifest || &r == &a ? json() : manifest(r);
         const json& mr = r.manifest ? *r.manifest : m;
         if (!r.shard.present() || !a.shard.present())
-            throw Error(cat(r.shard.present() ? a.dir : r.dir, " is not a shard, ", r.shard.present() ? r.dir : a.dir,
-                            " is"),
-                        "analyse the shards of one corpus together, or unsharded captures");
+            throw Error(
+                cat(r.shard.present() ? a.dir : r.dir, " is not a shard, ", r.shard.present() ? r.dir : a.dir, " is"),
+                "analyse the shards of one corpus together, or unsharded captures");
         if (r.shard.count != a.shard.count || r.shard.total != a.shard.total)
             throw Error(cat(r.dir, " is shard ", r.shard.index, "/", r.shard.count, " of ", r.shard.total, " texts, ",
                             a.dir, " shard ", a.shard.index, "/", a.shard.count, " of ", a.shard.total,
@@ -344,8 +350,9 @@ std::vector<size_t> order_shard_sources(const std::vector<ShardSource>& sources,
             throw Error(cat(r.dir, " is of model '", model(r, mr), "', ", a.dir, " of '", model(a, first), "'"),
                         "shards of one corpus come from one model");
         if (options(r, mr) != options(a, first))
-            throw Error(cat(r.dir, " and ", a.dir, " were captured with different options (hooks, layers, heads, "
-                                                   "dtype, max length or statistics)"),
+            throw Error(cat(r.dir, " and ", a.dir,
+                            " were captured with different options (hooks, layers, heads, "
+                            "dtype, max length or statistics)"),
                         "run every shard with the same --capture, --layers, --heads, --dtype, --max-length "
                         "and --covariance");
     }
@@ -361,9 +368,9 @@ std::vector<size_t> order_shard_sources(const std::vector<ShardSource>& sources,
     for (size_t i = 0; i < out.size(); ++i)
         if (out[i] == SIZE_MAX) {
             const ShardInfo m = shard_of(int64_t(i), a.shard.count, a.shard.total);
-            throw Error(cat("shard ", i, "/", m.count, " (texts ", m.first, "..", (m.index + 1) * m.total / m.count - 1,
-                            " of ", m.total, ") is missing"),
-                        cat("run attnscope run --shard ", i, "/", m.count, " with the same input and options"));
+            throw Error(
+                cat("shard ", i, "/", m.count, " (texts ", m.first, "..", m.end() - 1, " of ", m.total, ") is missing"),
+                cat("run attnscope run --shard ", i, "/", m.count, " with the same input and options"));
         }
     return out;
 }
@@ -449,7 +456,8 @@ std::string CaptureReader::fingerprint() const {
     for (const auto& f : files_) {
         struct stat st {};
         if (::stat(f->path().c_str(), &st) != 0)
-            throw Error(cat(f->path(), ": cannot stat: ", std::strerror(errno)), "the capture changed while being read");
+            throw Error(cat(f->path(), ": cannot stat: ", std::strerror(errno)),
+                        "the capture changed while being read");
         const std::string line = cat(fs::path(f->path()).filename().string(), " ", int64_t(st.st_size), " ",
                                      int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, "\n");
         h.update(line.data(), line.size());

@@ -88,6 +88,7 @@ struct SequenceInfo {
 struct ShardInfo {
     int64_t index = -1, count = 0, first = 0, total = 0; // index -1: not a shard
     bool present() const { return index >= 0; }
+    int64_t end() const { return (index + 1) * total / count; } // one past its last text
 };
 // The slice of shard `index` of `count` over `total` texts: [index * total / count,
 // (index + 1) * total / count). Throws naming --shard when out of range or when some shard
@@ -114,6 +115,8 @@ class CaptureReader;
 std::vector<const CaptureReader*> order_shards(const std::vector<const CaptureReader*>& readers);
 // The model dimensions a manifest records ("model" {"dims", "model_type"}); throws naming `path`.
 ModelConfig config_from_manifest(const nlohmann::json& manifest, const std::string& path);
+// The inverse: "dims" as a manifest records them (n_kv_head only for grouped-query attention).
+nlohmann::ordered_json manifest_dims(const ModelConfig& c);
 // The manifest's "shard" (none when absent), checked to be the slice `n_sequences` texts make.
 ShardInfo shard_from_manifest(const nlohmann::json& manifest, const std::string& path, int64_t n_sequences);
 

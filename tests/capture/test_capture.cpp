@@ -1,6 +1,7 @@
 // Capture end to end: the run command on a fixture found in a fake Hugging Face cache, compared
 // with the PyTorch reference; the Runner API; bad input; and faults (write errors, SIGINT, SIGKILL).
 #include "api/runner.h"
+#include "capture/shard_runs.h"
 #include "core/files.h"
 #include "io/json.h"
 #include "io/safetensors.h"
@@ -429,17 +430,7 @@ TEST(CaptureShards, RandomShardingsAnalyseToTheWholeRun) {
     std::mt19937 rng(23);
     const std::vector<std::string> corpus = random_corpus(rng, 13);
     auto capture = [&](const std::string& out, ShardInfo shard, int batch) {
-        RunnerOptions o;
-        o.capture = "weights,inputs,outputs";
-        o.batch_size = batch;
-        Runner runner(std::string(ATTNSCOPE_SOURCE_DIR) + "/models/tiny", o);
-        std::vector<std::string> texts = corpus;
-        if (shard.present())
-            texts = std::vector<std::string>(corpus.begin() + shard.first,
-                                             corpus.begin() + (shard.index + 1) * shard.total / shard.count);
-        PreparedData d = runner.prepare_data(texts);
-        d.shard = shard;
-        runner.run_with_hooks(d, out);
+        run_part(corpus, out, shard, batch, /*stats_only=*/false);
     };
     auto summary = [](const std::vector<std::string>& dirs) {
         std::vector<std::unique_ptr<CaptureReader>> owned;

@@ -5,6 +5,7 @@
 // refused with errors that name the file or the pair; nothing is deleted.
 #include "analysis/statistics.h"
 #include "api/runner.h"
+#include "capture/shard_runs.h"
 #include "io/safetensors.h"
 #include "report/report.h"
 #include "test_util.h"
@@ -18,30 +19,6 @@ using namespace attnscope::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string tiny() {
-    return std::string(ATTNSCOPE_SOURCE_DIR) + "/models/tiny";
-}
-
-// Run the slice `shard` of `corpus` (all when not present) into `out`: stats-only or a capture.
-void run_part(const std::vector<std::string>& corpus, const std::string& out, ShardInfo shard, int batch,
-              bool stats_only, bool covariance = false, const std::string& layers = "") {
-    RunnerOptions o;
-    o.batch_size = batch;
-    o.covariance = covariance;
-    o.layers = layers;
-    Runner runner(tiny(), o);
-    std::vector<std::string> texts = corpus;
-    if (shard.present())
-        texts = std::vector<std::string>(corpus.begin() + shard.first,
-                                         corpus.begin() + (shard.index + 1) * shard.total / shard.count);
-    PreparedData d = runner.prepare_data(texts);
-    d.shard = shard;
-    if (stats_only)
-        runner.run_stats_only(d, out);
-    else
-        runner.run_with_hooks(d, out);
-}
 
 AnalysisResult analyze_dirs(const std::vector<std::string>& dirs) {
     std::vector<std::unique_ptr<CaptureReader>> caps;
@@ -122,8 +99,8 @@ TEST(StatisticsShards, RandomShardingsAndMixesMergeToTheWholeRun) {
         const AnalysisResult merged = analyze_dirs(dirs);
         EXPECT_TRUE(merged.stats_only);
         EXPECT_EQ(merged.sources.size(), size_t(N));
-        expect_close(comparable(merged), whole, 1e-9, cat("trial ", trial, " (", N, " shards, ", captures, " captures)"),
-                     worst);
+        expect_close(comparable(merged), whole, 1e-9,
+                     cat("trial ", trial, " (", N, " shards, ", captures, " captures)"), worst);
     }
     std::printf("[ MERGE ] stats-only shards and mixes: worst relative difference %.3g\n", worst);
 
@@ -219,26 +196,25 @@ TEST(StatisticsShards, CorruptedStatisticsFilesGiveClearErrors) {
         std::memcpy(&n, bytes.data(), 8);
         return n;
     }();
-    auto value_offset = [&](const std::string& tensor) {
-        return size_t(8 + header_len + st.find(tensor)->begin);
-    };
+    auto value_offset = [&](const std::string& tensor) { return size_t(8 + header_len + st.find(tensor)->begin); };
     auto put = [&](std::string& b, size_t off, double v) { std::memcpy(&b[off], &v, 8); };
 
     // truncated: the safetensors reader names the file
     const std::string cut = variant("cut", [](std::string& b) { b.resize(b.size() / 2); });
     expect_error([&] { StatisticsFile f(cut); }, {cut, kStatisticsFile});
     // a NaN among the sums
-    const std::string nan = variant("nan", [&](std::string& b) {
-        put(b, value_offset("heads.metric_sum") + 8, std::nan(""));
-    });
+    const std::string nan =
+        variant("nan", [&](std::string& b) { put(b, value_offset("heads.metric_sum") + 8, std::nan("")); });
     expect_error([&] { StatisticsFile(nan).load(); }, {"heads.metric_sum", "not finite", "corrupted"});
     // a negative count
     const std::string neg = variant("neg", [&](std::string& b) { put(b, value_offset("heads.offset_rows"), -3.0); });
     expect_error([&] { StatisticsFile(neg).load(); }, {"heads.offset_rows", "-3", "not a count"});
-    const std::string huge = variant("huge", [&](std::string& b) { put(b, value_offset("heads.template_rows"), 1e136); });
+    const std::string huge =
+        variant("huge", [&](std::string& b) { put(b, value_offset("heads.template_rows"), 1e136); });
     expect_error([&] { StatisticsFile(huge).load(); }, {"heads.template_rows", "not a count"});
     // a width that is not the model's
-    const std::string width = variant("width", [&](std::string& b) { put(b, value_offset("hidden.input.moments"), 5.0); });
+    const std::string width =
+        variant("width", [&](std::string& b) { put(b, value_offset("hidden.input.moments"), 5.0); });
     expect_error([&] { StatisticsFile(width).load(); }, {"hidden.input.moments", "width 5"});
     // another schema in the metadata
     const std::string schema = variant("schema", [](std::string& b) {
