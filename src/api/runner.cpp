@@ -213,6 +213,22 @@ int64_t resume_point(const std::string& dir, const std::string& fingerprint, int
     return json_int(j, "batches_completed", resume_path, 0, n_batches);
 }
 
+// Seconds between progress records: 2, or ATTNSCOPE_CHECKPOINT_SECONDS (tests: 0, every batch).
+double checkpoint_seconds() {
+    const char* e = std::getenv("ATTNSCOPE_CHECKPOINT_SECONDS");
+    return e ? std::max(0.0, std::atof(e)) : 2.0;
+}
+
+// The progress file: this run (`fingerprint`) has `batches` of `n_batches` safely on disk.
+void write_progress(const std::string& resume_path, const char* schema, const std::string& fingerprint,
+                    int64_t batches, int64_t n_batches) {
+    write_file_atomic(resume_path, nlohmann::json{{"schema", schema},
+                                                  {"fingerprint", fingerprint},
+                                                  {"batches_completed", batches},
+                                                  {"batches_total", n_batches}}
+                                       .dump(1));
+}
+
 } // namespace
 
 CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::string& dir) const {
@@ -352,19 +368,14 @@ CaptureSummary Runner::run_with_hooks(const PreparedData& data, const std::strin
     // Progress is recorded (data synced to disk, then the progress file replaced) at most every
     // few seconds, so syncing never dominates a fast capture; a resumed run redoes at most the
     // batches since, writing the same bytes again. ATTNSCOPE_CHECKPOINT_SECONDS overrides (tests: 0).
-    double every = 2.0;
-    if (const char* e = std::getenv("ATTNSCOPE_CHECKPOINT_SECONDS")) every = std::max(0.0, std::atof(e));
+    const double every = checkpoint_seconds();
     auto last_checkpoint = std::chrono::steady_clock::now();
     int64_t completed = start_batch, recorded = start_batch;
     // the batches are on disk before the progress file says so
     auto record = [&](int64_t batches) {
         for (auto& [f, w] : writers)
             w->sync();
-        write_file_atomic(resume_path, nlohmann::json{{"schema", kCaptureSchema},
-                                                      {"fingerprint", fingerprint},
-                                                      {"batches_completed", batches},
-                                                      {"batches_total", n_batches}}
-                                           .dump(1));
+        write_progress(resume_path, kCaptureSchema, fingerprint, batches, n_batches);
         recorded = batches;
     };
     try {
@@ -499,9 +510,8 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
         },
         HookAccess::read_only);
     // A checkpoint at most every few seconds, and never more than a tenth of the time (a file
-    // with covariances is large). ATTNSCOPE_CHECKPOINT_SECONDS overrides (tests: 0).
-    double every = 2.0;
-    if (const char* e = std::getenv("ATTNSCOPE_CHECKPOINT_SECONDS")) every = std::max(0.0, std::atof(e));
+    // with covariances is large).
+    const double every = checkpoint_seconds();
     auto last_checkpoint = std::chrono::steady_clock::now();
     double write_seconds = 0;
     int64_t completed = start_batch, recorded = start_batch;
@@ -511,11 +521,7 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
         nlohmann::json partial = manifest_json;
         partial.erase("shard");
         write_statistics(an, checkpoint, partial, options_.durable);
-        write_file_atomic(resume_path, nlohmann::json{{"schema", kStatisticsSchema},
-                                                      {"fingerprint", fingerprint},
-                                                      {"batches_completed", batches},
-                                                      {"batches_total", n_batches}}
-                                           .dump(1));
+        write_progress(resume_path, kStatisticsSchema, fingerprint, batches, n_batches);
         recorded = batches;
         write_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
     };
