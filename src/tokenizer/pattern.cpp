@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/utf8.h"
 #include "tokenizer/stages.h"
+#include "tokenizer/unicode_compat.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -15,7 +16,9 @@ namespace {
 
 constexpr const char* kWhiteSpaceClass = R"(\t-\r \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000})";
 
-// A pattern as Hugging Face's regex engine reads it, for PCRE2: \s and \S become White_Space.
+// A pattern as Hugging Face's regex engine reads it, for PCRE2: \s and \S become White_Space;
+// \p{X} and \pX of a general category get the code points Oniguruma classifies and PCRE2 10.42
+// does not know (Unicode 14.0 to 16.0, unicode_compat.h), \P{X} their complement.
 std::string translate_regex(const std::string& re, const std::string& where) {
     std::string out;
     bool in_class = false;
@@ -30,6 +33,30 @@ std::string translate_regex(const std::string& re, const std::string& where) {
                     throw Error(cat(where, ": the pattern '", re, "' uses \\S inside a character class"),
                                 "attnscope does not translate that form; please report the model");
                 out += cat("[^", kWhiteSpaceClass, "]");
+            } else if ((n == 'p' || n == 'P') && i + 1 < re.size()) {
+                // the property's name: \p{Name} or one letter \pL
+                size_t end = i + 1;
+                std::string name;
+                if (re[i + 1] == '{') {
+                    end = re.find('}', i + 2);
+                    if (end == std::string::npos) end = re.size() - 1;
+                    name = re.substr(i + 2, end - i - 2);
+                } else {
+                    name = re.substr(i + 1, 1);
+                }
+                const std::string extra = name.rfind('^', 0) == 0 ? "" : category_additions(name);
+                const std::string prop = re.substr(i - 1, end - i + 2);
+                i = end;
+                if (extra.empty()) {
+                    out += prop;
+                } else if (n == 'p') {
+                    out += in_class ? prop + extra : cat("[", prop, extra, "]");
+                } else {
+                    if (in_class)
+                        throw Error(cat(where, ": the pattern '", re, "' uses ", prop, " inside a character class"),
+                                    "attnscope does not translate that form; please report the model");
+                    out += cat("[^\\p", prop.substr(2), extra, "]");
+                }
             } else {
                 out += c;
                 out += n;

