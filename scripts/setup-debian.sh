@@ -15,6 +15,7 @@ packages=(
   libgtest-dev                        # tests
   libbenchmark-dev                    # kernel benchmarks (bench/bench_kernels)
   python3 python3-numpy               # the test of the README's numpy reader
+  python3-torch                       # the PyTorch reference of the forward differential test
   python3-dev pybind11-dev            # the Python package (python/)
   python3-pytest                      # its tests
   python3-setuptools python3-wheel python3-pip python3-venv  # pip install . (setup.py, no network)

@@ -83,10 +83,14 @@ def forward(w, cfg, ids, edit=None):
     cache = {}
     x = w["model.embed_tokens.weight"][torch.tensor(ids)]
     cache["hook_embed"] = x.clone()
+    # Hugging Face computes the rotary tables in float32 whatever the weights' type (they are part
+    # of the model's definition); the float64 forward (differential.py, accuracy.py) uses those
+    # values exactly and computes everything else in float64
+    ftype = torch.float64 if x.dtype == torch.float64 else torch.float32
     pos = torch.arange(T).float()
     freqs = pos[:, None] * inv_freq(cfg, d)[None, :]
     emb = torch.cat((freqs, freqs), dim=-1)
-    cos, sin = emb.cos(), emb.sin()
+    cos, sin = emb.cos().to(ftype), emb.sin().to(ftype)
     mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
     if kind == "mistral" and cfg.get("sliding_window"):
         W = cfg["sliding_window"]
@@ -121,7 +125,7 @@ def forward(w, cfg, ids, edit=None):
         scores = torch.einsum("ihd,jhd->hij", q, kk) * (d ** -0.5)
         scores = scores.masked_fill(~mask, float("-inf"))
         cache[f"blocks.{il}.attn.hook_attn_scores"] = scores.clone()
-        pattern = torch.softmax(scores, dim=-1, dtype=torch.float32)
+        pattern = torch.softmax(scores, dim=-1, dtype=ftype)
         pattern = put(f"blocks.{il}.attn.hook_pattern", pattern)
         z = torch.einsum("hij,jhd->ihd", pattern, vv)
         z = put(f"blocks.{il}.attn.hook_z", z)

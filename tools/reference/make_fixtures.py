@@ -18,7 +18,6 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
-import bpe  # noqa: E402
 import gpt2_reference  # noqa: E402
 import safetensors_io  # noqa: E402
 
@@ -89,6 +88,7 @@ def write_tokenizer_and_capture(out, fx, cfg, w):
     """A byte-level BPE tokenizer that fits the fixture's vocabulary (256 bytes + merges +
     <|endoftext|> = vocab_size), and the expected capture of CAPTURE_TEXTS: the ids from the
     Python encoder (tools/train/bpe.py) and the reference's hook values."""
+    import bpe  # here: it needs python3-regex, which the weight generators (differential.py) do not
     merges = bpe.train([TOKENIZER_TEXT], fx["vocab_size"] - 257, log=lambda m: None)
     assert len(merges) == fx["vocab_size"] - 257, "the tokenizer text is too short for the vocabulary"
     enc = bpe.Encoder(merges)
