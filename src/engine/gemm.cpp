@@ -4,9 +4,10 @@
 // threads share the packing of the rows, each packs the panels of its own columns) — around
 // a micro-kernel that keeps an R x NR tile of accumulators in vector registers and adds one
 // rank-1 update per k with fused multiply-adds. Each accumulator lane is one output element's
-// chain acc = fma(x[n][k], w(k, m), acc) in increasing k; a K block ends by storing the partial
-// sums (exact: they are floats) and the next block loads them back, so no blocking, tile shape,
-// tile position or thread split changes any element's arithmetic. Rows beyond a tile's edge are
+// chain s = fma(x[n][k], w(k, m), s) over one slice of kGemmSlice values of k, added to the
+// total of the earlier slices (stored in the output tile between slices); a K block ends by
+// storing the total (exact: it is a float) and the next block loads it back, so no blocking, tile
+// shape, tile position or thread split changes any element's arithmetic. Rows beyond a tile's edge are
 // a smaller template instance (no wasted work for a decode step's one row); columns beyond it are
 // zero-padded in the packed panel and not stored.
 #include "engine/gemm.h"
@@ -31,6 +32,8 @@
 #endif
 
 namespace attnscope {
+
+constexpr int64_t kKS = kGemmSlice;
 
 namespace {
 
@@ -77,6 +80,7 @@ constexpr int kNR = kNV * kW;           // columns of a tile: kNV registers
 // width of 768, so most outputs are written once; a K block's packed rows (kMC x kKC, 0.6 MB)
 // and the thread's packed panels (kKC x kNC, 1.5 MB) are about one 2 MB L2 together.
 constexpr int64_t kKC = 768;
+static_assert(kKC % kKS == 0, "K blocks hold whole slices");
 constexpr int64_t kMC = 16 * kMR;
 constexpr int64_t kNC = 16 * kNR;
 
@@ -95,24 +99,42 @@ template <int R>
 void micro_kernel(const float* pa, const float* pb, int64_t ldb, int64_t kc, float* c, int64_t ldc, bool first,
                   const Finish& f) {
     Vec acc[R][kNV];
+    // One slice of kKS values of k at a time: a fresh chain from zero in the registers, then added
+    // to the running total of the earlier slices (kept in c, in L1). kc is a multiple of kKS
+    // except in a product's last K block, so slices start at multiples of kKS of the whole K.
+    for (int64_t s0 = 0; s0 < kc; s0 += kKS) {
+        const int64_t s1 = std::min(kc, s0 + kKS);
 #pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-        for (int v = 0; v < kNV; ++v)
-            acc[r][v] = first ? vzero() : vload(c + r * ldc + v * kW);
-    for (int64_t k = 0; k < kc; ++k) {
-        Vec b[kNV];
-#pragma GCC unroll 4
-        for (int v = 0; v < kNV; ++v)
-            b[v] = vload(pb + k * ldb + v * kW);
-        const float* a = pa + k * kMR;
-#pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) {
-            const Vec ar = vset(a[r]);
+        for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
             for (int v = 0; v < kNV; ++v)
-                acc[r][v] = vfma(ar, b[v], acc[r][v]);
+                acc[r][v] = vzero();
+        for (int64_t k = s0; k < s1; ++k) {
+            Vec b[kNV];
+#pragma GCC unroll 4
+            for (int v = 0; v < kNV; ++v)
+                b[v] = vload(pb + k * ldb + v * kW);
+            const float* a = pa + k * kMR;
+#pragma GCC unroll 16
+            for (int r = 0; r < R; ++r) {
+                const Vec ar = vset(a[r]);
+#pragma GCC unroll 4
+                for (int v = 0; v < kNV; ++v)
+                    acc[r][v] = vfma(ar, b[v], acc[r][v]);
+            }
         }
+        if (!(first && s0 == 0)) // total = total + slice
+#pragma GCC unroll 16
+            for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+                for (int v = 0; v < kNV; ++v)
+                    acc[r][v] = vadd(vload(c + r * ldc + v * kW), acc[r][v]);
+        if (s1 == kc) break; // the tile's total stays in registers for the finish
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+            for (int v = 0; v < kNV; ++v)
+                vstore(c + r * ldc + v * kW, acc[r][v]);
     }
     if (f.last) {
         if (f.scale != 1.0f)
@@ -388,8 +410,12 @@ void gemm(const float* x, int64_t ldx, const float* w, int64_t ldw, GemmB layout
     for (int64_t n = 0; n < N; ++n)
         for (int64_t m = 0; m < M; ++m) {
             float acc = 0.0f;
-            for (int64_t k = 0; k < K; ++k)
-                acc = std::fma(x[n * ldx + k], layout == GemmB::k_by_m ? w[k * ldw + m] : w[m * ldw + k], acc);
+            for (int64_t k0 = 0; k0 < K; k0 += kKS) {
+                float slice = 0.0f;
+                for (int64_t k = k0; k < std::min(K, k0 + kKS); ++k)
+                    slice = std::fma(x[n * ldx + k], layout == GemmB::k_by_m ? w[k * ldw + m] : w[m * ldw + k], slice);
+                acc = k0 == 0 ? slice : acc + slice;
+            }
             if (scale != 1.0f) acc *= scale;
             if (bias) acc += bias[m];
             y[n * ldy + m] = acc;

@@ -44,6 +44,36 @@ inline float exp_lane(float x) {
     return x < -87.33f ? 0.0f : (x > 88.72f ? std::numeric_limits<float>::infinity() : y);
 }
 
+// exp(x) in double precision for the hook values (softmax, GELU, SiLU; issue #31): their result is
+// rounded to float once, so they are within half an ulp (plus 1e-11 relative) of the exact value
+// where exp_lane's float arithmetic is off by up to 2 ulp, and PyTorch's float kernels by about
+// one. Same reduction as exp_lane, in doubles: k = round(x / ln2), r = x - k ln2 (ln2 in two parts,
+// the high one with trailing zero bits, so k ln2_hi is exact for |k| < 2^11), e^r by Taylor to
+// r^9 (|r| <= 0.347: truncation 7e-12, a ten-thousandth of a float ulp), times 2^k put into the
+// exponent bits. The bits of k are
+// read off the rounding constant's sum (integer lanes: vectorises without AVX-512's conversions).
+inline double exp_accurate(double x) {
+    constexpr double kRound = 6755399441055744.0; // 1.5 * 2^52: adding it rounds to an integer
+    const double xc = x < -708.0 ? -708.0 : (x > 709.0 ? 709.0 : x);
+    const double t = xc * 1.4426950408889634 + kRound;
+    const double kf = t - kRound;
+    const double r = (xc - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10;
+    double p = 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    const uint64_t k = std::bit_cast<uint64_t>(t) - std::bit_cast<uint64_t>(kRound); // two's complement k
+    const double scale = std::bit_cast<double>((k + 1023u) << 52);
+    const double y = p * scale;
+    return x < -708.0 ? 0.0 : (x > 709.0 ? std::numeric_limits<double>::infinity() : y);
+}
+
 } // namespace
 
 void exp_inplace(float* x, int64_t n) {
@@ -102,15 +132,16 @@ void layer_norm(const float* x, const float* gamma, const float* beta, float* y,
             var += t * t;
         }
         var /= double(D);
-        const float rstd = float(1.0 / std::sqrt(var + double(eps)));
-        const float m = float(mean);
+        // in double, rounded once: within half an ulp of (x - mean) / sqrt(var + eps) * g + b
+        const double rstd = 1.0 / std::sqrt(var + double(eps));
+#pragma omp simd
         for (int64_t c = 0; c < D; ++c)
-            yi[c] = (xi[c] - m) * rstd * gamma[c] + beta[c];
+            yi[c] = float((double(xi[c]) - mean) * rstd * double(gamma[c]) + double(beta[c]));
     }
 }
 
 void gelu_tanh(float* x, int64_t n) {
-    const float k = 0.7978845608028654f; // sqrt(2 / pi)
+    const double k = 0.7978845608028654; // sqrt(2 / pi)
     // 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)): no cancellation for u << 0 (the 1 + tanh form
     // subtracts two numbers near 1 there), and exp(-2u) = inf for u << 0 gives exactly 0.
     constexpr int64_t kChunk = 4096;
@@ -118,9 +149,9 @@ void gelu_tanh(float* x, int64_t n) {
     for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
         const int64_t c1 = std::min(n, c0 + kChunk);
 #pragma omp simd
-        for (int64_t i = c0; i < c1; ++i) {
-            const float v = x[i];
-            x[i] = v / (1.0f + exp_lane(-2.0f * k * (v + 0.044715f * v * v * v)));
+        for (int64_t i = c0; i < c1; ++i) { // in double, rounded once
+            const double v = x[i];
+            x[i] = float(v / (1.0 + exp_accurate(-2.0 * k * (v + 0.044715 * v * v * v))));
         }
     }
 }
@@ -154,9 +185,11 @@ void rms_norm(const float* x, const float* gamma, float* y, int64_t N, int64_t D
         for (int64_t c = 0; c < D; ++c)
             ss += double(xi[c]) * xi[c];
         // HF LlamaRMSNorm: x * rsqrt(mean(x^2) + eps), in float32, then * weight
-        const float r = float(1.0 / std::sqrt(ss / double(D) + double(eps)));
+        // in double, rounded once (HF rounds x * rsqrt and the product with the weight in float)
+        const double r = 1.0 / std::sqrt(ss / double(D) + double(eps));
+#pragma omp simd
         for (int64_t c = 0; c < D; ++c)
-            yi[c] = gamma[c] * (xi[c] * r);
+            yi[c] = float(double(gamma[c]) * (double(xi[c]) * r));
     }
 }
 
@@ -167,7 +200,7 @@ void silu(float* x, int64_t n) {
         const int64_t c1 = std::min(n, c0 + kChunk);
 #pragma omp simd
         for (int64_t i = c0; i < c1; ++i)
-            x[i] = x[i] / (1.0f + exp_lane(-x[i])); // x sigmoid(x); exp(-x) = inf for x << 0 gives -0
+            x[i] = float(double(x[i]) / (1.0 + exp_accurate(-double(x[i])))); // x sigmoid(x), rounded once
     }
 }
 
@@ -261,24 +294,30 @@ void softmax_row(float* s, int64_t n) {
         std::memset(s, 0, size_t(n) * sizeof(float));
         return;
     }
+    // exp(s - max) in double, kept in double until the one rounding of e / sum: each probability
+    // within about half an ulp of the exact one (PyTorch rounds exp, the sum and the scaling)
+    thread_local std::vector<double> e;
+    e.resize(size_t(n));
+    double* ed = e.data();
+    const double m = mx;
 #pragma omp simd
     for (int64_t j = 0; j < n; ++j)
-        s[j] = exp_lane(s[j] - mx);
+        ed[j] = exp_accurate(double(s[j]) - m);
     constexpr int64_t kLanes = 16;
     double lane[kLanes] = {};
     int64_t j = 0;
     for (; j + kLanes <= n; j += kLanes)
         for (int64_t l = 0; l < kLanes; ++l)
-            lane[l] += double(s[j + l]);
+            lane[l] += ed[j + l];
     for (int64_t l = 0; j < n; ++j, ++l)
-        lane[l] += double(s[j]);
+        lane[l] += ed[j];
     double sum = 0.0;
     for (int64_t l = 0; l < kLanes; ++l)
         sum += lane[l];
-    const float inv = float(1.0 / sum);
+    const double inv = 1.0 / sum;
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i)
-        s[i] *= inv;
+        s[i] = float(ed[i] * inv);
 }
 
 double log_sum_exp(const float* x, int64_t n) {

@@ -41,7 +41,7 @@ void widen_16bit(const void* src, DType dtype, int64_t ld, int64_t rows, int64_t
 
 // RMS normalisation over the last dimension: x / sqrt(mean(x^2) + eps) * g (HF LlamaRMSNorm).
 void rms_norm(const float* x, const float* gamma, float* y, int64_t N, int64_t D, float eps);
-// silu(x) = x sigmoid(x), in place, vectorised (exp_lane); y *= x element-wise.
+// silu(x) = x sigmoid(x), in place, vectorised, in double and rounded once; y *= x element-wise.
 void silu(float* x, int64_t n);
 void mul_inplace(float* y, const float* x, int64_t n);
 // Rotary position embedding (HF's rotate-half convention): tables [n_pos, d/2] of cos and sin
@@ -55,7 +55,8 @@ void layer_norm(const float* x, const float* gamma, const float* beta, float* y,
 
 // Activations, in place over n values.
 // gelu_new: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), computed as the identical
-// x * sigmoid(2u) = x / (1 + exp(-2u)) with a vectorised exp (no tanh call per value).
+// x * sigmoid(2u) = x / (1 + exp(-2u)) with a vectorised exp (no tanh call per value), in double
+// and rounded once (so are the norms and the softmax: each value within about half an ulp).
 void gelu_tanh(float* x, int64_t n);
 void gelu_erf(float* x, int64_t n); // 0.5 x (1 + erf(x / sqrt(2)))                      — "gelu"
 void relu(float* x, int64_t n);
@@ -77,7 +78,8 @@ double log_sum_exp(const float* x, int64_t n);
 // pattern buffer, with statistics) through these three steps with the same blocks, so all
 // paths give bit-identical results.
 //   S[r, j] = scale * dot(q_r, k_j)    r < rows, j < n     (q_r = q + r ldq, k_j = k + j ldk)
-//   softmax_row: p = exp(s - max) / sum over n values, in place; -inf scores become exactly 0.
+//   softmax_row: p = exp(s - max) / sum over n values, in place; -inf scores become exactly 0;
+//     exp and the division in double, each p rounded to float once.
 //     The sum runs in 16 fixed lanes (lane = j mod 16), so a row gives the same bits wherever it
 //     is stored and however the compiler aligns the loop.
 //   Z[r, c] = sum_j P[r, j] v_j[c]      r < rows, j < n     (v_j = v + j ldv)
