@@ -29,10 +29,14 @@ std::string by_runs(const std::string& s, bool unicode, Convert convert) {
     auto flush = [&](size_t end) {
         if (end > run) {
             gchar* n = convert(s.data() + run, gssize(end - run));
-            if (!n) // GLib refuses only invalid UTF-8, which never reaches it here
-                throw Error(cat("tokenizer normalizer: GLib could not process the text at byte ", run, " (", end - run,
+            // GLib refuses only invalid UTF-8, which never reaches it here, and no normalization
+            // or case mapping makes a non-empty run empty: either would be a silently changed text
+            if (!n || !*n) {
+                g_free(n);
+                throw Error(cat("tokenizer normalizer: GLib dropped the text at byte offset ", run, " (", end - run,
                                 " bytes)"),
-                            "please report the text");
+                            "please report the text; attnscope never tokenizes a text other than the one given");
+            }
             out += n;
             g_free(n);
         }
