@@ -47,6 +47,10 @@ async function reference(tok, texts, plain) {
 }
 
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+// A text as a JSON string in ASCII: everything outside printable ASCII as \uXXXX escapes (UTF-16
+// units, so a code point beyond U+FFFF is a surrogate pair, as JSON writes it), never raw.
+const escape = t =>
+  JSON.stringify(t).replace(/[\u007f-\uffff]/g, c => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
 
 // The texts among `texts` on which the two sides differ (in the given mode).
 async function differing(tok, tokPath, texts, plain) {
@@ -102,14 +106,16 @@ async function minimise(tok, tokPath, text, plain) {
       for (const i of bad.slice(0, 3)) {
         const small = await minimise(tok, tokPath, texts[i], plain);
         const [g] = attnscope(tokPath, [small], plain), [r] = await reference(tok, [small], plain);
-        console.log(`  text ${i} minimised to ${JSON.stringify(small)}`);
+        console.log(`  text ${i} minimised to ${escape(small)}`);
         console.log(`    reference: ${JSON.stringify(r)}`);
         console.log(`    attnscope: ${g.error ? 'error: ' + g.error : JSON.stringify(g.ids)}`);
         failures.push({ text: small, tokenizer: name, special: !plain });
       }
     }
   }
-  if (opt.out && failures.length) fs.writeFileSync(opt.out, failures.map(f => JSON.stringify(f)).join('\n') + '\n');
+  if (opt.out && failures.length)
+    fs.writeFileSync(opt.out, failures.map(f => `{"text": ${escape(f.text)}, "tokenizer": "${f.tokenizer}", ` +
+                                              `"special": ${f.special}}`).join('\n') + '\n');
   fs.rmSync(work, { recursive: true, force: true });
   process.exit(failed);
 })().catch(e => { console.error(e); process.exit(2); });
