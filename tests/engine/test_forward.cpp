@@ -5,109 +5,20 @@
 #include "engine/kv_cache.h"
 #include "core/threads.h"
 #include "engine/kv_check.h"
+#include "engine/reference_check.h"
 #include "io/safetensors.h"
 #include "test_util.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <mutex>
-#include <set>
-#include <sstream>
 
 using namespace attnscope;
 using namespace attnscope::test;
 
 namespace {
-
-struct Captured {
-    std::vector<int64_t> shape;
-    std::vector<float> data;
-};
-using Cache = std::map<std::string, Captured>; // "seq{S}.{hook name}" -> value
-
-void capture_into(HookSet& hooks, Cache& cache, const std::string& patterns = "*") {
-    hooks.add(HookFilter::parse(patterns, "", ""), [&cache](const HookContext& ctx, TensorView v) {
-        cache["seq" + std::to_string(ctx.seq) + "." + ctx.name] = {v.shape(), v.to_vector()};
-    });
-}
-
-struct Expected {
-    std::unique_ptr<SafetensorsFile> file;
-    Batch batch;
-};
-
-Expected load_expected(const std::string& dir) {
-    Expected e;
-    e.file = std::make_unique<SafetensorsFile>(dir + "/expected.safetensors");
-    for (int s = 0;; ++s) {
-        const TensorInfo* ids = e.file->find("seq" + std::to_string(s) + ".input_ids");
-        if (!ids) break;
-        std::vector<int32_t> toks(size_t(ids->numel()));
-        std::memcpy(toks.data(), e.file->raw(*ids), toks.size() * 4);
-        e.batch.tokens.push_back(toks);
-    }
-    return e;
-}
-
-// Compare every expected hook value of the checkpoint in `dir`, all its sequences in one ragged
-// batch; prints the worst error per hook kind (one line, the worst pattern and other kind, when
-// not `detail`).
-void compare_to_reference_dir(const std::string& dir, const std::string& fixture_name, bool detail = true) {
-    auto model = Model::load(dir);
-    Expected exp = load_expected(dir);
-    ASSERT_GE(exp.batch.n_seq(), 2);
-    HookSet hooks;
-    Cache cache;
-    capture_into(hooks, cache);
-    RunState state;
-    forward(*model, exp.batch, hooks, state);
-
-    std::map<std::string, double> worst; // hook suffix -> max error (abs for patterns, relative otherwise)
-    int compared = 0;
-    for (const TensorInfo& t : exp.file->tensors()) {
-        if (t.name.find(".input_ids") != std::string::npos) continue;
-        auto it = cache.find(t.name);
-        ASSERT_NE(it, cache.end()) << "hook value not produced: " << t.name;
-        ASSERT_EQ(it->second.shape, t.shape) << t.name;
-        std::vector<float> storage;
-        const float* ref = exp.file->as_f32(t, storage);
-        const std::vector<float>& got = it->second.data;
-        const bool is_pattern = t.name.find("hook_pattern") != std::string::npos;
-        double scale = 0.0, max_abs = 0.0;
-        for (int64_t i = 0; i < t.numel(); ++i) {
-            if (std::isinf(ref[i])) { // the causal mask in hook_attn_scores
-                ASSERT_TRUE(std::isinf(got[size_t(i)]) && got[size_t(i)] < 0) << t.name << " element " << i;
-                continue;
-            }
-            scale = std::max(scale, std::fabs(double(ref[i])));
-            max_abs = std::max(max_abs, std::fabs(double(got[size_t(i)]) - double(ref[i])));
-        }
-        const double err = is_pattern ? max_abs : max_abs / std::max(scale, 1e-30);
-        const double bound = is_pattern ? 1e-5 : 1e-4; // DESIGN.md §4
-        EXPECT_LE(err, bound) << fixture_name << " " << t.name << (is_pattern ? " max abs" : " max abs / max |ref|");
-        const std::string kind = t.name.substr(t.name.find('.') + 1);
-        const std::string suffix = kind.rfind("blocks.", 0) == 0 ? kind.substr(kind.find('.', 7) + 1) : kind;
-        worst[suffix] = std::max(worst[suffix], err);
-        ++compared;
-    }
-    EXPECT_GT(compared, 20);
-    if (!detail) {
-        std::pair<std::string, double> other{"", 0.0};
-        for (const auto& [k, v] : worst)
-            if (k.find("hook_pattern") == std::string::npos && v >= other.second) other = {k, v};
-        std::printf("[ %s ] %d tensors compared; worst: hook_pattern %.3g abs, %s %.3g relative\n",
-                    fixture_name.c_str(), compared, worst["attn.hook_pattern"], other.first.c_str(), other.second);
-        return;
-    }
-    std::printf("[ %s ] %d tensors compared; worst error per hook (abs for hook_pattern, relative otherwise):\n",
-                fixture_name.c_str(), compared);
-    for (const auto& [k, v] : worst)
-        std::printf("    %-28s %.3g\n", k.c_str(), v);
-}
 
 void compare_to_reference(const std::string& fixture_name) { compare_to_reference_dir(fixture(fixture_name), fixture_name); }
 
@@ -157,34 +68,6 @@ TEST(ForwardReference, MistralSlidingWindowShorterThanTheText) {
 }
 TEST(ForwardReference, LlamaBf16LinearRopeScaling) {
     compare_to_reference("llama-bf16");
-}
-
-// The forward differential test (issue #31): random checkpoints of every registered family, made
-// by tools/reference/differential.py with the PyTorch reference's hook values, in the directory
-// that tests/engine/differential.sh names in ATTNSCOPE_DIFFERENTIAL_DIR (disabled in the plain test
-// run: only that script runs it).
-TEST(ForwardDifferential, DISABLED_GeneratedCheckpoints) { // run by differential.sh
-    const char* root = std::getenv("ATTNSCOPE_DIFFERENTIAL_DIR");
-    if (!root) GTEST_SKIP() << "ATTNSCOPE_DIFFERENTIAL_DIR is not set (tests/engine/differential.sh sets it)";
-    std::vector<std::string> dirs;
-    for (const auto& e : std::filesystem::directory_iterator(root))
-        if (std::filesystem::exists(e.path() / "expected.safetensors")) dirs.push_back(e.path().string());
-    std::sort(dirs.begin(), dirs.end());
-    ASSERT_FALSE(dirs.empty()) << "no generated checkpoints in " << root;
-    std::set<std::string> seen;
-    for (const std::string& dir : dirs) {
-        SCOPED_TRACE(dir);
-        seen.insert(read_model_config(dir + "/config.json").model_type);
-        compare_to_reference_dir(dir, std::filesystem::path(dir).filename().string(), false);
-        if (HasFatalFailure()) return;
-    }
-    // every family of the registry took part: a new one needs its generator in differential.py
-    std::stringstream all(supported_architectures());
-    for (std::string family; std::getline(all, family, ',');) {
-        family.erase(0, family.find_first_not_of(' '));
-        EXPECT_TRUE(seen.count(family)) << "family '" << family << "' is registered but tools/reference/"
-                                        << "differential.py generated no checkpoint of it";
-    }
 }
 
 // A sequence alone and among longer and shorter neighbours, for a fixture of each kind.

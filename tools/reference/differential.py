@@ -7,7 +7,7 @@ every hook for a few random-length token sequences.
 
 Each DIR/NNN-FAMILY/ is a fixture as make_fixtures.py writes them (config.json, model.safetensors,
 expected.safetensors with seq{S}.input_ids and seq{S}.{hook name}); the C++ test
-ForwardDifferential.DISABLED_GeneratedCheckpoints (tests/engine/test_forward.cpp) runs attnscope's forward
+ForwardDifferential.GeneratedCheckpoints (tests/engine/test_differential.cpp) runs attnscope's forward
 on all sequences of a directory in one ragged batch and compares every hook (patterns <= 1e-5
 absolute, everything else <= 1e-4 of the tensor's largest magnitude, DESIGN.md §4). The reference
 runs each sequence alone, from the weights as stored (after 16-bit rounding), in float64: the
