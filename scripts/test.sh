@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Builds attnscope and runs every test (installing missing Debian packages first).
-#   scripts/test.sh              release build in build/, all tests
-#   scripts/test.sh --sanitize   AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/
+# Builds attnscope and runs every test (installing missing Debian packages first). Every test must
+# run: a skipped test (one whose prerequisite is missing: node, the npm registry, PyTorch,
+# Chromium, root for Slurm) fails the run, naming it, unless --allow-skips is given.
+#   scripts/test.sh                 release build in build/, all tests
+#   scripts/test.sh --sanitize      AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/
+#   scripts/test.sh --allow-skips   report skipped tests without failing (e.g. offline)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+sanitize=0 allow_skips=0
+for arg in "$@"; do
+  case $arg in
+    --sanitize) sanitize=1 ;;
+    --allow-skips) allow_skips=1 ;;
+    *) echo "scripts/test.sh: unknown argument '$arg' (expected --sanitize or --allow-skips)" >&2; exit 2 ;;
+  esac
+done
 scripts/setup-debian.sh
 
 build=build
 flags=(-DCMAKE_BUILD_TYPE=Release)
-if [ "${1:-}" = "--sanitize" ]; then
+if [ $sanitize = 1 ]; then
   build=build-asan
   # -O1 -g1 (line tables: the sanitizers' reports keep file and line) compiles in half the time
   # of -O2 -g, which keeps CI well inside its limit; the benchmarks are not built here.
@@ -20,5 +31,14 @@ fi
 cmake -S . -B "$build" "${flags[@]}" >/dev/null
 cmake --build "$build" -j "$(nproc)"
 labels=()
-[ "$build" = build-asan ] && labels=(-LE "slow|cluster") # the npm parity and Slurm runs add nothing under sanitizers
-ctest --test-dir "$build" --output-on-failure -j "$(nproc)" "${labels[@]}"
+[ $sanitize = 1 ] && labels=(-LE "slow|cluster") # the npm parity and Slurm runs add nothing under sanitizers
+log=$build/ctest-summary.log
+ctest --test-dir "$build" --output-on-failure -j "$(nproc)" "${labels[@]}" | tee "$log"
+# CTest lists each skipped test as "  N - name (Skipped)" after the summary
+skipped=$(grep -E '^ *[0-9]+ - .* \(Skipped\)$' "$log" | sed -E 's/^ *[0-9]+ - (.*) \(Skipped\)$/\1/' || true)
+if [ -n "$skipped" ]; then
+  n=$(echo "$skipped" | wc -l)
+  echo "scripts/test.sh: $n test(s) skipped: $(echo $skipped)" >&2
+  echo "  see why: ctest --test-dir $build -V -R '<name>'" >&2
+  [ $allow_skips = 1 ] || { echo "  every test must run (pass --allow-skips to accept this, e.g. offline)" >&2; exit 1; }
+fi

@@ -1,4 +1,4 @@
-// generate --output: a real trained model (shared/fixtures/stories260K, converted) continues a
+// generate --output: a real trained model (tests/data/stories260K, converted) continues a
 // prompt greedily, and the prompt with its continuation is captured in one forward: the manifest
 // records where the prompt ends, the tokens are the tokenizer's, the viewer marks the prompt, and
 // the capture's logits pick each generated token (the capture and the KV-cached decoding agree).
@@ -16,9 +16,7 @@ using namespace attnscope;
 using namespace attnscope::test;
 
 TEST(GenerateCapture, PromptAndContinuationInOneCapture) {
-    const std::string stories = std::string(ATTNSCOPE_SOURCE_DIR) + "/../shared/fixtures/stories260K";
-    if (!std::filesystem::exists(stories + "/stories260K.bin"))
-        GTEST_SKIP() << "shared/fixtures/stories260K is absent: skipped";
+    const std::string stories = std::string(ATTNSCOPE_SOURCE_DIR) + "/tests/data/stories260K";
     TempDir dir;
     convert_llama2c(stories + "/stories260K.bin", stories + "/tok512.model", dir.file("model"));
     RunnerOptions opts;

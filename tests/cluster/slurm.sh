@@ -111,13 +111,13 @@ done
 sinfo -h -o %T 2> /dev/null | grep -q idle || fail "the node did not come up idle: $(sinfo 2>&1 | tail -2)"
 echo "one-node Slurm up: $(sinfo -h -o '%P %D %c %T')"
 
-# ---- a corpus: texts of the fixtures' public-domain books, in lines of about 40 words
+# ---- a corpus: texts of tests/data's public-domain book, in lines of about 40 words
 corpus() { # corpus N FILE: N texts
   python3 - "$1" "$2" "$root" << 'PY'
 import glob, os, sys
 n, out, root = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 words = []
-for p in sorted(glob.glob(os.path.join(root, "..", "shared", "fixtures", "texts", "*.txt"))):
+for p in sorted(glob.glob(os.path.join(root, "tests", "data", "texts", "*.txt"))):
     words += open(p, encoding="utf-8", errors="replace").read().split()
 if len(words) < 1000:
     words = ("the quick brown fox jumps over the lazy dog while liberty and peace follow " * 200).split()

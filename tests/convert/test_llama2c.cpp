@@ -1,8 +1,8 @@
-// A real trained model: shared/fixtures/stories260K (llama2.c format) converted to a Hugging Face
+// A real trained model: tests/data/stories260K (llama2.c format) converted to a Hugging Face
 // directory, then greedy decoding with the KV cache must reproduce the model author's tokens
 // (64 ids of greedy_reference.txt; 200 of greedy_reference_200.txt, llama2.c's own test). Plus:
 // each cached decoding step equals a full forward over the same tokens, and broken llama2.c
-// files are refused by name. Skipped, saying so, when the shared fixtures are absent.
+// files are refused by name.
 #include "convert/llama2c.h"
 #include "engine/forward.h"
 #include "engine/kv_check.h"
@@ -20,7 +20,7 @@ using namespace attnscope::test;
 
 namespace {
 
-const std::string kStories = std::string(ATTNSCOPE_SOURCE_DIR) + "/../shared/fixtures/stories260K";
+const std::string kStories = std::string(ATTNSCOPE_SOURCE_DIR) + "/tests/data/stories260K";
 
 // The ids listed in a reference file: after "greedy token ids: [" (comma-separated) or "ids: "
 // (space-separated).
@@ -47,8 +47,6 @@ std::vector<int32_t> reference_ids(const std::string& file) {
 class Stories : public ::testing::Test {
   protected:
     void SetUp() override {
-        if (!std::filesystem::exists(kStories + "/stories260K.bin"))
-            GTEST_SKIP() << "shared/fixtures/stories260K is absent: the real-model test is skipped";
         convert_llama2c(kStories + "/stories260K.bin", kStories + "/tok512.model", dir_.file("model"));
         model_ = Model::load(dir_.file("model"));
     }

