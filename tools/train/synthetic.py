@@ -18,7 +18,7 @@ earlier copy, and in pair rows, where that cell is the previous token's (L0H0's 
   tiled   one block of n tokens (n log-uniform in n_min..n_max) tiled over the row.
   gap     [block of 4..16][random filler of 0..40][the same block] segments.
 
-Session 4 and 5 findings (tools/train/experiments/README.md): tiled rows with short periods are
+Findings of the training experiments (models/tiny/README.md): tiled rows with short periods are
 solved by fixed-offset heads in layer 0 (a positional shortcut that scores on one block length
 only); pair rows build a copying previous-token head within 200 steps.
 """
