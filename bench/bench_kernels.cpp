@@ -30,12 +30,24 @@ void set_flops(benchmark::State& state, double flops_per_iteration) {
                                                  benchmark::Counter::kIs1000);
 }
 
+// Selects the products' backend from a benchmark argument (0 the batch-invariant gemm, 1
+// OpenBLAS); false, the benchmark skipped with the reason, when the build has no OpenBLAS.
+bool select_backend(benchmark::State& state, int64_t arg) {
+    const MatmulBackend b = arg ? MatmulBackend::openblas : MatmulBackend::invariant;
+    if (!matmul_backend_available(b)) {
+        state.SkipWithError("OpenBLAS is not built in (scripts/setup-debian.sh --bench, then rebuild)");
+        return false;
+    }
+    set_matmul_backend(b);
+    return true;
+}
+
 // y[N, M] = x[N, K] @ w[K, M] + b: the four products of a GPT-2 layer (qkv, attention output,
 // MLP in, MLP out) at 128 and 1024 rows, and a decode step's one row; last argument: 0 the
 // batch-invariant gemm (gemm.h), 1 OpenBLAS's sgemm, in the same run.
 void BM_Matmul(benchmark::State& state) {
     const int64_t N = state.range(0), K = state.range(1), M = state.range(2);
-    set_matmul_backend(state.range(3) ? MatmulBackend::openblas : MatmulBackend::invariant);
+    if (!select_backend(state, state.range(3))) return;
     auto x = random_vector(size_t(N * K), 1), w = random_vector(size_t(K * M), 2), b = random_vector(size_t(M), 3);
     std::vector<float> y(size_t(N * M));
     for (auto _ : state) {
@@ -54,7 +66,7 @@ BENCHMARK(BM_Matmul)
 // The tied LM head of GPT-2 small (x @ wte^T, vocab 50,257) at 1024 rows and one row.
 void BM_MatmulLmHead(benchmark::State& state) {
     const int64_t N = state.range(0), K = 768, M = 50257;
-    set_matmul_backend(state.range(1) ? MatmulBackend::openblas : MatmulBackend::invariant);
+    if (!select_backend(state, state.range(1))) return;
     auto x = random_vector(size_t(N * K), 1), w = random_vector(size_t(K * M), 2);
     std::vector<float> y(size_t(N * M));
     for (auto _ : state) {
@@ -71,7 +83,7 @@ BENCHMARK(BM_MatmulLmHead)->ArgsProduct({{1, 1024}, {0, 1}})->Unit(benchmark::kM
 // last argument: 0 the batch-invariant gemm, 1 OpenBLAS.
 void BM_MatmulLayers(benchmark::State& state) {
     const int64_t N = state.range(0), D = 768, F = 3072, L = 12;
-    set_matmul_backend(state.range(1) ? MatmulBackend::openblas : MatmulBackend::invariant);
+    if (!select_backend(state, state.range(1))) return;
     std::vector<std::vector<float>> w;
     for (int64_t il = 0; il < L; ++il)
         for (auto [k, m] : {std::pair{D, 3 * D}, std::pair{D, D}, std::pair{D, F}, std::pair{F, D}})
@@ -160,7 +172,7 @@ BENCHMARK(BM_Softmax<ref::softmax_row>)->Name("BM_Softmax/ref")->Arg(128)->Arg(1
 void BM_AttentionHead(benchmark::State& state) {
     const int64_t T = state.range(0), d = 64, ld = 2304, B = 64;
     const bool pattern = state.range(1) != 0;
-    set_matmul_backend(state.range(2) ? MatmulBackend::openblas : MatmulBackend::invariant);
+    if (!select_backend(state, state.range(2))) return;
     auto qkv = random_vector(size_t(T * ld), 1);
     const float *q = qkv.data(), *k = q + 768, *v = q + 1536;
     std::vector<float> buf(size_t(pattern ? T * T : B * T)), z(size_t(T * d));
@@ -242,7 +254,7 @@ void BM_Forward(benchmark::State& state) {
                   [](const HookContext&, TensorView v) { benchmark::DoNotOptimize(v.data); });
     if (state.range(2) == 2)
         fo.attention_heads = [](int, int, int, const float* p, int64_t) { benchmark::DoNotOptimize(p); };
-    set_matmul_backend(state.range(3) ? MatmulBackend::openblas : MatmulBackend::invariant);
+    if (!select_backend(state, state.range(3))) return;
     RunState run;
     forward(*model, batch, hooks, run, fo); // grow the buffers once
     for (auto _ : state)

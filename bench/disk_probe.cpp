@@ -5,14 +5,15 @@
 //   3. the same with fdatasync every 32 MB on a second thread (what AtomicFile does for
 //      durable files): how long the final fsync waits then;
 //   4. O_DIRECT writes of the same bytes from one reused buffer (no page cache);
-//   5. a compute load (cblas_sgemm 1024 x 768 x 3072, all threads, ~1 s) alone, and while a
+//   5. a compute load (the engine's matmul 1024 x 768 x 3072, all threads, ~1 s) alone, and while a
 //      second process-like thread writes MB megabytes (buffered + fsync, then O_DIRECT): how much
 //      disk traffic slows the computation on this virtual machine.
 //
 //   build/bench/bench_disk_probe DIR [MB]      (default 189: the 8 x 128 GPT-2-small capture)
+#include "engine/kernels.h"
+
 #include <algorithm>
 #include <atomic>
-#include <cblas.h>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -84,8 +85,7 @@ double compute(int reps) {
     static std::vector<float> a(1024 * 768, 0.5f), b(768 * 3072, 0.25f), c(1024 * 3072);
     const double t0 = now();
     for (int r = 0; r < reps; ++r)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1024, 3072, 768, 1.0f, a.data(), 768, b.data(), 3072,
-                    0.0f, c.data(), 3072);
+        attnscope::matmul(a.data(), b.data(), nullptr, c.data(), 1024, 768, 3072);
     return now() - t0;
 }
 

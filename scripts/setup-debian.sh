@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages attnscope needs to build and test, when they are missing.
 # Idempotent and quiet when there is nothing to do. Uses sudo when not run as root.
+#   scripts/setup-debian.sh           what the build and every test need
+#   scripts/setup-debian.sh --bench   and what the benchmarks compare against (OpenBLAS)
 set -euo pipefail
 
 packages=(
   g++ cmake make pkg-config           # build
-  libopenblas-openmp-dev              # matrix products (OpenMP build: one thread pool with ours)
   nlohmann-json3-dev                  # JSON
   libpcre2-dev                        # the tokenizer's pre-tokenization pattern (Unicode classes)
   libglib2.0-dev                      # the tokenizer's Unicode normalization (NFC, NFKC)
@@ -25,6 +26,8 @@ packages=(
 # node and npm drive the browser test and the tokenizer parity test; any install will do
 # (Debian's, or one already on the machine)
 command -v npm >/dev/null || packages+=(nodejs npm)
+# the benchmarks' sgemm peer (OpenMP build: one thread pool with ours); no library path uses it
+[ "${1:-}" = --bench ] && packages+=(libopenblas-openmp-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,4 +1,4 @@
-// The Analyzer: sums for every statistic of DESIGN.md §6, fed one layer of one sequence at a
+// The Analyzer: sums for every statistic of docs/design.md §6, fed one layer of one sequence at a
 // time, and finish(), which turns the sums into means, labels and findings. Per-row quantities
 // (metrics, detector templates, offsets, position profiles) live in HeadAccum so the forward pass
 // can feed them row by row; quantities that compare heads or layers (Jensen–Shannon similarity,
@@ -9,8 +9,6 @@
 #include "analysis/fastmath.h"
 #include "core/error.h"
 #include "core/sha256.h"
-
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
@@ -101,6 +99,45 @@ void HeadAccum::merge(const HeadAccum& o) {
 // ---------------------------------------------------------------------------------------------
 // Hidden states
 
+namespace {
+
+// c[i, j] += sum over t of x[t, i] x[t, j] for i <= j < D (the upper triangle of X^T X, row-major,
+// X [T, D]); the lower triangle is not touched. Each element accumulates its T products in order
+// t = 0, 1, ..., one multiply-add at a time, so the result does not depend on the vector width
+// or the blocking. X is first packed into panels of 8 columns ([D/8][T][8], zero-padded) so that
+// a 4 x 8 block of c is one pass over two contiguous panels with its 32 sums in registers.
+void gram_upper_add(const double* x, int64_t T, int64_t D, double* c) {
+    constexpr int64_t kW = 8, kH = 4;
+    const int64_t n_panel = (D + kW - 1) / kW;
+    std::vector<double> packed(size_t(n_panel * T * kW), 0.0); // [n_panel][T][kW]
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t d = 0; d < D; ++d)
+            packed[size_t(((d / kW) * T + t) * kW + d % kW)] = x[t * D + d];
+    for (int64_t pj = 0; pj < n_panel; ++pj) {
+        const double* bj = packed.data() + pj * T * kW;
+        for (int64_t i0 = 0; i0 < std::min(D, (pj + 1) * kW); i0 += kH) {
+            const double* ai = packed.data() + (i0 / kW) * T * kW + i0 % kW; // rows i0..i0+3, kW apart
+            double acc[kH][kW];
+            for (int64_t a = 0; a < kH; ++a)
+                for (int64_t b = 0; b < kW; ++b) {
+                    const int64_t i = i0 + a, j = pj * kW + b;
+                    acc[a][b] = i <= j && j < D && i < D ? c[i * D + j] : 0.0;
+                }
+            for (int64_t t = 0; t < T; ++t)
+                for (int64_t a = 0; a < kH; ++a)
+                    for (int64_t b = 0; b < kW; ++b)
+                        acc[a][b] += ai[t * kW + a] * bj[t * kW + b];
+            for (int64_t a = 0; a < kH; ++a)
+                for (int64_t b = 0; b < kW; ++b) {
+                    const int64_t i = i0 + a, j = pj * kW + b;
+                    if (i <= j && j < D && i < D) c[i * D + j] = acc[a][b];
+                }
+        }
+    }
+}
+
+} // namespace
+
 void HiddenAccum::add(const float* x, int64_t T, int64_t D) {
     if (dim == 0) {
         dim = D;
@@ -138,9 +175,7 @@ void HiddenAccum::add(const float* x, int64_t T, int64_t D) {
         cos_pairs += unit_count * (unit_count - 1);
     }
     // sum_outer (upper triangle, row-major) += X^T X
-    if (track_covariance)
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, int(D), int(T), 1.0, xd.data(), int(D), 1.0,
-                    sum_outer.data(), int(D));
+    if (track_covariance) gram_upper_add(xd.data(), T, D, sum_outer.data());
 }
 
 void HiddenAccum::merge(const HiddenAccum& o) {

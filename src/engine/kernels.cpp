@@ -1,15 +1,20 @@
 // Kernels over flat f32 arrays. Matrix products go to the batch-invariant gemm (engine/gemm.h;
-// called inside a parallel loop it runs on the calling thread), or, for benchmarks, OpenBLAS;
+// called inside a parallel loop it runs on the calling thread), or, for benchmarks, OpenBLAS
+// when the build found it;
 // row-wise kernels are parallel loops written so that the compiler vectorises them (no libm
 // call per value: exp is our own polynomial). Reductions accumulate in double where a long sum
 // would otherwise lose digits against the reference (layer-norm statistics, softmax sums).
 #include "engine/kernels.h"
 
+#include "core/error.h"
 #include "engine/gemm.h"
+
+#ifdef ATTNSCOPE_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
 
 #include <algorithm>
 #include <bit>
-#include <cblas.h>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -84,7 +89,20 @@ void exp_inplace(float* x, int64_t n) {
 
 static MatmulBackend g_backend = MatmulBackend::invariant;
 
-void set_matmul_backend(MatmulBackend b) { g_backend = b; }
+bool matmul_backend_available(MatmulBackend b) {
+#ifdef ATTNSCOPE_HAVE_OPENBLAS
+    (void)b;
+    return true;
+#else
+    return b == MatmulBackend::invariant;
+#endif
+}
+void set_matmul_backend(MatmulBackend b) {
+    if (!matmul_backend_available(b))
+        throw Error("the OpenBLAS matrix-product backend is not built in: OpenBLAS was not found at build time "
+                    "(hint: scripts/setup-debian.sh --bench installs libopenblas-openmp-dev; then rebuild)");
+    g_backend = b;
+}
 MatmulBackend matmul_backend() { return g_backend; }
 
 // OpenBLAS, for comparison: the bias goes into y first and sgemm adds the product (beta = 1).
@@ -95,8 +113,12 @@ static void blas_product(const float* x, int64_t ldx, const float* w, int64_t ld
         for (int64_t i = 0; i < N; ++i)
             for (int64_t j = 0; j < M; ++j)
                 y[i * ldy + j] = b[j];
+#ifdef ATTNSCOPE_HAVE_OPENBLAS
     cblas_sgemm(CblasRowMajor, CblasNoTrans, layout == GemmB::k_by_m ? CblasNoTrans : CblasTrans, int(N), int(M),
                 int(K), scale, x, int(ldx), w, int(ldw), b ? 1.0f : 0.0f, y, int(ldy));
+#else
+    (void)x, (void)K, (void)ldx, (void)w, (void)ldw, (void)layout, (void)scale;
+#endif
 }
 
 static void product(const float* x, int64_t ldx, const float* w, int64_t ldw, GemmB layout, const float* b,

@@ -23,10 +23,12 @@ namespace attnscope {
 // Matrix products run through gemm.h's batch-invariant kernel: each output element's reduction
 // order is fixed, so a sequence's values do not depend on the batch, the thread count or the
 // shard. OpenBLAS's sgemm (faster on some shapes, but its rounding depends on the matrix shapes
-// and the threads) stays selectable for benchmarks that compare the two in one run.
+// and the threads) stays selectable for benchmarks that compare the two in one run, when the
+// build found OpenBLAS (optional); selecting it otherwise throws, and available() says so first.
 enum class MatmulBackend { invariant, openblas };
 void set_matmul_backend(MatmulBackend b);
 MatmulBackend matmul_backend();
+bool matmul_backend_available(MatmulBackend b);
 
 // y[N,M] = x[N,K] @ w[K,M] (+ b[M] broadcast over rows when b is not null); rows of y are ldy
 // apart (default M), so products can fill column ranges of one wider buffer.
