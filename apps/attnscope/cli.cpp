@@ -1,8 +1,131 @@
-// The command-line program's shared pieces (cli.h): progress, Ctrl-C, and the options several
-// verbs read, each checked with a message that names the option and what was expected.
+// The command-line program's shared pieces (cli.h): the arguments checked against a verb's
+// record, progress, Ctrl-C, and the options several verbs read, each written once and each
+// checked with a message that names the option and what was expected.
 #include "cli.h"
 
 namespace attnscope::cli {
+
+const Option* Verb::option(const std::string& flag) const {
+    for (const Option& o : options)
+        if (o.flag == flag) return &o;
+    return nullptr;
+}
+
+Args::Args(const Verb& v, std::vector<std::string> words) : verb(&v), rest(std::move(words)) {
+    std::vector<std::string> flags;
+    for (const Option& o : v.options)
+        flags.push_back(o.flag);
+    for (size_t i = 0; i < rest.size(); ++i) {
+        if (rest[i].rfind("--", 0) != 0) continue;
+        const Option* o = v.option(rest[i]);
+        if (!o)
+            throw Error(cat(v.name, ": unknown option ", rest[i]),
+                        flags.empty() ? cat("'", v.name, "' takes no option")
+                                      : cat("'", v.name, "' takes ", list_of(flags), "; attnscope ", v.name,
+                                            " --help says what each does"));
+        if (!o->value.empty() && (i + 1 >= rest.size() || rest[i + 1].rfind("--", 0) == 0))
+            throw Error(cat(v.name, ": ", o->flag, " needs a value (", o->value, ")"),
+                        cat("e.g. attnscope ", v.name, " ", o->flag, " ", o->value));
+    }
+}
+
+std::string Args::get(const std::string& flag) const {
+    for (size_t i = 0; i + 1 < rest.size(); ++i)
+        if (rest[i] == flag) return rest[i + 1];
+    const Option* o = verb ? verb->option(flag) : nullptr;
+    return o ? o->fallback : std::string();
+}
+
+std::vector<std::string> Args::positional() const {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < rest.size(); ++i) {
+        if (rest[i].rfind("--", 0) == 0) {
+            const Option* o = verb ? verb->option(rest[i]) : nullptr;
+            if (o && !o->value.empty()) ++i;
+            continue;
+        }
+        out.push_back(rest[i]);
+    }
+    return out;
+}
+
+std::string Args::require(const std::string& flag) const {
+    std::string v = get(flag);
+    const std::string name = verb ? verb->name : "attnscope";
+    if (v.empty()) {
+        const Option* o = verb ? verb->option(flag) : nullptr;
+        throw Error(cat(name, ": missing ", flag),
+                    cat("usage: attnscope ", name, " ", verb ? verb->synopsis : flag + " " + (o ? o->value : "")));
+    }
+    return v;
+}
+
+long Args::integer(const std::string& flag, long lo, long hi, long fallback) const {
+    const std::string v = get(flag);
+    if (v.empty()) return fallback;
+    char* end = nullptr;
+    errno = 0;
+    const long n = std::strtol(v.c_str(), &end, 10);
+    if (*end || errno == ERANGE || n < lo || n > hi)
+        throw Error(cat(flag, ": expected a whole number from ", lo, " to ", hi, ", found '", v, "'"));
+    return n;
+}
+
+double Args::number(const std::string& flag, double lo, double hi, double fallback) const {
+    const std::string v = get(flag);
+    if (v.empty()) return fallback;
+    char* end = nullptr;
+    const double n = std::strtod(v.c_str(), &end);
+    if (*end || !(n >= lo && n <= hi))
+        throw Error(cat(flag, ": expected a number from ", lo, " to ", hi, ", found '", v, "'"));
+    return n;
+}
+
+std::vector<Option> join(const std::vector<std::vector<Option>>& parts) {
+    std::vector<Option> out;
+    for (const auto& part : parts)
+        out.insert(out.end(), part.begin(), part.end());
+    return out;
+}
+
+Option model_option() {
+    return {"--model", "M", "",
+            "the model: a Hugging Face directory, \"tiny\" (built in), or a name in the Hugging Face cache"};
+}
+
+std::vector<Option> text_options() {
+    return {{"--text", "T ...", "", "texts, one per word (quote each); repeatable"},
+            {"--input", "FILE", "",
+             "texts from a file: JSON Lines ({\"text\": ...} per line) if it ends in .jsonl, else one per line"}};
+}
+
+Option weights_option() {
+    return {"--weights", "f32|as-stored", "as-stored",
+            "f32 widens 16-bit (BF16/F16) weights at load: twice the memory, faster products; as-stored keeps "
+            "them 16-bit, widened tile by tile in use (the same values)"};
+}
+
+std::vector<Option> capture_option_list() {
+    return {{"--capture", "LIST", "",
+             "hook names, globs or aliases: weights, inputs, outputs, scores, q, k, v, z, resid, mlp, logits; "
+             "none stores only the manifest (for timing); default weights,inputs,outputs"},
+            {"--layers", "LIST", "", "layers to capture, e.g. 0-3,11; default all"},
+            {"--heads", "LIST", "", "heads to capture, e.g. 0,5; default all"},
+            {"--dtype", "f32|f16", "f32", "the stored type"},
+            {"--force", "", "", "write into a non-empty DIR"},
+            {"--no-sync", "", "",
+             "do not wait for the data to reach the disk (fsync) before naming the files: faster on slow disks; "
+             "an interrupted run still leaves no file that looks whole, a power failure just after may"},
+            weights_option()};
+}
+
+std::vector<Option> importance_option_list() {
+    return {{"--importance", "F", "",
+             "head_importance.json of attnscope ablate (default: one in DIR or OUT): each head the "
+             "recommendations suggest pruning gets its measured loss increase"},
+            {"--prune-max-delta", "X", "0.05",
+             "withdraw a pruning suggestion whose measured loss increase is above X nats/token"}};
+}
 
 std::string hook_shape(const ModelConfig& c, Hook h) {
     const std::string T = "T", D = std::to_string(c.n_embd), H = std::to_string(c.n_head), d = std::to_string(c.d_head);
@@ -80,11 +203,7 @@ std::unique_ptr<AttentionDataAnalyzer> analyzer_for(const std::vector<std::strin
 
 // --importance FILE and --prune-max-delta X of analyze and report.
 void set_importance_of(AttentionDataAnalyzer& an, const Args& args) {
-    const std::string d = args.get("--prune-max-delta");
-    char* end = nullptr;
-    const double max_delta = d.empty() ? 0.05 : std::strtod(d.c_str(), &end);
-    if (!d.empty() && (*end || !(max_delta >= 0) || !std::isfinite(max_delta)))
-        throw Error(cat("--prune-max-delta: expected a loss increase in nats/token >= 0, found '", d, "'"));
+    const double max_delta = args.number("--prune-max-delta", 0, 1e9); // nats/token
     const std::string f = args.get("--importance");
     if (!f.empty() && !std::filesystem::is_regular_file(f))
         throw Error(cat("--importance: ", f, ": no such file"), "give the head_importance.json attnscope ablate wrote");

@@ -1,12 +1,16 @@
-// What the command-line program's verbs share: parsed arguments, progress on stderr, Ctrl-C,
-// and the options several verbs read. Each verb is one function in its own file (cmd_<verb>.cpp),
-// listed with its options in main.cpp's command table.
+// What the command-line program's verbs share: the record that describes a verb, parsed
+// arguments, progress on stderr, Ctrl-C, and the options several verbs read. Each verb is one
+// file, cmd_<verb>.cpp, holding its function and its record; `attnscope --help`, `attnscope VERB
+// --help`, the option check and docs/cli.md (`attnscope help --markdown`) are all made from the
+// records, so they cannot drift apart.
 //
-//   int cmd_run(const Args& args) {                  // apps/attnscope/cmd_run.cpp
-//       Runner runner(args.require("--model", "run"), capture_options(args));
-//       ...
-//       return 0;                                      // errors are thrown, main() prints them
+//   int cmd_info(const Args& args) {                     // apps/attnscope/cmd_info.cpp
+//       auto model = Model::load(resolve_model(args.require("--model")).path);
+//       std::fputs(model->summary().c_str(), stdout);
+//       return 0;                                         // errors are thrown, main() prints them
 //   }
+//   extern const Verb verb_info{"info", "--model M", "print a model's summary", "...",
+//                               {model_option()}, cmd_info};
 #pragma once
 
 #include <attnscope/attnscope.h>
@@ -18,6 +22,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -35,8 +40,52 @@
 
 namespace attnscope::cli {
 
+// One option of a verb. `value` names its value ("N", "DIR"; empty for a switch; ending in
+// "..." when it takes several words, as --text a b). `fallback` is the value the verb uses when
+// the option is not given, and what the help shows as its default; empty when there is none or
+// it depends on something else (then `help` says what).
+struct Option {
+    std::string flag, value, fallback, help;
+};
+
+struct Args;
+
+// One verb: its name, what follows the name on the command line, a one-line summary (the verb
+// list of `attnscope --help`), a paragraph (`attnscope VERB --help`, docs/cli.md), its options
+// and its function.
+struct Verb {
+    std::string name, synopsis, summary, description;
+    std::vector<Option> options;
+    int (*run)(const Args&);
+    const Option* option(const std::string& flag) const;
+};
+
+// Every verb, in the order of `attnscope --help` (main.cpp).
+const std::vector<const Verb*>& verbs();
+// The options before the verb (--threads, --version, --help).
+const std::vector<Option>& global_options();
+// The help texts made from the records (help.cpp): the program's, one verb's, and all of it as
+// the Markdown of docs/cli.md.
+std::string usage_text();
+std::string help_of(const Verb& verb);
+std::string cli_markdown();
+
+// Options several verbs share, each written once; join() puts lists together into one record's.
+std::vector<Option> join(const std::vector<std::vector<Option>>& parts);
+Option model_option();
+std::vector<Option> text_options();    // --text T ..., --input FILE
+std::vector<Option> capture_option_list(); // run, generate --output: what to capture and how
+Option weights_option();
+std::vector<Option> importance_option_list(); // analyze, report: --importance, --prune-max-delta
+
+// The arguments after the verb, checked against its record: no unknown option, every option that
+// takes a value has one.
 struct Args {
+    const Verb* verb = nullptr;
     std::vector<std::string> rest;
+    Args() = default;
+    Args(const Verb& v, std::vector<std::string> words); // checks the words against v's record
+    // Given on the command line.
     bool has(const std::string& flag) const {
         for (const auto& a : rest)
             if (a == flag) return true;
@@ -51,30 +100,15 @@ struct Args {
                     out.push_back(rest[k]);
         return out;
     }
-    std::string get(const std::string& flag) const {
-        for (size_t i = 0; i + 1 < rest.size(); ++i)
-            if (rest[i] == flag) return rest[i + 1];
-        return {};
-    }
-    // Arguments that are neither options nor the values of `value_flags`.
-    std::vector<std::string> positional(const std::vector<std::string>& value_flags) const {
-        std::vector<std::string> out;
-        for (size_t i = 0; i < rest.size(); ++i) {
-            if (rest[i].rfind("--", 0) == 0) {
-                for (const auto& f : value_flags)
-                    if (rest[i] == f) ++i;
-                continue;
-            }
-            out.push_back(rest[i]);
-        }
-        return out;
-    }
-    std::string require(const std::string& flag, const std::string& command) const {
-        std::string v = get(flag);
-        if (v.empty())
-            throw Error(cat(command, ": missing ", flag), cat("usage: attnscope ", command, " ", flag, " DIR"));
-        return v;
-    }
+    // The value given after `flag`, else the record's fallback ("" when it has none).
+    std::string get(const std::string& flag) const;
+    // Arguments that are neither options nor the value of an option that takes one.
+    std::vector<std::string> positional() const;
+    // get(flag), which must not be empty.
+    std::string require(const std::string& flag) const;
+    // get(flag) as an integer or a number in [lo, hi]; `fallback` when it is empty.
+    long integer(const std::string& flag, long lo, long hi, long fallback = 0) const;
+    double number(const std::string& flag, double lo, double hi, double fallback = 0) const;
 };
 
 // The shape a hook's value has, as text ("[T, 12, 64]"), for `attnscope hooks`.
@@ -101,23 +135,9 @@ std::vector<std::string> texts_of(const Args& args, const char* command);
 // --force, --no-sync, --covariance, --weights; progress and warnings on stderr, Ctrl-C between batches.
 RunnerOptions capture_options(const Args& args);
 
-// The verbs (one file each).
-int cmd_models(const Args& args);
-int cmd_run(const Args& args);
-int cmd_analyze(const Args& args);
-int cmd_demo(const Args& args);
-int cmd_view(const Args& args);
-int cmd_patch(const Args& args);
-int cmd_ablate(const Args& args);
-int cmd_compare(const Args& args);
-int cmd_convert(const Args& args);
-int cmd_generate(const Args& args);
-int cmd_serve(const Args& args);
-int cmd_plot(const Args& args);
-int cmd_report(const Args& args);
-int cmd_heads(const Args& args);
-int cmd_info(const Args& args);
-int cmd_hooks(const Args& args);
-int cmd_tokenize(const Args& args);
+// The verbs (one file each: the function and its record).
+extern const Verb verb_run, verb_analyze, verb_report, verb_plot, verb_view, verb_serve, verb_heads, verb_ablate,
+    verb_patch, verb_compare, verb_generate, verb_convert, verb_tokenize, verb_models, verb_info, verb_hooks, verb_demo,
+    verb_help;
 
 } // namespace attnscope::cli

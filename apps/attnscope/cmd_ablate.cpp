@@ -3,22 +3,16 @@
 
 namespace attnscope::cli {
 
-namespace fs = std::filesystem;
-
 int cmd_ablate(const Args& args) {
     const std::string metric = args.get("--metric");
-    if (!metric.empty() && metric != "loss")
+    if (metric != "loss")
         throw Error(cat("--metric: '", metric, "' is not a metric ablate measures"), "ablate measures --metric loss");
     RunnerOptions ro;
     ro.weights_f32 = weights_f32(args);
     ro.on_warning = [](const std::string& w) { std::fprintf(stderr, "attnscope: warning: %s\n", w.c_str()); };
-    Runner runner(args.require("--model", "ablate"), ro);
-    const std::string ml = args.get("--max-length");
-    char* end = nullptr;
-    const long max_length = ml.empty() ? 0 : std::strtol(ml.c_str(), &end, 10);
-    if (!ml.empty() && (*end || max_length < 2))
-        throw Error(cat("--max-length: expected a number >= 2, found '", ml, "'"));
-    const PreparedData data = runner.prepare_data(texts_of(args, "ablate"), max_length);
+    Runner runner(args.require("--model"), ro);
+    const PreparedData data =
+        runner.prepare_data(texts_of(args, "ablate"), args.integer("--max-length", 2, 100000000, 0));
     AblateOptions ao;
     ao.targets = parse_ablation_targets(args.get("--heads"), runner.model().config());
     ao.method = parse_ablation_method(args.get("--method"));
@@ -33,8 +27,7 @@ int cmd_ablate(const Args& args) {
                      format_duration(s).c_str(), done == total ? "\n" : "");
         std::fflush(stderr);
     };
-    std::string out = args.get("--output");
-    if (out.empty()) out = "ablation";
+    const std::string out = args.get("--output");
     std::signal(SIGINT, on_sigint);
     const HeadImportance r = runner.ablate(data, ao);
     std::filesystem::create_directories(out);
@@ -48,5 +41,23 @@ int cmd_ablate(const Args& args) {
                  out.c_str(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     return 0;
 }
+
+extern const Verb verb_ablate{
+    "ablate",
+    "--model M (--text T ... | --input FILE) [options]",
+    "each head's measured importance: the loss when it is ablated",
+    "Replaces each head's (or group's) output hook_z and measures the next-token loss on the texts against the "
+    "clean loss (token-weighted mean, nats/token). OUT gets head_importance.json (which analyze and report read), "
+    "ablation_report.txt and a layer x head figure.",
+    join({{model_option()},
+          text_options(),
+          {{"--heads", "SPEC", "all", "what to ablate: all, heads (L1H0,2.3), or groups ablated together (L0H1+L2H3)"},
+           {"--method", "zero|mean|resample", "zero",
+            "replace with zeros, the head's mean over the texts, or its value on another text"},
+           {"--metric", "loss", "loss", "what is measured"},
+           {"--max-length", "N", "", "truncate texts to N tokens (at least 2); default the model's context"},
+           {"--output", "OUT", "ablation", "the folder to write into"},
+           weights_option()}}),
+    cmd_ablate};
 
 } // namespace attnscope::cli

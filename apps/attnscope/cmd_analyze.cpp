@@ -4,10 +4,8 @@
 
 namespace attnscope::cli {
 
-namespace fs = std::filesystem;
-
 int cmd_analyze(const Args& args) {
-    const auto dirs = args.positional({"--output", "--importance", "--prune-max-delta"});
+    const auto dirs = args.positional();
     if (dirs.empty()) throw Error("analyze: no capture directory given", "usage: attnscope analyze DIR [DIR ...]");
     AttentionDataAnalyzer an(dirs);
     an.set_reuse_stored(false); // asked for: always from the tensors
@@ -25,5 +23,17 @@ int cmd_analyze(const Args& args) {
     if (args.has("--print")) std::fputs(report_text(r).c_str(), stdout);
     return 0;
 }
+
+extern const Verb verb_analyze{
+    "analyze",
+    "DIR [DIR ...] [options]",
+    "the statistics, head taxonomy and recommendations of captures",
+    "Analyses capture directories and/or stats-only directories (several = shards of one corpus, in any order, "
+    "merged exactly) and writes attention_analysis_report.txt and attention_data_summary.json "
+    "(docs/summary-schema.md) into OUT (default: the first DIR).",
+    join({{{"--output", "OUT", "", "the folder to write into; default the first DIR"},
+           {"--print", "", "", "also print the report on stdout"}},
+          importance_option_list()}),
+    cmd_analyze};
 
 } // namespace attnscope::cli

@@ -3,25 +3,16 @@
 
 namespace attnscope::cli {
 
-namespace fs = std::filesystem;
-
 int cmd_compare(const Args& args) {
-    const auto dirs = args.positional({"--labels", "--output", "--unmatched-js"});
+    const auto dirs = args.positional();
     CompareOptions co;
     if (args.has("--labels")) co.labels = split_list(args.get("--labels"));
     co.same_layer = args.has("--same-layer");
-    const std::string u = args.get("--unmatched-js");
-    if (!u.empty()) {
-        char* end = nullptr;
-        co.unmatched_js = std::strtod(u.c_str(), &end);
-        if (*end || !(co.unmatched_js >= 0 && co.unmatched_js <= 1))
-            throw Error(cat("--unmatched-js: expected a number of nats from 0 to 1, found '", u, "'"));
-    }
+    co.unmatched_js = args.number("--unmatched-js", 0, 1); // nats
     for (const std::string& d : dirs)
         if (!std::filesystem::is_directory(d))
             throw Error(cat("compare: ", d, " is not a directory"), "give capture directories made by attnscope run");
-    std::string out = args.get("--output");
-    if (out.empty()) out = "comparison";
+    const std::string out = args.get("--output");
     const auto t0 = std::chrono::steady_clock::now();
     const Comparison c = compare_captures(dirs, co);
     std::filesystem::create_directories(out);
@@ -48,5 +39,18 @@ int cmd_compare(const Args& args) {
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     return 0;
 }
+
+extern const Verb verb_compare{
+    "compare",
+    "DIR_A DIR_B [DIR_C ...] [options]",
+    "match heads across models or checkpoints",
+    "Matches the heads of captures of the same texts (other models, checkpoints of one model) one to one by "
+    "Jensen-Shannon divergence (Hungarian algorithm). OUT gets comparison.json, comparison_report.txt, a figure "
+    "per pair, comparison_view.html and, with 3 captures or more, each head's trajectory.",
+    {{"--labels", "A,B,...", "", "names of the captures in the report; default the directories' names"},
+     {"--same-layer", "", "", "match heads within the same layer only"},
+     {"--unmatched-js", "X", "0.15", "a match above X nats is no good match: the head is listed as gone or new"},
+     {"--output", "OUT", "comparison", "the folder to write into"}},
+    cmd_compare};
 
 } // namespace attnscope::cli

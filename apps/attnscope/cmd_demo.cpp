@@ -4,10 +4,8 @@
 
 namespace attnscope::cli {
 
-namespace fs = std::filesystem;
-
 int cmd_demo(const Args& args) {
-    const std::string out = args.get("--output").empty() ? "attnscope-demo" : args.get("--output");
+    const std::string out = args.get("--output");
     // a rerun may overwrite attnscope's own files, never a directory that holds anything else
     if (std::filesystem::is_directory(out) && !std::filesystem::is_empty(out) &&
         !std::filesystem::exists(std::filesystem::path(out) / "manifest.json"))
@@ -72,5 +70,15 @@ int cmd_demo(const Args& args) {
                 kReportFile);
     return 0;
 }
+
+extern const Verb verb_demo{
+    "demo",
+    "[--output DIR]",
+    "the whole pipeline on the built-in model and built-in texts",
+    "Runs the whole pipeline on the built-in model and five built-in texts (one repeats itself, where induction "
+    "heads show): capture, mean ablation of every head (head_importance.json: the recommendations' measured "
+    "costs), analysis, every figure, the viewer and the head probe, into DIR.",
+    {{"--output", "DIR", "attnscope-demo", "the folder to write into"}},
+    cmd_demo};
 
 } // namespace attnscope::cli

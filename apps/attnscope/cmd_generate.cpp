@@ -3,8 +3,6 @@
 
 namespace attnscope::cli {
 
-namespace fs = std::filesystem;
-
 int cmd_generate(const Args& args) {
     // with --output, a Runner (model and tokenizer) captures the prompt and its continuation
     const std::string output = args.get("--output");
@@ -14,10 +12,10 @@ int cmd_generate(const Args& args) {
     const Tokenizer* tok = nullptr;
     std::string tok_error;
     if (!output.empty()) {
-        runner.emplace(args.require("--model", "generate"), capture_options(args));
+        runner.emplace(args.require("--model"), capture_options(args));
         tok = &runner->tokenizer();
     } else {
-        const ResolvedModel rm = resolve_model(args.require("--model", "generate"));
+        const ResolvedModel rm = resolve_model(args.require("--model"));
         LoadOptions lo;
         lo.weights_f32 = weights_f32(args);
         model = Model::load(rm.path, lo);
@@ -49,19 +47,10 @@ int cmd_generate(const Args& args) {
         prompt = {c.bos_token_id};
     }
     GenerateOptions go;
-    auto number = [&](const char* flag, double fallback, double lo, double hi) {
-        const std::string v = args.get(flag);
-        if (v.empty()) return fallback;
-        char* end = nullptr;
-        const double n = std::strtod(v.c_str(), &end);
-        if (*end || !(n >= lo && n <= hi))
-            throw Error(cat(flag, ": expected a number from ", lo, " to ", hi, ", found '", v, "'"));
-        return n;
-    };
-    go.max_new_tokens = int(number("--max-new-tokens", 64, 0, 1 << 20));
-    go.temperature = float(number("--temperature", 0, 0, 100));
-    go.top_k = int(number("--top-k", 0, 0, 1 << 22));
-    go.seed = uint64_t(number("--seed", 0, 0, 4294967295.0));
+    go.max_new_tokens = int(args.integer("--max-new-tokens", 0, 1 << 20));
+    go.temperature = float(args.number("--temperature", 0, 100));
+    go.top_k = int(args.integer("--top-k", 0, 1 << 22));
+    go.seed = uint64_t(args.integer("--seed", 0, 4294967295L));
     go.stop_ids = c.eos_token_ids;
     const bool json_out = args.has("--json");
     // streamed as the decoder writes the whole text so far (a decoder may strip the text's first
@@ -105,5 +94,25 @@ int cmd_generate(const Args& args) {
     }
     return 0;
 }
+
+extern const Verb verb_generate{
+    "generate",
+    "--model M [--ids LIST | --prompt T] [options] [--output DIR [capture options]]",
+    "decode with a KV cache; optionally capture the prompt and its continuation",
+    "Decodes with a KV cache (greedy unless --temperature > 0) from the given ids, the prompt's tokens, or the "
+    "model's BOS, and stops at its EOS; prints the text as it comes (the ids when the tokenizer is not readable). "
+    "--output DIR captures the prompt and its continuation in one forward pass: the manifest records "
+    "prompt_length and the viewer marks where the prompt ends.",
+    join({{model_option(),
+           {"--ids", "LIST", "", "the prompt as token ids, comma-separated"},
+           {"--prompt", "T", "", "the prompt as text"},
+           {"--max-new-tokens", "N", "64", "the most tokens to generate"},
+           {"--temperature", "X", "0", "sampling temperature; 0: greedy"},
+           {"--top-k", "K", "0", "sample among the K likeliest tokens; 0: all"},
+           {"--seed", "S", "0", "the sampling seed"},
+           {"--json", "", "", "print {\"prompt_ids\", \"ids\", \"text\"} instead of the text"},
+           {"--output", "DIR", "", "also capture the prompt and its continuation into DIR"}},
+          capture_option_list()}),
+    cmd_generate};
 
 } // namespace attnscope::cli

@@ -3,27 +3,16 @@
 
 namespace attnscope::cli {
 
-namespace fs = std::filesystem;
-
 int cmd_heads(const Args& args) {
-    const auto dirs = args.positional({"--model", "--sequences", "--block", "--seed"});
+    const auto dirs = args.positional();
     const std::string model = args.get("--model");
     AnalysisResult r;
     if (!model.empty()) {
         if (!dirs.empty()) throw Error("heads: give capture directories or --model, not both");
         ProbeOptions po;
-        auto number = [&](const char* flag, long fallback, long lo, long hi) {
-            const std::string v = args.get(flag);
-            if (v.empty()) return fallback;
-            char* end = nullptr;
-            const long n = std::strtol(v.c_str(), &end, 10);
-            if (*end || n < lo || n > hi)
-                throw Error(cat(flag, ": expected a number from ", lo, " to ", hi, ", found '", v, "'"));
-            return n;
-        };
-        po.n_sequences = int(number("--sequences", po.n_sequences, 1, 100000));
-        po.block = int(number("--block", po.block, 2, 1 << 20));
-        po.seed = uint64_t(number("--seed", long(po.seed), 0, 2147483647));
+        po.n_sequences = int(args.integer("--sequences", 1, 100000));
+        po.block = int(args.integer("--block", 2, 1 << 20));
+        po.seed = uint64_t(args.integer("--seed", 0, 2147483647));
         Runner runner(model);
         r = runner.probe_heads(po);
     } else {
@@ -50,5 +39,19 @@ int cmd_heads(const Args& args) {
     }
     return 0;
 }
+
+extern const Verb verb_heads{
+    "heads",
+    "(DIR ... | --model M) [options]",
+    "the head taxonomy table, of captures or of a model probed",
+    "Prints each head's label (previous_token, induction, duplicate_token, self, sink, local, broad, mixed) with "
+    "its scores, from capture directories, or, with --model, by probing the model itself on N random blocks of "
+    "B tokens repeated twice.",
+    {{"--model", "M", "", "probe this model instead of reading captures"},
+     {"--sequences", "N", "32", "with --model: how many probe sequences"},
+     {"--block", "B", "50", "with --model: the length of the repeated block"},
+     {"--seed", "S", "2", "with --model: the seed of the random blocks"},
+     {"--json", "", "", "print JSON (layer, head, label, scores) instead of the table"}},
+    cmd_heads};
 
 } // namespace attnscope::cli

@@ -3,10 +3,8 @@
 
 namespace attnscope::cli {
 
-namespace fs = std::filesystem;
-
 int cmd_hooks(const Args& args) {
-    auto model = Model::load(resolve_model(args.require("--model", "hooks")).path);
+    auto model = Model::load(resolve_model(args.require("--model")).path);
     const ModelConfig& c = model->config();
     for (int ih = 0; ih < kHookCount; ++ih) {
         const Hook h = Hook(ih);
@@ -17,5 +15,13 @@ int cmd_hooks(const Args& args) {
     std::printf("(L = 0..%d, T = tokens of the sequence)\n", c.n_layer - 1);
     return 0;
 }
+
+extern const Verb verb_hooks{"hooks",
+                             "--model M",
+                             "every hook point of a model, with its shape",
+                             "Lists every hook point of the model (TransformerLens's names: blocks.{L}.attn.hook_pattern, "
+                             "...) with the shape of its value for one sequence of T tokens.",
+                             {model_option()},
+                             cmd_hooks};
 
 } // namespace attnscope::cli

@@ -3,12 +3,18 @@
 
 namespace attnscope::cli {
 
-namespace fs = std::filesystem;
-
 int cmd_info(const Args& args) {
-    auto model = Model::load(resolve_model(args.require("--model", "info")).path);
+    auto model = Model::load(resolve_model(args.require("--model")).path);
     std::fputs(model->summary().c_str(), stdout);
     return 0;
 }
+
+extern const Verb verb_info{"info",
+                            "--model M",
+                            "a model's summary: architecture, sizes, parameters, weights",
+                            "Prints a model's summary: its family, layers, heads, widths, vocabulary, context, "
+                            "parameters and how its weights are stored.",
+                            {model_option()},
+                            cmd_info};
 
 } // namespace attnscope::cli

@@ -3,8 +3,6 @@
 
 namespace attnscope::cli {
 
-namespace fs = std::filesystem;
-
 int cmd_models(const Args&) {
     const auto found = list_models();
     if (found.empty())
@@ -14,5 +12,13 @@ int cmd_models(const Args&) {
         std::printf("%-28s %-9s %s\n", m.name.c_str(), m.source.c_str(), m.path.c_str());
     return 0;
 }
+
+extern const Verb verb_models{"models",
+                              "",
+                              "list the models found without a path",
+                              "Lists the built-in model and the models in the Hugging Face cache ($HF_HUB_CACHE, "
+                              "$HF_HOME/hub or ~/.cache/huggingface/hub), with where each is.",
+                              {},
+                              cmd_models};
 
 } // namespace attnscope::cli

@@ -3,11 +3,9 @@
 
 namespace attnscope::cli {
 
-namespace fs = std::filesystem;
-
 int cmd_patch(const Args& args) {
     const std::string metric = args.get("--metric");
-    if (!metric.empty() && metric != "loss" && metric != "logit_diff")
+    if (metric != "loss" && metric != "logit_diff")
         throw Error(cat("--metric: '", metric, "' is not a patching metric"),
                     "use --metric loss, or --answer and --wrong");
     const bool by_loss = metric == "loss";
@@ -15,19 +13,18 @@ int cmd_patch(const Args& args) {
         throw Error("patch: --metric loss takes no --answer or --wrong", "give one or the other");
     RunnerOptions ro;
     ro.weights_f32 = weights_f32(args);
-    Runner runner(args.require("--model", "patch"), ro);
-    const std::string clean = args.require("--clean", "patch"), corrupt = args.require("--corrupt", "patch");
+    Runner runner(args.require("--model"), ro);
+    const std::string clean = args.require("--clean"), corrupt = args.require("--corrupt");
     const auto t0 = std::chrono::steady_clock::now();
-    const PatchResult r = runner.patch(clean, corrupt, by_loss ? "" : args.require("--answer", "patch"),
-                                       by_loss ? "" : args.require("--wrong", "patch"),
+    const PatchResult r = runner.patch(clean, corrupt, by_loss ? "" : args.require("--answer"),
+                                       by_loss ? "" : args.require("--wrong"),
                                        parse_patch_what(args.get("--what")), [&](int64_t done, int64_t total) {
                                            if (g_interrupted) throw Error("patch: interrupted; nothing was written");
                                            if (!::isatty(2)) return;
                                            std::fprintf(stderr, "\rpatch: %lld/%lld runs%s", (long long)done,
                                                         (long long)total, done == total ? "\n" : "");
                                        });
-    std::string out = args.get("--output");
-    if (out.empty()) out = "patching";
+    const std::string out = args.get("--output");
     std::filesystem::create_directories(out);
     const auto tokens = runner.tokenizer().display(runner.tokenizer().encode(corrupt));
     write_file_atomic(out + "/patching.json", patch_json(r, tokens).dump(1) + "\n");
@@ -46,5 +43,24 @@ int cmd_patch(const Args& args) {
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     return 0;
 }
+
+extern const Verb verb_patch{
+    "patch",
+    "--model M --clean TEXT --corrupt TEXT (--answer TOK --wrong TOK | --metric loss) [options]",
+    "activation patching: which activations restore the clean behaviour",
+    "Runs the corrupted text with one activation (per head, or per layer and position) taken from the clean "
+    "run, scored by the normalised logit difference between the answer and the wrong token at the last "
+    "position (or, --metric loss, the share of the clean text's next-token loss it recovers). OUT gets "
+    "patching.json and a figure.",
+    {model_option(),
+     {"--clean", "TEXT", "", "the clean text"},
+     {"--corrupt", "TEXT", "", "the corrupted text, of the same length in tokens"},
+     {"--answer", "TOK", "", "the clean text's answer token (logit_diff)"},
+     {"--wrong", "TOK", "", "the corrupted text's answer token (logit_diff)"},
+     {"--metric", "logit_diff|loss", "logit_diff", "the score of a patched run"},
+     {"--what", "z|attn_out|resid_pre|pattern", "z", "the activation patched"},
+     {"--output", "OUT", "patching", "the folder to write into"},
+     weights_option()},
+    cmd_patch};
 
 } // namespace attnscope::cli

@@ -4,31 +4,20 @@
 
 namespace attnscope::cli {
 
-namespace fs = std::filesystem;
-
 int cmd_run(const Args& args) {
     RunnerOptions opt = capture_options(args);
     opt.resume = args.has("--resume");
-    auto number = [&](const char* flag, long fallback) {
-        const std::string v = args.get(flag);
-        if (v.empty()) return fallback;
-        char* end = nullptr;
-        const long n = std::strtol(v.c_str(), &end, 10);
-        if (*end || n < 1 || n > 100000000) throw Error(cat(flag, ": expected a positive number, found '", v, "'"));
-        return n;
-    };
-    opt.batch_size = int(number("--batch-size", 8));
-    const std::string output = args.require("--output", "run");
+    opt.batch_size = int(args.integer("--batch-size", 1, 100000000));
+    const std::string output = args.require("--output");
     std::vector<std::string> texts = texts_of(args, "run");
     ShardInfo shard;
     if (args.has("--shard")) { // this task's slice of the corpus; the manifest records it
-        const auto [index, count] = parse_shard(args.get("--shard"));
-        shard = shard_of(index, count, int64_t(texts.size()));
+        shard = shard_of(args.get("--shard"), int64_t(texts.size()));
         const int64_t last = shard.end();
         texts = std::vector<std::string>(texts.begin() + shard.first, texts.begin() + last);
     }
-    Runner runner(args.require("--model", "run"), opt);
-    PreparedData data = runner.prepare_data(std::move(texts), number("--max-length", 0));
+    Runner runner(args.require("--model"), opt);
+    PreparedData data = runner.prepare_data(std::move(texts), args.integer("--max-length", 1, 100000000, 0));
     data.shard = shard;
     std::signal(SIGINT, on_sigint);
     std::signal(SIGTERM, on_sigint);
@@ -49,5 +38,34 @@ int cmd_run(const Args& args) {
                  double(s.bytes) / 1e6, s.seconds);
     return 0;
 }
+
+extern const Verb verb_run{
+    "run",
+    "--model M (--text T ... | --input FILE) --output DIR [options]",
+    "run texts through a model and capture every attention block",
+    "Runs the texts through the model in batches and captures what happens in every attention block into DIR "
+    "(manifest.json and safetensors files; docs/capture-format.md). With --stats-only nothing is stored but the "
+    "statistics, computed while the forward pass runs. Progress goes to stderr; Ctrl-C stops between batches and "
+    "--resume continues.",
+    join({{model_option()},
+          text_options(),
+          {{"--output", "DIR", "", "the capture directory (made when missing; must be empty unless --force)"},
+           {"--max-length", "N", "", "truncate texts to N tokens; default the model's context"},
+           {"--batch-size", "N", "8", "texts per forward pass"}},
+          capture_option_list(),
+          {{"--resume", "", "",
+            "continue an interrupted run (the same command) after its last recorded batch; the result is "
+            "byte-identical to an uninterrupted run"},
+           {"--shard", "I/N", "",
+            "only the I-th (from 0) of N contiguous, nearly equal slices of the texts (one Slurm array task "
+            "each); analyze on all N shards gives the whole run's summary"},
+           {"--stats-only", "", "",
+            "store no tensors: compute the per-head statistics from each attention row during the forward pass "
+            "(memory O(layers x heads x T)) and write the report, the summary and statistics.safetensors (the "
+            "sums: shards merge with analyze); --resume continues from the last checkpoint of the sums"},
+           {"--covariance", "", "",
+            "with --stats-only: also keep the hidden states' covariances, for the effective dimensionality (3 x "
+            "layers x width^2 numbers: 85 MB for GPT-2 small)"}}}),
+    cmd_run};
 
 } // namespace attnscope::cli

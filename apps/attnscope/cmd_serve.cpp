@@ -6,21 +6,12 @@
 
 namespace attnscope::cli {
 
-namespace fs = std::filesystem;
-
 int cmd_serve(const Args& args) {
-    const auto pos = args.positional({"--port", "--host"});
+    const auto pos = args.positional();
     if (pos.size() != 1) throw Error("serve: expected one capture directory", "usage: attnscope serve DIR");
     ServeOptions so;
-    const std::string port = args.get("--port");
-    if (!port.empty()) {
-        char* end = nullptr;
-        const long p = std::strtol(port.c_str(), &end, 10);
-        if (*end || p < 0 || p > 65535)
-            throw Error(cat("--port: expected a port from 0 (any free one) to 65535, found '", port, "'"));
-        so.port = int(p);
-    }
-    if (!args.get("--host").empty()) so.host = args.get("--host");
+    so.port = int(args.integer("--port", 0, 65535));
+    so.host = args.get("--host");
     so.allow_remote = args.has("--allow-remote");
     so.on_notice = [](const std::string& n) { std::fprintf(stderr, "attnscope: note: %s\n", n.c_str()); };
     if (!is_loopback(so.host) && so.allow_remote)
@@ -55,5 +46,17 @@ int cmd_serve(const Args& args) {
     server.run();
     return 0;
 }
+
+extern const Verb verb_serve{
+    "serve",
+    "DIR [options]",
+    "the viewer as a local web server, for captures of any size",
+    "Serves the viewer for the capture in DIR: every sequence, each head at full resolution, read when shown. "
+    "Prints a URL with a secret token that every request must carry; listens on 127.0.0.1 until Ctrl-C.",
+    {{"--port", "P", "8765", "the port; 0: any free port"},
+     {"--host", "H", "127.0.0.1", "the address to listen on; another than loopback needs --allow-remote"},
+     {"--allow-remote", "", "", "allow a --host other than loopback (plain HTTP: the token is the only guard)"},
+     {"--open", "", "", "open the URL in the desktop's browser (xdg-open)"}},
+    cmd_serve};
 
 } // namespace attnscope::cli

@@ -3,8 +3,6 @@
 
 namespace attnscope::cli {
 
-namespace fs = std::filesystem;
-
 int cmd_tokenize(const Args& args) {
     // a tokenizer file or a directory with only tokenizer files is enough here; model names
     // resolve as for any model
@@ -40,5 +38,20 @@ int cmd_tokenize(const Args& args) {
     }
     return 0;
 }
+
+extern const Verb verb_tokenize{
+    "tokenize",
+    "(--tokenizer PATH | --model M) (--text T ... | --input FILE) [options]",
+    "token ids of texts, exactly as Hugging Face's tokenizer gives them",
+    "Prints one JSON object per text, {\"ids\": [...], \"tokens\": [...]}: the ids of Hugging Face's "
+    "tokenizer(text). Special tokens written in the text (<|endoftext|>, <s>) are recognised and what the "
+    "post-processor adds (Llama's BOS) is added, as in Hugging Face.",
+    join({{{"--tokenizer", "PATH", "",
+            "a tokenizer.json, a folder with one (or vocab.json + merges.txt), a .gguf, or a llama2.c tokenizer .bin"},
+           model_option()},
+          text_options(),
+          {{"--no-special", "", "", "add no special tokens (add_special_tokens=False)"},
+           {"--split-special", "", "", "read special tokens written in the text as plain text"}}}),
+    cmd_tokenize};
 
 } // namespace attnscope::cli
