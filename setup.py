@@ -44,6 +44,8 @@ setup(
     version="0.1.0",
     description="Capture and analyze attention in transformer language models (native engine)",
     packages=["attnscope"],
+    # the original module's import lines (from transformer_autoencoder import TransformerRunner)
+    py_modules=["transformer_autoencoder", "attention_data_analyzer"],
     package_dir={"": "python"},
     package_data={"attnscope": ["__init__.pyi", "py.typed"]},
     ext_modules=[Extension("attnscope._attnscope", sources=[])],

@@ -156,6 +156,9 @@ PYBIND11_MODULE(_attnscope, m) {
             d["model_type"] = c.model_type, d["n_layer"] = c.n_layer, d["n_head"] = c.n_head;
             d["n_kv_head"] = c.n_kv_head, d["d_head"] = c.d_head, d["n_embd"] = c.n_embd;
             d["n_inner"] = c.n_inner, d["vocab_size"] = c.vocab_size, d["n_positions"] = c.n_positions;
+            d["activation"] = activation_name(c.activation);
+            d["norm"] = c.norm == NormKind::rms_norm ? "rms_norm" : "layer_norm";
+            d["positions"] = c.positions == PositionKind::rotary ? "rotary" : "learned";
             return d;
         })
         .def("hook_names", [](const Runner& r) { return all_hook_names(r.model().config()); })
@@ -190,17 +193,9 @@ PYBIND11_MODULE(_attnscope, m) {
         // run --stats-only [--shard I/N] [--covariance]: the summary as a dict; statistics.safetensors,
         // the report and the summary written into dir
         .def("run_stats_to_dir",
-             [](const Runner& r, PreparedData d, const std::string& dir, int64_t shard_index, int64_t shard_count,
-                bool covariance) {
-                 if (shard_count > 0) {
-                     const ShardInfo sh = shard_of(shard_index, shard_count, d.batch.n_seq());
-                     const int64_t last = sh.end();
-                     d.texts = std::vector<std::string>(d.texts.begin() + sh.first, d.texts.begin() + last);
-                     d.truncated = std::vector<bool>(d.truncated.begin() + sh.first, d.truncated.begin() + last);
-                     d.batch.tokens = std::vector<std::vector<int32_t>>(d.batch.tokens.begin() + sh.first,
-                                                                       d.batch.tokens.begin() + last);
-                     d.shard = sh;
-                 }
+             [](const Runner& r, PreparedData d, const std::string& dir, const std::string& shard, bool covariance) {
+                 // shard: "I/N" (parsed in capture/, as for the CLI), or "" for all the texts
+                 if (!shard.empty()) d = take_shard(std::move(d), shard);
                  AnalysisResult a;
                  {
                      py::gil_scoped_release nogil;
@@ -208,8 +203,7 @@ PYBIND11_MODULE(_attnscope, m) {
                  }
                  return to_python(summary_json(a));
              },
-             py::arg("data"), py::arg("dir"), py::arg("shard_index") = 0, py::arg("shard_count") = 0,
-             py::arg("covariance") = false)
+             py::arg("data"), py::arg("dir"), py::arg("shard") = "", py::arg("covariance") = false)
         .def("analyze_summary",
              [](const Runner& r, const std::string& dir) {
                  AnalysisResult a;
@@ -252,14 +246,6 @@ PYBIND11_MODULE(_attnscope, m) {
                  const PreparedData d = prepared_from(r, sequences_of(tokens, "tokens"));
                  py::gil_scoped_release nogil;
                  r.run_with_hooks(d, dir);
-             })
-        .def("time_cpp_cache",
-             [](const Runner& r, py::handle tokens) {
-                 const PreparedData d = prepared_from(r, sequences_of(tokens, "tokens"));
-                 py::gil_scoped_release nogil;
-                 const auto t0 = std::chrono::steady_clock::now();
-                 const ActivationCache c = r.run_with_hooks(d);
-                 return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
              })
         // One forward pass over equal-length or ragged sequences. `cache`: hook names whose
         // values are copied into new numpy arrays, per sequence ([seq] -> {name: array});

@@ -1,6 +1,7 @@
-# Type stubs of the attnscope package (python/attnscope/__init__.py over the _attnscope module).
+# Type stubs of the attnscope package (python/attnscope/*.py over the _attnscope module).
+import dataclasses
 import os
-from typing import Any, Callable, Iterable, Sequence, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -21,11 +22,13 @@ class Figure(str):
 class TransformerRunner:
     model_name: str
     device: str
-    def __init__(self, model_name: str = "gpt2", device: str = "cpu", capture: str = "", layers: str = "",
+    def __init__(self, model_name: str = "gpt2", device: Any = "cpu", capture: str = "", layers: str = "",
                  heads: str = "", batch_size: int = 8,
                  progress: Callable[[int, int, int, int, float], None] | None = None) -> None: ...
     @property
     def config(self) -> dict[str, Any]: ...
+    @property
+    def cfg(self) -> "HookedConfig": ...
     def prepare_data(self, texts: Union[str, Sequence[str]], max_length: int = 128
                      ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
     def run_with_hooks(self, input_ids: npt.ArrayLike, attention_mask: npt.ArrayLike | None = None,
@@ -57,7 +60,8 @@ class HookPoint:
     name: str
     layer: int
     seq: int
-    def __init__(self, name: str, layer: int, seq: int) -> None: ...
+    seq: Optional[int]
+    def __init__(self, name: str, layer: int, seq: Optional[int]) -> None: ...
 
 class ActivationCache:
     def __getitem__(self, key: Union[str, tuple[str, int]]) -> npt.NDArray[np.float32]: ...
@@ -68,8 +72,24 @@ class ActivationCache:
     @property
     def per_sequence(self) -> list[dict[str, npt.NDArray[np.float32]]]: ...
 
+@dataclasses.dataclass(frozen=True)
+class HookedConfig:
+    model_name: str
+    n_layers: int
+    n_heads: int
+    n_key_value_heads: int
+    d_model: int
+    d_head: int
+    d_mlp: int
+    n_ctx: int
+    d_vocab: int
+    act_fn: str
+    normalization_type: str
+    positional_embedding_type: str
+    model_type: str = ...
+
 class HookedModel:
-    cfg: dict[str, Any]
+    cfg: HookedConfig
     @classmethod
     def from_pretrained(cls, model_name: str, **kwargs: Any) -> "HookedModel": ...
     def hook_names(self) -> list[str]: ...

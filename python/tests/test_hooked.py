@@ -42,14 +42,14 @@ def test_zero_ablation_through_fwd_hooks(tmp_path, cli):
     tokens = model.to_tokens(text)
     clean = model.run_with_hooks(tokens)
 
-    def zero_in_place(z, hook):
+    def zero_in_place(z, hook):  # batch first, as the cache and TransformerLens have it
         assert hook.name == "blocks.1.attn.hook_z" and hook.layer == 1 and hook.seq == 0
-        assert z.flags.writeable and z.shape == (tokens.shape[1], 4, z.shape[2])
-        z[:, 0, :] = 0.0
+        assert z.flags.writeable and z.shape == (1, tokens.shape[1], 4, z.shape[3])
+        z[:, :, 0, :] = 0.0
 
     def zero_returned(z, hook):
         out = np.array(z)
-        out[:, 0, :] = 0.0
+        out[:, :, 0, :] = 0.0
         return out
 
     a = model.run_with_hooks(tokens, fwd_hooks=[("blocks.1.attn.hook_z", zero_in_place)])
@@ -105,7 +105,7 @@ def test_misuse_is_a_clear_error():
     with pytest.raises(attnscope.Error, match="unknown hook"):
         model.run_with_cache(tokens, names_filter=["blocks.0.attn.hook_nothing"])
     with pytest.raises(attnscope.Error, match="returned shape"):
-        model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.attn.hook_pattern", lambda p, h: p[:, :-1, :])])
+        model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.attn.hook_pattern", lambda p, h: p[:, :, :-1, :])])
     with pytest.raises(attnscope.Error, match="integer array"):
         model.run_with_cache(tokens.astype(np.float64))
     with pytest.raises(attnscope.Error, match="outside the vocabulary"):
@@ -132,3 +132,38 @@ def test_ablate_and_patch_from_python(tmp_path, cli):
         runner.patch_activations("The cat sat", "The dog sat", answer=" on the", wrong=" a")
     with pytest.raises(attnscope.Error, match="L9H0"):
         runner.ablate_heads(text, heads="L9H0")
+
+
+def test_hooks_see_the_batch_as_the_cache_does():
+    """A batch of equal-length sequences: each hook is called once with [batch, ...] (the cache's
+    shape), and a change made there reaches every sequence: the same logits as changing each
+    sequence alone. Patterns, which the engine computes one sequence at a time, come as [1, ...]."""
+    model = HookedModel.from_pretrained("tiny")
+    cfg = model.cfg
+    assert (cfg.n_layers, cfg.n_heads, cfg.n_key_value_heads, cfg.d_model, cfg.d_head) == (4, 4, 4, 128, 32)
+    assert (cfg.d_mlp, cfg.n_ctx, cfg.d_vocab, cfg.act_fn) == (512, 256, 4096, "gelu_new")
+    assert (cfg.normalization_type, cfg.positional_embedding_type, cfg.model_name) == ("LN", "standard", "tiny")
+    with pytest.raises(Exception):
+        cfg.n_layers = 5                                      # frozen
+    one = model.to_tokens("The cat sat on the mat, and the dog ran in the park.")
+    other = one.copy()
+    other[0, 3:6] = [100, 200, 300]
+    tokens = np.concatenate([one, other])                     # [2, T]
+    _, cache = model.run_with_cache(tokens)
+    seen = []
+
+    def scale(resid, hook):
+        seen.append((hook.name, resid.shape, hook.seq))
+        if resid.shape[0] == 2:                               # [batch, pos, d_model], as cached
+            assert np.array_equal(resid, cache[hook.name])
+        resid *= 0.5
+
+    both = model.run_with_hooks(tokens, fwd_hooks=[("blocks.2.hook_resid_pre", scale)])
+    assert seen == [("blocks.2.hook_resid_pre", (2, tokens.shape[1], 128), None)]
+    for s in range(2):
+        alone = model.run_with_hooks(tokens[s:s + 1], fwd_hooks=[("blocks.2.hook_resid_pre", scale)])
+        assert np.array_equal(bits(alone[0]), bits(both[s]))
+    patterns = []
+    model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.attn.hook_pattern", lambda p, h: patterns.append((p.shape, h.seq)))])
+    T = tokens.shape[1]
+    assert patterns == [((1, 4, T, T), 0), ((1, 4, T, T), 1)]

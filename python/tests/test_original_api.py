@@ -46,9 +46,11 @@ def test_quick_start_and_workflow(tmp_path):
     assert data.tokens(1) == [int(t) for t in input_ids[1, :lengths[1]]]
 
 
-def test_cuda_and_bad_inputs_are_clear_errors(tmp_path):
-    with pytest.raises(attnscope.Error, match="device='cuda'.*CPU"):
-        TransformerRunner(model_name="tiny", device="cuda")
+def test_cuda_runs_on_the_cpu_and_bad_inputs_are_clear_errors(tmp_path):
+    with pytest.warns(RuntimeWarning, match="device='cuda:1'.*CPU"):
+        assert TransformerRunner(model_name="tiny", device="cuda:1").device == "cpu"
+    with pytest.raises(attnscope.Error, match="device='mps'.*CPU"):
+        TransformerRunner(model_name="tiny", device="mps")
     runner = TransformerRunner(model_name="tiny")
     ids, mask = runner.prepare_data(TEXTS[:2])
     with pytest.raises(attnscope.Error, match="integer token ids"):

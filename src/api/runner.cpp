@@ -70,6 +70,19 @@ Runner::Runner(const std::string& model, RunnerOptions options) : options_(std::
     spec(); // validate capture, layers and heads now, before any work
 }
 
+PreparedData take_shard(PreparedData d, const std::string& spec) {
+    const ShardInfo sh = shard_of(spec, d.batch.n_seq());
+    const auto first = size_t(sh.first), last = size_t(sh.end());
+    d.texts = std::vector<std::string>(d.texts.begin() + first, d.texts.begin() + last);
+    d.truncated = std::vector<bool>(d.truncated.begin() + first, d.truncated.begin() + last);
+    d.batch.tokens = std::vector<std::vector<int32_t>>(d.batch.tokens.begin() + first, d.batch.tokens.begin() + last);
+    if (!d.prompt_lengths.empty())
+        d.prompt_lengths = std::vector<int64_t>(d.prompt_lengths.begin() + first, d.prompt_lengths.begin() + last);
+    d.n_truncated = std::count(d.truncated.begin(), d.truncated.end(), true);
+    d.shard = sh;
+    return d;
+}
+
 PreparedData Runner::prepare_ids(std::vector<int32_t> ids, int64_t prompt_length) const {
     const ModelConfig& cfg = model_->config();
     if (ids.empty()) throw Error("prepare_ids: no token ids", "give at least one token");

@@ -64,6 +64,9 @@ struct PreparedData {
     ShardInfo shard;                     // the corpus slice these texts are (run --shard), else none
 };
 
+// The I-th of N slices ("I/N", as run --shard) of prepared texts, recording the slice.
+PreparedData take_shard(PreparedData data, const std::string& spec);
+
 struct CaptureSummary {
     std::string dir;
     int64_t n_sequences = 0, n_tokens = 0, n_tensors = 0, bytes = 0;

@@ -312,6 +312,11 @@ std::pair<int64_t, int64_t> parse_shard(const std::string& spec) {
     return {i, n};
 }
 
+ShardInfo shard_of(const std::string& spec, int64_t total) {
+    const auto [index, count] = parse_shard(spec);
+    return shard_of(index, count, total);
+}
+
 std::vector<size_t> order_shard_sources(const std::vector<ShardSource>& sources,
                                         const std::vector<std::string>& ignore) {
     std::vector<size_t> given(sources.size());

@@ -1,5 +1,5 @@
 // What to capture, where it goes, and how to read it back: the capture directory of
-// DESIGN.md §5 (schema "attnscope.capture/1").
+// docs/design.md §5 (schema "attnscope.capture/1").
 //
 //   CaptureSpec spec = CaptureSpec::parse("weights,q", "0-3", "", DType::f32, cfg);  // checks ranges
 //   ... Runner (runner.h) writes a directory with it ...
@@ -94,8 +94,11 @@ struct ShardInfo {
 // (index + 1) * total / count). Throws naming --shard when out of range or when some shard
 // would be empty (more shards than texts).
 ShardInfo shard_of(int64_t index, int64_t count, int64_t total);
-// "I/N" as given to --shard; throws naming the argument.
+// "I/N" as given to --shard (the one parser of it: the CLI and Python both come here); throws
+// naming the argument.
 std::pair<int64_t, int64_t> parse_shard(const std::string& spec);
+// shard_of(parse_shard(spec), total).
+ShardInfo shard_of(const std::string& spec, int64_t total);
 // What a sharded corpus's pieces are ordered and checked by: a capture directory's manifest or
 // a statistics file's (analysis/statistics.h), with the slice it holds.
 struct ShardSource {
