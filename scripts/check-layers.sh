@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks DESIGN.md §1's rule: a layer includes only itself and the layers above it in the list
+# Checks docs/design.md §1's rule: a layer includes only itself and the layers above it in the list
 # core, io, tokenizer, model, engine, capture, generate, intervene, convert, analysis, report, render, api (the public API: Runner,
 # AttentionDataAnalyzer), serve (the local viewer server, over the API).
 set -eu

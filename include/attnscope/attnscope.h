@@ -16,7 +16,7 @@
 //   forward(*model, batch, hooks, state);
 //
 // Everything throws attnscope::Error with a message that names the file, tensor or argument.
-// The original module's API (DESIGN.md §7): Runner (prepare_data, run_with_hooks,
+// The original module's API (docs/design.md §7): Runner (prepare_data, run_with_hooks,
 // analyze_attention_patterns), AttentionDataAnalyzer (analyze, create_comprehensive_report).
 #pragma once
 

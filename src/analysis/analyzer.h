@@ -1,4 +1,4 @@
-// The attention analysis of DESIGN.md §6 as mergeable accumulators: feed patterns (one layer of
+// The attention analysis of docs/design.md §6 as mergeable accumulators: feed patterns (one layer of
 // one sequence at a time) and hidden states, from a capture directory or straight from a
 // forward pass, then finish() into plain numbers.
 //

@@ -1,4 +1,4 @@
-// Per-head attention metrics (DESIGN.md §6) as mergeable running sums, and the head detectors
+// Per-head attention metrics (docs/design.md §6) as mergeable running sums, and the head detectors
 // of TransformerLens (previous-token, duplicate-token, induction).
 //
 //   std::vector<HeadStats> stats(n_head);

@@ -1,6 +1,6 @@
 // The statistics file: an Analyzer's sufficient statistics (counts, sums, sums of squares,
 // histograms: everything every number of the summary is made from) as one small file, so the
-// analyses of parts of a corpus merge into the analysis of the whole (DESIGN.md §6: "statistics
+// analyses of parts of a corpus merge into the analysis of the whole (docs/design.md §6: "statistics
 // are mergeable ... in shards and merged exactly").
 //
 //   // attnscope run --stats-only [--shard I/N] writes it beside the report:

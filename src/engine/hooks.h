@@ -22,7 +22,7 @@
 
 namespace attnscope {
 
-// The hook points of a decoder-only transformer (DESIGN.md §3). Per-layer hooks are named
+// The hook points of a decoder-only transformer (docs/design.md §3). Per-layer hooks are named
 // "blocks.{il}.<suffix>", model-level hooks by their suffix alone.
 enum class Hook {
     embed,               // hook_embed                    [T, D]

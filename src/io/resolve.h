@@ -1,4 +1,4 @@
-// Where a model named on the command line lives (DESIGN.md §7), in this order:
+// Where a model named on the command line lives (docs/design.md §7), in this order:
 //   1. an existing directory;
 //   2. "tiny", the built-in model (the source tree's models/tiny, or the installed copy);
 //   3. the Hugging Face hub cache: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub,

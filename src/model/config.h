@@ -5,7 +5,7 @@
 //
 // Field names follow GPT-2's config (and llama.cpp's naming); other architectures map theirs
 // onto these in their own file. Besides sizes, the config holds the small description of the
-// block that the one decoder forward reads (DESIGN.md §1, §3): norm kind, positions and rotary
+// block that the one decoder forward reads (docs/design.md §1, §3): norm kind, positions and rotary
 // settings, MLP kind and activation, query and key/value heads, q/k norms, attention window.
 #pragma once
 

@@ -1,5 +1,5 @@
 // The vectorised analysis kernels against their scalar definitions: log_lane against libm, the
-// one-pass row sums and every per-head metric against the row-by-row formulas of DESIGN.md §6,
+// one-pass row sums and every per-head metric against the row-by-row formulas of docs/design.md §6,
 // Jensen–Shannon against its definition, and the threaded Analyzer against one thread (the same
 // bits, whatever the number of threads).
 #include "analysis/analyzer.h"
@@ -35,7 +35,7 @@ std::vector<float> random_pattern(int64_t H, int64_t T, unsigned seed, double sc
     return p;
 }
 
-// The row metrics as DESIGN.md §6 writes them, with libm, one formula at a time.
+// The row metrics as docs/design.md §6 writes them, with libm, one formula at a time.
 std::array<double, HeadStats::n_metrics> scalar_row_metrics(const float* a, int64_t i, int64_t n) {
     std::array<double, HeadStats::n_metrics> m{};
     m.fill(std::numeric_limits<double>::quiet_NaN());

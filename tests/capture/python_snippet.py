@@ -1,6 +1,6 @@
-"""Runs the README's numpy-only reader (the python block after <!-- python-reader -->) on a
+"""Runs docs/capture-format.md's numpy-only reader (the python block after <!-- python-reader -->) on a
 capture made by attnscope, and checks it against the PyTorch reference fixture.
-    python3 python_snippet.py README.md <capture dir> <expected_capture.safetensors>"""
+    python3 python_snippet.py docs/capture-format.md <capture dir> <expected_capture.safetensors>"""
 import json
 import re
 import sys
@@ -8,7 +8,7 @@ import sys
 readme, capture, expected = sys.argv[1:4]
 text = open(readme, encoding="utf-8").read()
 block = re.search(r"<!-- python-reader -->\s*```python\n(.*?)```", text, re.S)
-assert block, "README.md has no python block after <!-- python-reader -->"
+assert block, "docs/capture-format.md has no python block after <!-- python-reader -->"
 scope = {}
 exec(block.group(1), scope)  # defines load_safetensors, and maybe reads an example directory
 load = scope["load_safetensors"]

@@ -1,6 +1,6 @@
 // The forward against a reference directory (config.json, model.safetensors, expected.safetensors
 // with seq{S}.input_ids and seq{S}.{hook name}, as tools/reference/*.py write them): every hook of
-// all its sequences in one ragged batch, within DESIGN.md §4's bounds. Used by the fixture tests
+// all its sequences in one ragged batch, within docs/design.md §4's bounds. Used by the fixture tests
 // (test_forward.cpp) and the differential test (test_differential.cpp).
 //
 //   compare_to_reference_dir(fixture("llama-gqa"), "llama-gqa");   // gtest assertions inside
@@ -85,7 +85,7 @@ inline void compare_to_reference_dir(const std::string& dir, const std::string& 
             max_abs = std::max(max_abs, std::fabs(double(got[size_t(i)]) - double(ref[i])));
         }
         const double err = is_pattern ? max_abs : max_abs / std::max(scale, 1e-30);
-        const double bound = is_pattern ? 1e-5 : 1e-4; // DESIGN.md §4
+        const double bound = is_pattern ? 1e-5 : 1e-4; // docs/design.md §4
         EXPECT_LE(err, bound) << fixture_name << " " << t.name << (is_pattern ? " max abs" : " max abs / max |ref|");
         const std::string kind = t.name.substr(t.name.find('.') + 1);
         const std::string suffix = kind.rfind("blocks.", 0) == 0 ? kind.substr(kind.find('.', 7) + 1) : kind;

@@ -9,7 +9,7 @@ Each DIR/NNN-FAMILY/ is a fixture as make_fixtures.py writes them (config.json, 
 expected.safetensors with seq{S}.input_ids and seq{S}.{hook name}); the C++ test
 ForwardDifferential.GeneratedCheckpoints (tests/engine/test_differential.cpp) runs attnscope's forward
 on all sequences of a directory in one ragged batch and compares every hook (patterns <= 1e-5
-absolute, everything else <= 1e-4 of the tensor's largest magnitude, DESIGN.md §4). The reference
+absolute, everything else <= 1e-4 of the tensor's largest magnitude, docs/design.md §4). The reference
 runs each sequence alone, from the weights as stored (after 16-bit rounding), in float64: the
 exact values of Hugging Face's definition (with its float32 rotary tables), so the bounds measure
 attnscope's error, not the sum of two float32 errors (sharp random attention makes PyTorch's own

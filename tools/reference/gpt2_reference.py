@@ -9,7 +9,7 @@ It follows transformers/models/gpt2/modeling_gpt2.py operation for operation:
   - activation: gelu_new (tanh approximation), gelu (erf) or relu
   - ln_f, then logits = h @ lm_head^T (lm_head is wte unless config.json sets tie_word_embeddings false)
 
-Hook names are TransformerLens's (see DESIGN.md §3). The hook_attn_scores value is the scaled
+Hook names are TransformerLens's (see docs/design.md §3). The hook_attn_scores value is the scaled
 scores with masked cells set to -inf, as TransformerLens stores them.
 
 Only torch is used (Debian python3-torch); transformers is not needed and not imported.
@@ -100,7 +100,7 @@ def run(w, cfg, ids, cache=None, edit=None):
 
 def forward(w, cfg, ids):
     """Run one sequence (list of ints). Returns a dict hook name -> tensor with the per-sequence
-    shapes of DESIGN.md §3 (no batch dimension)."""
+    shapes of docs/design.md §3 (no batch dimension)."""
     cache = {}
     run(w, cfg, torch.tensor([ids], dtype=torch.long), cache)
     return {name: t[0] for name, t in cache.items()}

@@ -15,7 +15,7 @@ It follows transformers/models/{llama,mistral,qwen2,qwen3}/modeling_*.py operati
   - MLP: down(silu(gate(x)) * up(x))
   - final norm, then logits = h @ lm_head^T (lm_head is embed_tokens when tie_word_embeddings)
 
-Hook names are TransformerLens's (DESIGN.md §3), as attnscope names them: hook_q / hook_k /
+Hook names are TransformerLens's (docs/design.md §3), as attnscope names them: hook_q / hook_k /
 hook_v are the projections (before q/k norms and rotary), hook_rot_q / hook_rot_k after rotary,
 hook_k / hook_v with num_key_value_heads heads, mlp.hook_pre the gate projection,
 mlp.hook_pre_linear the up projection, mlp.hook_post silu(gate) * up. hook_attn_scores has -inf

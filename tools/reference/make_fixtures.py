@@ -6,7 +6,7 @@ the expected value of every hook for a few token sequences, computed by gpt2_ref
 
 Each fixture directory holds config.json, model.safetensors and expected.safetensors with
   seq{S}.input_ids          I32 [T]
-  seq{S}.{hook name}        F32, per-sequence shapes of DESIGN.md §3
+  seq{S}.{hook name}        F32, per-sequence shapes of docs/design.md §3
 The expected values are computed from the weights as stored (after BF16/F16 rounding), so a
 reader that converts correctly must match them. Deterministic: fixed seeds, same bytes each run.
 """
