@@ -103,7 +103,6 @@ void set_matmul_backend(MatmulBackend b) {
                     "(hint: scripts/setup-debian.sh --bench installs libopenblas-openmp-dev; then rebuild)");
     g_backend = b;
 }
-MatmulBackend matmul_backend() { return g_backend; }
 
 // OpenBLAS, for comparison: the bias goes into y first and sgemm adds the product (beta = 1).
 static void blas_product(const float* x, int64_t ldx, const float* w, int64_t ldw, GemmB layout, const float* b,

@@ -27,7 +27,6 @@ namespace attnscope {
 // build found OpenBLAS (optional); selecting it otherwise throws, and available() says so first.
 enum class MatmulBackend { invariant, openblas };
 void set_matmul_backend(MatmulBackend b);
-MatmulBackend matmul_backend();
 bool matmul_backend_available(MatmulBackend b);
 
 // y[N,M] = x[N,K] @ w[K,M] (+ b[M] broadcast over rows when b is not null); rows of y are ldy

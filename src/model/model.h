@@ -111,7 +111,6 @@ class Model {
     // Load a Hugging Face model directory: config.json plus model.safetensors (or the shards
     // listed in model.safetensors.index.json).
     static std::shared_ptr<const Model> load(const std::string& dir, const LoadOptions& options = {});
-    const LoadOptions& load_options() const { return load_options_; }
     // Bytes of weights held: mapped as stored plus converted copies.
     int64_t weight_bytes() const { return weight_bytes_; }
 
