@@ -11,13 +11,16 @@
 //   AnalysisResult a = runner.analyze_attention_patterns("results");   // metrics, labels, ...
 //
 // Texts go through the model in batches (options.batch_size); each captured tensor is written
-// as its layer completes, so memory holds one batch's activations whatever the corpus size.
+// as its layer completes, so memory holds one batch's activations whatever the corpus size. The
+// batch loop, resume, manifest and writers are the capture session's (capture/session.h), which
+// run_with_hooks and run_stats_only drive.
 #pragma once
 
 #include "analysis/analyzer.h"
 #include "analysis/statistics.h"
 #include "api/analyzer_api.h"
 #include "capture/capture.h"
+#include "capture/session.h"
 #include "engine/forward.h"
 #include "generate/generate.h"
 #include "intervene/ablate.h"
@@ -30,12 +33,6 @@
 #include <optional>
 
 namespace attnscope {
-
-struct Progress {
-    int64_t texts_done = 0, texts_total = 0;
-    int64_t tokens_done = 0, tokens_total = 0;
-    double seconds = 0;
-};
 
 struct RunnerOptions {
     std::string capture;      // hook names, globs or aliases; empty = weights,inputs,outputs
@@ -51,26 +48,6 @@ struct RunnerOptions {
     std::function<void(const Progress&)> on_progress; // after each batch
     std::function<void(const std::string&)> on_warning;
     const std::atomic<bool>* cancel = nullptr; // checked between batches (SIGINT)
-};
-
-// Tokenized texts, ready to run: prepare_data(texts, max_length).
-struct PreparedData {
-    std::vector<std::string> texts;
-    Batch batch; // one sequence per text, truncated to max_length
-    std::vector<bool> truncated;
-    int64_t max_length = 0;
-    int64_t n_truncated = 0;
-    std::vector<int64_t> prompt_lengths; // per sequence, when the texts are generated (else empty)
-    ShardInfo shard;                     // the corpus slice these texts are (run --shard), else none
-};
-
-// The I-th of N slices ("I/N", as run --shard) of prepared texts, recording the slice.
-PreparedData take_shard(PreparedData data, const std::string& spec);
-
-struct CaptureSummary {
-    std::string dir;
-    int64_t n_sequences = 0, n_tokens = 0, n_tensors = 0, bytes = 0;
-    double seconds = 0;
 };
 
 class Runner {
@@ -127,23 +104,12 @@ class Runner {
 
   private:
     CaptureSpec spec() const;
-    // What makes two runs the same run: the weights, every token, how they are captured, `extra`.
-    std::string run_fingerprint(const PreparedData& data, const CaptureSpec& spec, const std::string& extra) const;
-    nlohmann::ordered_json manifest(const PreparedData& data, const CaptureSpec& spec,
-                                    const std::vector<std::pair<std::string, std::vector<std::string>>>& files) const;
-    int64_t write_manifest(const std::string& path, const nlohmann::ordered_json& head, const PreparedData& data) const;
+    // The capture session (capture/session.h) of `data` with this runner's model and options.
+    CaptureSession session(const PreparedData& data) const;
     RunnerOptions options_;
     ResolvedModel resolved_;
     std::shared_ptr<const Model> model_;
     std::unique_ptr<Tokenizer> tokenizer_;
 };
-
-// The progress file of a capture in progress (removed when the capture completes).
-constexpr const char* kResumeFile = ".attnscope-resume.json";
-// A stats-only run's sums so far, beside the progress file (a whole statistics file).
-constexpr const char* kStatisticsCheckpoint = ".attnscope-statistics-checkpoint.safetensors";
-
-// sha256 of a file, cached in ~/.cache/attnscope/sha256.json by path, size and modification time.
-std::string cached_sha256(const std::string& path);
 
 } // namespace attnscope
