@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <omp.h>
 
 namespace attnscope {
 
@@ -99,44 +100,67 @@ void HeadAccum::merge(const HeadAccum& o) {
 // ---------------------------------------------------------------------------------------------
 // Hidden states
 
-namespace {
-
 // c[i, j] += sum over t of x[t, i] x[t, j] for i <= j < D (the upper triangle of X^T X, row-major,
 // X [T, D]); the lower triangle is not touched. Each element accumulates its T products in order
-// t = 0, 1, ..., one multiply-add at a time, so the result does not depend on the vector width
-// or the blocking. X is first packed into panels of 8 columns ([D/8][T][8], zero-padded) so that
-// a 4 x 8 block of c is one pass over two contiguous panels with its 32 sums in registers.
+// t = 0, 1, ..., one multiply-add at a time, so the result depends neither on the vector width
+// nor on the blocking or the threads. X is first packed into panels of 8 columns ([D/8][T][8],
+// zero-padded) so that a 4 x 8 block of c is a pass over two contiguous panels with its 32 sums in
+// eight 4-double vectors (one element per lane, so the order stays per element). The sums wait in
+// c between chunks of T, exactly; the threads take column panels.
+namespace {
+// Four doubles as one vector (GCC's vector extension: one AVX register, or two SSE ones), and the
+// same for loads from addresses only 8-byte aligned.
+using Vec4 = double __attribute__((vector_size(32)));
+using Vec4u = double __attribute__((vector_size(32), aligned(8)));
+} // namespace
+
 void gram_upper_add(const double* x, int64_t T, int64_t D, double* c) {
-    constexpr int64_t kW = 8, kH = 4;
+    constexpr int64_t kW = 8, kH = 4, kChunk = 128, kGroup = 8;
     const int64_t n_panel = (D + kW - 1) / kW;
     std::vector<double> packed(size_t(n_panel * T * kW), 0.0); // [n_panel][T][kW]
-    for (int64_t t = 0; t < T; ++t)
-        for (int64_t d = 0; d < D; ++d)
-            packed[size_t(((d / kW) * T + t) * kW + d % kW)] = x[t * D + d];
-    for (int64_t pj = 0; pj < n_panel; ++pj) {
-        const double* bj = packed.data() + pj * T * kW;
-        for (int64_t i0 = 0; i0 < std::min(D, (pj + 1) * kW); i0 += kH) {
-            const double* ai = packed.data() + (i0 / kW) * T * kW + i0 % kW; // rows i0..i0+3, kW apart
-            double acc[kH][kW];
-            for (int64_t a = 0; a < kH; ++a)
-                for (int64_t b = 0; b < kW; ++b) {
-                    const int64_t i = i0 + a, j = pj * kW + b;
-                    acc[a][b] = i <= j && j < D && i < D ? c[i * D + j] : 0.0;
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+    for (int64_t p = 0; p < n_panel; ++p)
+        for (int64_t t = 0; t < T; ++t)
+            for (int64_t b = 0; b < kW && p * kW + b < D; ++b)
+                packed[size_t((p * T + t) * kW + b)] = x[t * D + p * kW + b];
+    // Blocks of kChunk rows of X and kGroup panels of rows of c: the group's packed rows stay in L2
+    // while every panel of columns to its right passes them (each from L1), so X is read from
+    // memory about n_panel / kGroup times rather than n_panel / 2.
+    for (int64_t t0 = 0; t0 < T; t0 += kChunk) {
+        const int64_t t1 = std::min(T, t0 + kChunk);
+        for (int64_t g0 = 0; g0 < n_panel; g0 += kGroup) {
+            const int64_t g1 = std::min(n_panel, g0 + kGroup);
+#pragma omp parallel for schedule(dynamic, 2) if (!omp_in_parallel())
+            for (int64_t pj = g0; pj < n_panel; ++pj) {
+                const double* bj = packed.data() + pj * T * kW;
+                for (int64_t i0 = g0 * kW; i0 < std::min({D, g1 * kW, (pj + 1) * kW}); i0 += kH) {
+                    const double* ai = packed.data() + (i0 / kW) * T * kW + i0 % kW; // rows i0..i0+3, kW apart
+                    // acc[a][h] lane l: c[i0 + a, pj * kW + 4 h + l], two 4-double vectors per row
+                    Vec4 acc[kH][2];
+                    for (int64_t a = 0; a < kH; ++a)
+                        for (int64_t b = 0; b < kW; ++b) {
+                            const int64_t i = i0 + a, j = pj * kW + b;
+                            acc[a][b / 4][b % 4] = i <= j && j < D && i < D ? c[i * D + j] : 0.0;
+                        }
+                    for (int64_t t = t0; t < t1; ++t) {
+                        const Vec4 b0 = *reinterpret_cast<const Vec4u*>(bj + t * kW);
+                        const Vec4 b1 = *reinterpret_cast<const Vec4u*>(bj + t * kW + 4);
+                        for (int64_t a = 0; a < kH; ++a) {
+                            const double xa = ai[t * kW + a];
+                            acc[a][0] += xa * b0;
+                            acc[a][1] += xa * b1;
+                        }
+                    }
+                    for (int64_t a = 0; a < kH; ++a)
+                        for (int64_t b = 0; b < kW; ++b) {
+                            const int64_t i = i0 + a, j = pj * kW + b;
+                            if (i <= j && j < D && i < D) c[i * D + j] = acc[a][b / 4][b % 4];
+                        }
                 }
-            for (int64_t t = 0; t < T; ++t)
-                for (int64_t a = 0; a < kH; ++a)
-                    for (int64_t b = 0; b < kW; ++b)
-                        acc[a][b] += ai[t * kW + a] * bj[t * kW + b];
-            for (int64_t a = 0; a < kH; ++a)
-                for (int64_t b = 0; b < kW; ++b) {
-                    const int64_t i = i0 + a, j = pj * kW + b;
-                    if (i <= j && j < D && i < D) c[i * D + j] = acc[a][b];
-                }
+            }
         }
     }
 }
-
-} // namespace
 
 void HiddenAccum::add(const float* x, int64_t T, int64_t D) {
     if (dim == 0) {

@@ -76,6 +76,11 @@ struct HeadAccum {
 };
 
 // Hidden-state statistics of one layer's captured tensors, as sums.
+// c[i, j] += sum over t of x[t, i] x[t, j] for i <= j < D: the upper triangle (row-major, D x D) of
+// X^T X for X [T, D]. Each element sums its products in order of t, whatever the vector width,
+// blocking or threads (analyzer.cpp). The covariance sums of the hidden states.
+void gram_upper_add(const double* x, int64_t T, int64_t D, double* c);
+
 struct HiddenAccum {
     bool track_covariance = true; // sum_outer (and so effective_dim) only when set
     int64_t dim = 0;

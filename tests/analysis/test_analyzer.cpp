@@ -3,10 +3,13 @@
 #include "analysis/analyzer.h"
 #include "analysis/patterns.h"
 #include "report/report.h"
+#include "core/threads.h"
 #include "test_util.h"
 
+#include <bit>
 #include <cmath>
 #include <functional>
+#include <random>
 
 using namespace attnscope;
 
@@ -226,6 +229,43 @@ TEST(Analyzer, HiddenStatistics) {
             an.add_hidden(0, TensorView::contiguous(in.data(), {D, T}), {}, {});
         },
         {"layer 0 input has shape [8, 4]"});
+}
+
+// The covariance sums: X^T X's upper triangle, each element its T products in order of t, with
+// sizes that cross the kernel's panels, blocks and chunks of T; the same bits on 1 and 2 threads;
+// the lower triangle untouched; and what was in c kept (the sums go on from it).
+TEST(Analyzer, GramUpperTriangleInOrderOfT) {
+    for (auto [T, D] : {std::pair<int64_t, int64_t>{1, 1}, {7, 13}, {300, 45}, {129, 72}}) {
+        std::mt19937 rng(unsigned(T * 1000 + D));
+        std::normal_distribution<double> nd;
+        std::vector<double> x(size_t(T * D)), start(size_t(D * D));
+        for (double& v : x)
+            v = nd(rng);
+        for (double& v : start)
+            v = nd(rng);
+        auto run = [&](int threads) {
+            const int before = num_threads();
+            set_num_threads(threads);
+            std::vector<double> c = start;
+            gram_upper_add(x.data(), T, D, c.data());
+            set_num_threads(before);
+            return c;
+        };
+        const std::vector<double> one = run(1), two = run(2);
+        for (int64_t i = 0; i < D; ++i)
+            for (int64_t j = 0; j < D; ++j) {
+                const size_t k = size_t(i * D + j);
+                if (j < i) {
+                    EXPECT_EQ(one[k], start[k]);
+                    continue;
+                }
+                double want = start[k];
+                for (int64_t t = 0; t < T; ++t)
+                    want += x[size_t(t * D + i)] * x[size_t(t * D + j)];
+                EXPECT_NEAR(one[k], want, 1e-12 * (1 + std::abs(want))) << T << "x" << D << " at " << i << "," << j;
+                EXPECT_EQ(std::bit_cast<uint64_t>(one[k]), std::bit_cast<uint64_t>(two[k]));
+            }
+    }
 }
 
 TEST(Analyzer, MergingEqualsOneRun) {
