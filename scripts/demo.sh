@@ -11,4 +11,4 @@ cmake --build build -j "$(nproc)" --target attnscope_cli
 echo
 ./build/attnscope demo --output attnscope-demo
 echo
-echo "The capture can be read from Python with numpy alone: see README.md, 'Reading a capture from Python'."
+echo "The capture can be read from Python with numpy alone: see docs/capture-format.md, 'Reading a capture from Python'."

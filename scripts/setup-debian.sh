@@ -15,7 +15,7 @@ packages=(
   fonts-dejavu-core                   # the figures' font
   libgtest-dev                        # tests
   libbenchmark-dev                    # kernel benchmarks (bench/bench_kernels)
-  python3 python3-numpy               # the test of the README's numpy reader
+  python3 python3-numpy               # the test of docs/capture-format.md's numpy reader
   python3-torch                       # the PyTorch reference of the forward differential test
   python3-dev pybind11-dev            # the Python package (python/)
   python3-pytest                      # its tests
