@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tokenizer parity with Hugging Face's Rust `tokenizers` library (npm `tokenizers`, its Node
-# binding): every text of the corpus (tests/tokenizer/corpus.js: 17 MB of English, llama.cpp's
+# binding): every text of the corpus (tests/tokenizer/corpus.js: 16 MB of English, llama.cpp's
 # test texts, the stress set and special.jsonl: special tokens in text, whitespace runs, digit
 # runs, contractions, CJK, emoji with joiners, combining marks, U+0085, U+FEFF, byte fallback, and
 # fuzz_regressions.jsonl: what the differential fuzzer fuzz_hf.sh found, minimised) must
