@@ -137,10 +137,18 @@ void gram_upper_add(const double* x, int64_t T, int64_t D, double* c) {
                     const double* ai = packed.data() + (i0 / kW) * T * kW + i0 % kW; // rows i0..i0+3, kW apart
                     // acc[a][h] lane l: c[i0 + a, pj * kW + 4 h + l], two 4-double vectors per row
                     Vec4 acc[kH][2];
+                    // inside the triangle and the matrix (all but the diagonal and edge blocks):
+                    // whole vectors in and out of c
+                    const bool inner = i0 + kH - 1 <= pj * kW && (pj + 1) * kW <= D;
                     for (int64_t a = 0; a < kH; ++a)
-                        for (int64_t b = 0; b < kW; ++b) {
-                            const int64_t i = i0 + a, j = pj * kW + b;
-                            acc[a][b / 4][b % 4] = i <= j && j < D && i < D ? c[i * D + j] : 0.0;
+                        if (inner) {
+                            acc[a][0] = *reinterpret_cast<const Vec4u*>(c + (i0 + a) * D + pj * kW);
+                            acc[a][1] = *reinterpret_cast<const Vec4u*>(c + (i0 + a) * D + pj * kW + 4);
+                        } else {
+                            for (int64_t b = 0; b < kW; ++b) {
+                                const int64_t i = i0 + a, j = pj * kW + b;
+                                acc[a][b / 4][b % 4] = i <= j && j < D && i < D ? c[i * D + j] : 0.0;
+                            }
                         }
                     for (int64_t t = t0; t < t1; ++t) {
                         const Vec4 b0 = *reinterpret_cast<const Vec4u*>(bj + t * kW);
@@ -152,9 +160,14 @@ void gram_upper_add(const double* x, int64_t T, int64_t D, double* c) {
                         }
                     }
                     for (int64_t a = 0; a < kH; ++a)
-                        for (int64_t b = 0; b < kW; ++b) {
-                            const int64_t i = i0 + a, j = pj * kW + b;
-                            if (i <= j && j < D && i < D) c[i * D + j] = acc[a][b / 4][b % 4];
+                        if (inner) {
+                            *reinterpret_cast<Vec4u*>(c + (i0 + a) * D + pj * kW) = acc[a][0];
+                            *reinterpret_cast<Vec4u*>(c + (i0 + a) * D + pj * kW + 4) = acc[a][1];
+                        } else {
+                            for (int64_t b = 0; b < kW; ++b) {
+                                const int64_t i = i0 + a, j = pj * kW + b;
+                                if (i <= j && j < D && i < D) c[i * D + j] = acc[a][b / 4][b % 4];
+                            }
                         }
                 }
             }
