@@ -27,17 +27,11 @@ PYBIND11_MODULE(attnscope_bench_timing, m) {
             r = std::make_unique<Runner>(model, o);
         }
         if (tokens.ndim() != 2) throw py::value_error("tokens: expected [B, T]");
-        PreparedData d; // as the package's prepare_tokens builds it: each row through prepare_ids
-        for (py::ssize_t b = 0; b < tokens.shape(0); ++b) {
-            std::vector<int32_t> ids;
+        std::vector<std::vector<int32_t>> seqs(size_t(tokens.shape(0)));
+        for (py::ssize_t b = 0; b < tokens.shape(0); ++b)
             for (py::ssize_t t = 0; t < tokens.shape(1); ++t)
-                ids.push_back(int32_t(tokens.at(b, t)));
-            PreparedData one = r->prepare_ids(std::move(ids));
-            d.texts.push_back(std::move(one.texts[0]));
-            d.truncated.push_back(false);
-            d.batch.tokens.push_back(std::move(one.batch.tokens[0]));
-            d.max_length = one.max_length;
-        }
+                seqs[size_t(b)].push_back(int32_t(tokens.at(b, t)));
+        const PreparedData d = r->prepare_sequences(std::move(seqs)); // as the package prepares them
         py::gil_scoped_release nogil;
         const auto t0 = std::chrono::steady_clock::now();
         const ActivationCache c = r->run_with_hooks(d);

@@ -21,7 +21,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -77,20 +76,6 @@ std::vector<std::vector<int32_t>> sequences_of(py::handle tokens, const char* wh
         out.push_back(std::move(s));
     }
     return out;
-}
-
-// Token ids as a PreparedData, each sequence checked by Runner::prepare_ids (ids in the
-// vocabulary, length within the context).
-PreparedData prepared_from(const Runner& r, std::vector<std::vector<int32_t>> seqs) {
-    PreparedData d;
-    for (auto& ids : seqs) {
-        PreparedData one = r.prepare_ids(std::move(ids));
-        d.texts.push_back(std::move(one.texts[0]));
-        d.truncated.push_back(false);
-        d.batch.tokens.push_back(std::move(one.batch.tokens[0]));
-        d.max_length = one.max_length;
-    }
-    return d;
 }
 
 // A forward pass from Python: the hook names and the Python callables that want them.
@@ -169,7 +154,7 @@ PYBIND11_MODULE(_attnscope, m) {
              },
              py::arg("texts"), py::arg("max_length") = 0)
         .def("prepare_tokens",
-             [](const Runner& r, py::handle tokens) { return prepared_from(r, sequences_of(tokens, "input_ids")); },
+             [](const Runner& r, py::handle tokens) { return r.prepare_sequences(sequences_of(tokens, "input_ids")); },
              py::arg("tokens"))
         .def("encode",
              [](const Runner& r, const std::string& text, bool add_special_tokens) {
@@ -243,7 +228,7 @@ PYBIND11_MODULE(_attnscope, m) {
         // memory by Runner::run_with_hooks (the hooks of this runner's `capture`), timed in C++.
         .def("capture_tokens",
              [](const Runner& r, py::handle tokens, const std::string& dir) {
-                 const PreparedData d = prepared_from(r, sequences_of(tokens, "tokens"));
+                 const PreparedData d = r.prepare_sequences(sequences_of(tokens, "tokens"));
                  py::gil_scoped_release nogil;
                  r.run_with_hooks(d, dir);
              })

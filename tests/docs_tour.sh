@@ -42,6 +42,6 @@ for f in tour-capture/attention_analysis_report.txt tour-capture/attention_weigh
          tour-gpt2/attention_view.html tour-gpt2/comprehensive_attention_analysis.png; do
   [ -s "$f" ] || { echo "the tour did not make $f"; exit 1; }
 done
-grep -q "previous_token" "$work/02.sh.out" || grep -q "previous_token" "$work"/*.sh.out
-grep -q "induction" "$work"/*.sh.out
+grep -q "L0H0  previous_token" "$work"/*.sh.out   # what the tour's comment on `heads` says
+grep -q "L1H0       induction" "$work"/*.sh.out
 echo "tour ok"

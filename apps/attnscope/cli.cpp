@@ -32,7 +32,7 @@ Args::Args(const Verb& v, std::vector<std::string> words) : verb(&v), rest(std::
 std::string Args::get(const std::string& flag) const {
     for (size_t i = 0; i + 1 < rest.size(); ++i)
         if (rest[i] == flag) return rest[i + 1];
-    const Option* o = verb ? verb->option(flag) : nullptr;
+    const Option* o = verb->option(flag);
     return o ? o->fallback : std::string();
 }
 
@@ -40,7 +40,7 @@ std::vector<std::string> Args::positional() const {
     std::vector<std::string> out;
     for (size_t i = 0; i < rest.size(); ++i) {
         if (rest[i].rfind("--", 0) == 0) {
-            const Option* o = verb ? verb->option(rest[i]) : nullptr;
+            const Option* o = verb->option(rest[i]);
             if (o && !o->value.empty()) ++i;
             continue;
         }
@@ -51,12 +51,8 @@ std::vector<std::string> Args::positional() const {
 
 std::string Args::require(const std::string& flag) const {
     std::string v = get(flag);
-    const std::string name = verb ? verb->name : "attnscope";
-    if (v.empty()) {
-        const Option* o = verb ? verb->option(flag) : nullptr;
-        throw Error(cat(name, ": missing ", flag),
-                    cat("usage: attnscope ", name, " ", verb ? verb->synopsis : flag + " " + (o ? o->value : "")));
-    }
+    if (v.empty())
+        throw Error(cat(verb->name, ": missing ", flag), cat("usage: attnscope ", verb->name, " ", verb->synopsis));
     return v;
 }
 

@@ -64,7 +64,7 @@ struct Verb {
 const std::vector<const Verb*>& verbs();
 // The options before the verb (--threads, --version, --help).
 const std::vector<Option>& global_options();
-// The help texts made from the records (help.cpp): the program's, one verb's, and all of it as
+// The help texts made from the records (cmd_help.cpp): the program's, one verb's, and all of it as
 // the Markdown of docs/cli.md.
 std::string usage_text();
 std::string help_of(const Verb& verb);
@@ -81,9 +81,8 @@ std::vector<Option> importance_option_list(); // analyze, report: --importance, 
 // The arguments after the verb, checked against its record: no unknown option, every option that
 // takes a value has one.
 struct Args {
-    const Verb* verb = nullptr;
+    const Verb* verb; // never null
     std::vector<std::string> rest;
-    Args() = default;
     Args(const Verb& v, std::vector<std::string> words); // checks the words against v's record
     // Given on the command line.
     bool has(const std::string& flag) const {

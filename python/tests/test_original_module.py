@@ -104,4 +104,3 @@ def test_every_snippet_of_the_original_document_runs(tmp_path, monkeypatch):
     assert p.dtype == np.float32 and p.shape[0] == 12 and p.shape[1] == p.shape[2]
     assert np.allclose(p.sum(-1), 1.0, atol=1e-5)
     assert namespace["input_ids"].shape[1] <= 32     # the troubleshooting block's max_length=32
-    shutil.rmtree(tmp_path / "hf")

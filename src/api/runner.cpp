@@ -92,6 +92,18 @@ GenerateResult Runner::generate(const std::vector<int32_t>& prompt, const Genera
     return attnscope::generate(*model_, prompt, options, on_token);
 }
 
+PreparedData Runner::prepare_sequences(std::vector<std::vector<int32_t>> seqs) const {
+    PreparedData d;
+    for (auto& ids : seqs) {
+        PreparedData one = prepare_ids(std::move(ids));
+        d.texts.push_back(std::move(one.texts[0]));
+        d.truncated.push_back(false);
+        d.batch.tokens.push_back(std::move(one.batch.tokens[0]));
+        d.max_length = one.max_length;
+    }
+    return d;
+}
+
 CaptureSpec Runner::spec() const {
     return CaptureSpec::parse(options_.capture, options_.layers, options_.heads, options_.dtype, model_->config());
 }
@@ -187,7 +199,7 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
 
     // Resume: the sums of the batches done so far are kept in a checkpoint (a whole statistics
     // file), and the progress file names how many batches it holds.
-    const std::string resume_path = dir.empty() ? "" : (fs::path(dir) / kResumeFile).string();
+    const std::string resume_path = dir.empty() ? "" : progress_file(dir);
     const std::string checkpoint = dir.empty() ? "" : (fs::path(dir) / kStatisticsCheckpoint).string();
     const std::string fingerprint = session.fingerprint(cat("stats-only covariance=", ao.covariance));
     int64_t start_batch = 0;

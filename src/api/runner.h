@@ -64,6 +64,8 @@ class Runner {
     // One sequence of token ids, e.g. a prompt and its continuation from generate(): the manifest
     // records prompt_length (where the prompt ends; -1: not generated text) and the viewer marks it.
     PreparedData prepare_ids(std::vector<int32_t> ids, int64_t prompt_length = -1) const;
+    // Several sequences of token ids, each checked as prepare_ids checks one.
+    PreparedData prepare_sequences(std::vector<std::vector<int32_t>> seqs) const;
     // Ablate heads (attnscope ablate): the next-token loss on the texts with each target's
     // hook_z replaced, against the clean loss (intervene/ablate.h).
     HeadImportance ablate(const PreparedData& data, const AblateOptions& options) const;

@@ -70,6 +70,10 @@ PreparedData take_shard(PreparedData d, const std::string& spec) {
     return d;
 }
 
+std::string progress_file(const std::string& dir) {
+    return (fs::path(dir) / kResumeFile).string();
+}
+
 CaptureSession::CaptureSession(SessionModel model, const PreparedData& data, const CaptureSpec& spec,
                                SessionOptions options)
     : model_(model), data_(data), spec_(spec), options_(std::move(options)) {
@@ -109,7 +113,7 @@ namespace {
 int64_t CaptureSession::resume_point(const std::string& dir, const std::string& fingerprint) const {
     const SessionOptions& options = options_;
     const int64_t n_batches = this->n_batches();
-    const std::string resume_path = (fs::path(dir) / kResumeFile).string();
+    const std::string resume_path = progress_file(dir);
     if (!options.resume) {
         if (fs::exists(resume_path) && !options.force)
             throw Error(cat(dir, ": holds an interrupted run"),
@@ -148,7 +152,7 @@ void write_progress(const std::string& resume_path, const char* schema, const st
 
 void CaptureSession::record(const SessionSink& sink, const SessionRecords& records, int64_t batches) const {
     sink.save(batches);
-    write_progress((fs::path(records.dir) / kResumeFile).string(), records.schema, records.fingerprint, batches,
+    write_progress(progress_file(records.dir), records.schema, records.fingerprint, batches,
                    n_batches());
 }
 
@@ -174,7 +178,7 @@ void CaptureSession::run(const SessionSink& sink, const SessionRecords& records,
             start_batch);
     } catch (const Error& e) {
         // what the progress file records is safe on disk; without a record nothing is kept
-        if (records.dir.empty() || recorded == 0 || !fs::exists(fs::path(records.dir) / kResumeFile)) throw;
+        if (records.dir.empty() || recorded == 0 || !fs::exists(progress_file(records.dir))) throw;
         if (sink.keep_saved) sink.keep_saved();
         throw Error(cat(e.what(), "; ", records.kept, recorded, " of ", n_batches, " batches are kept in ", records.dir),
                     "run the same command with --resume to continue");
@@ -189,7 +193,7 @@ CaptureSummary CaptureSession::capture(const std::string& dir) const {
 
     if (fs::exists(dir) && !fs::is_directory(dir))
         throw Error(cat(dir, ": exists and is not a directory"), "choose another --output");
-    const std::string resume_path = (fs::path(dir) / kResumeFile).string();
+    const std::string resume_path = progress_file(dir);
     const int64_t n_batches = this->n_batches();
     const std::string fingerprint = this->fingerprint("");
     const int64_t start_batch = resume_point(dir, fingerprint);
@@ -458,7 +462,7 @@ ojson CaptureSession::manifest(const std::vector<std::pair<std::string, std::vec
     if (data.shard.present())
         m["shard"] = {{"index", data.shard.index}, {"count", data.shard.count}, {"first", data.shard.first},
                       {"total", data.shard.total}};
-    m["batches_completed"] = (data.batch.n_seq() + options_.batch_size - 1) / options_.batch_size;
+    m["batches_completed"] = n_batches();
     return m;
 }
 

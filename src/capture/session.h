@@ -145,6 +145,9 @@ class CaptureSession {
     SessionOptions options_;
 };
 
+// The progress file of a run in `dir` (dir/kResumeFile).
+std::string progress_file(const std::string& dir);
+
 // sha256 of a file, cached in ~/.cache/attnscope/sha256.json by path, size and modification time.
 std::string cached_sha256(const std::string& path);
 
