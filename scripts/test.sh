@@ -34,8 +34,8 @@ labels=()
 [ $sanitize = 1 ] && labels=(-LE "slow|cluster") # the npm parity and Slurm runs add nothing under sanitizers
 log=$build/ctest-summary.log
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)" "${labels[@]}" | tee "$log"
-# CTest lists each skipped test as "  N - name (Skipped)" after the summary
-skipped=$(grep -E '^ *[0-9]+ - .* \(Skipped\)$' "$log" | sed -E 's/^ *[0-9]+ - (.*) \(Skipped\)$/\1/' || true)
+# CTest lists each skipped test as "<tab>  N - name (Skipped)" after the summary
+skipped=$(grep -E '^[[:space:]]*[0-9]+ - .* \(Skipped\)$' "$log" | sed -E 's/^[[:space:]]*[0-9]+ - (.*) \(Skipped\)$/\1/' || true)
 if [ -n "$skipped" ]; then
   n=$(echo "$skipped" | wc -l)
   echo "scripts/test.sh: $n test(s) skipped: $(echo $skipped)" >&2

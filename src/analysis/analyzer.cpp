@@ -124,8 +124,8 @@ void gram_upper_add(const double* x, int64_t T, int64_t D, double* c) {
             for (int64_t b = 0; b < kW && p * kW + b < D; ++b)
                 packed[size_t((p * T + t) * kW + b)] = x[t * D + p * kW + b];
     // Blocks of kChunk rows of X and kGroup panels of rows of c: the group's packed rows stay in L2
-    // while every panel of columns to its right passes them (each from L1), so X is read from
-    // memory about n_panel / kGroup times rather than n_panel / 2.
+    // while every panel of columns to its right passes them (each from L1): each chunk of X is
+    // swept about n_panel / kGroup times rather than n_panel / 2.
     for (int64_t t0 = 0; t0 < T; t0 += kChunk) {
         const int64_t t1 = std::min(T, t0 + kChunk);
         for (int64_t g0 = 0; g0 < n_panel; g0 += kGroup) {

@@ -79,7 +79,7 @@ class Runner {
     GenerateResult generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
                             const std::function<void(int32_t)>& on_token = {}) const;
     // Capture into `dir` (created if needed). Files appear under their final names only when complete;
-    // manifest.json is written last. Progress is recorded after every batch: an interrupted run
+    // manifest.json is written last. Progress is recorded every few seconds: an interrupted run
     // (error, Ctrl-C, kill) keeps its partial files (".<file>.tmp-resumable") and
     // ".attnscope-resume.json", and options.resume continues it after the last completed batch,
     // giving the same bytes as an uninterrupted run.

@@ -1,5 +1,5 @@
-// Thread count control. OpenMP's pool is used for our loops and, because we link the OpenMP
-// build of OpenBLAS, for matrix products as well: setting it here sets both.
+// Thread count control. OpenMP's pool runs our loops and matrix products (and OpenBLAS's, in the
+// benchmarks that link its OpenMP build): setting it here sets all of them.
 #include "core/threads.h"
 
 #include <omp.h>

@@ -1,5 +1,5 @@
-// The thread pool: OpenMP's, shared with OpenBLAS (linked to its OpenMP build), so the
-// program has one pool and the two never fight over the cores.
+// The thread pool: OpenMP's, for every parallel loop and matrix product (and shared with OpenBLAS
+// where the benchmarks link its OpenMP build), so the program has one pool.
 //
 //   set_num_threads(opts.threads);   // 0 = all cores
 //   int n = num_threads();
