@@ -23,7 +23,7 @@ echo "generated $count checkpoints (seed $seed): $work/configs.txt"
   exit 1
 }
 grep -c "tensors compared" "$work/log.txt" | sed 's/^/checkpoints compared: /'
-echo "queries and keys tempered in $(grep -c 'tempered [1-9]' "$work/configs.txt") of $count (where PyTorch's own float32" \
-     "forward was above a quarter of a bound)"
+echo "queries and keys tempered in $(grep -c 'tempered [1-9]' "$work/configs.txt") of $count (where the float32 error estimate" \
+     "was above a quarter of a bound)"
 grep -q "PASSED.*1 test" "$work/log.txt"
 rm -rf "$work"

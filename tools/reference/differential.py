@@ -127,16 +127,24 @@ GENERATORS = {"gpt2": gpt2_model, "llama": llama_model("llama"), "mistral": llam
               "qwen2": llama_model("qwen2"), "qwen3": llama_model("qwen3")}
 
 
-# A configuration is kept only where float32 arithmetic can meet the bounds: PyTorch's own float32
-# forward must be within a quarter of each bound of the exact values (near the bound, which of two
-# correct float32 forwards errs more on one element is luck). Sharp random attention (scores of
-# 40 to 70) can make any float32 forward's pattern err by more than 1e-5; such weights get their
-# queries and keys scaled by 0.7 and are tried again (the count is printed).
+# A configuration is kept only where float32 arithmetic can meet the bounds: the error float32
+# rounding can cause must be within a quarter of each bound (near the bound, which of two correct
+# float32 forwards errs more on one element is luck). Two estimates, both must pass: PyTorch's own
+# float32 forward, and float64 forwards of weights each perturbed by one float32 rounding
+# (relative 2^-23 noise, PERTURBED_TRIALS draws). The second catches what one float32 run can be
+# lucky on: a q or k head whose projection nearly cancels, then is scaled up by a q/k norm (Qwen3
+# with 2-wide heads), errs by whatever the summation order leaves, and PyTorch's order erred 8x
+# less than another correct one on seed 2's checkpoint 99. Sharp random attention (scores of 40 to
+# 70) can make any float32 forward's pattern err by more than 1e-5; such weights get their queries
+# and keys scaled by 0.7 (under a q/k norm, its weights, since the norm undoes the projection's
+# scale) and are tried again (the count is printed).
 FP32_MARGIN = 0.25
+PERTURBED_TRIALS = 3
 
 
 def is_qk(name):
-    return any(name.endswith(s) for s in ("q_proj.weight", "k_proj.weight", "q_proj.bias", "k_proj.bias"))
+    return any(name.endswith(s) for s in ("q_proj.weight", "k_proj.weight", "q_proj.bias", "k_proj.bias",
+                                          "q_norm.weight", "k_norm.weight"))
 
 
 def temper(w, family, cfg):
@@ -147,24 +155,34 @@ def temper(w, family, cfg):
             w[k] *= 0.7
 
 
-def fp32_error(reference, stored, cfg, expected, seqs):
-    """PyTorch float32's worst pattern error (absolute) and other error (relative), as the C++ test
-    measures attnscope's."""
-    w32 = {k: v.float() for k, v in stored.items()}
+def hook_errors(cache, expected, s, pattern, other):
+    """The worst pattern error (absolute) and other error (relative) of one sequence's hooks, as the
+    C++ test measures attnscope's, folded into (pattern, other)."""
+    for name, t in cache.items():
+        e = expected[f"seq{s}.{name}"].double()
+        finite = torch.isfinite(e)
+        if not finite.any():
+            continue
+        err = (t.double() - e).abs()[finite].max().item()
+        if "hook_pattern" in name:
+            pattern = max(pattern, err)
+        else:
+            other = max(other, err / max(e[finite].abs().max().item(), 1e-30))
+    return pattern, other
+
+
+def fp32_error(reference, stored, cfg, expected, seqs, gen):
+    """The float32 error estimate: the worst of PyTorch's float32 forward and of float64 forwards
+    of once-rounded weights (see FP32_MARGIN)."""
+    variants = [{k: v.float() for k, v in stored.items()}]
+    for _ in range(PERTURBED_TRIALS):
+        variants.append({k: v * (1 + torch.randn(v.shape, generator=gen, dtype=torch.float64) * 2.0 ** -23)
+                         for k, v in stored.items()})
     pattern, other = 0.0, 0.0
-    for s, ids in enumerate(seqs):
-        with torch.no_grad():
-            cache = reference.forward(w32, cfg, ids)
-        for name, t in cache.items():
-            e = expected[f"seq{s}.{name}"].double()
-            finite = torch.isfinite(e)
-            if not finite.any():
-                continue
-            err = (t.double() - e).abs()[finite].max().item()
-            if "hook_pattern" in name:
-                pattern = max(pattern, err)
-            else:
-                other = max(other, err / max(e[finite].abs().max().item(), 1e-30))
+    for w in variants:
+        for s, ids in enumerate(seqs):
+            with torch.no_grad():
+                pattern, other = hook_errors(reference.forward(w, cfg, ids), expected, s, pattern, other)
     return pattern, other
 
 
@@ -192,13 +210,13 @@ def write_one(out, r, gen, family):
                 cache = reference.forward(stored, cfg, ids)
             for name, t in cache.items():
                 expected[f"seq{s}.{name}"] = t.contiguous().float()
-        pattern, other = fp32_error(reference, stored, cfg, expected, seqs)
+        pattern, other = fp32_error(reference, stored, cfg, expected, seqs, gen)
         if pattern <= FP32_MARGIN * 1e-5 and other <= FP32_MARGIN * 1e-4:
             break
         temper(w, family, cfg)
     safetensors_io.save(os.path.join(out, "expected.safetensors"), expected,
                         {"generator": "tools/reference/differential.py", "torch": torch.__version__,
-                         "pytorch_fp32_pattern_error": repr(pattern), "pytorch_fp32_other_error": repr(other)})
+                         "fp32_pattern_error_estimate": repr(pattern), "fp32_other_error_estimate": repr(other)})
     return cfg, lengths, dtype, tempered, pattern
 
 
@@ -221,7 +239,7 @@ def main():
         gen = torch.Generator().manual_seed(a.seed * 1000003 + i)
         cfg, lengths, dtype, tempered, fp32 = write_one(os.path.join(a.out, f"{i:03d}-{family}"), r, gen, family)
         print(f"{i:03d}-{family}: {dtype}, lengths {lengths}, q/k tempered {tempered}x, "
-              f"PyTorch fp32 pattern error {fp32:.3g}, " +
+              f"fp32 pattern error estimate {fp32:.3g}, " +
               ", ".join(f"{k}={v}" for k, v in cfg.items() if k not in ("architectures", "model_type")))
 
 
