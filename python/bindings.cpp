@@ -141,7 +141,9 @@ PYBIND11_MODULE(_attnscope, m) {
             d["model_type"] = c.model_type, d["n_layer"] = c.n_layer, d["n_head"] = c.n_head;
             d["n_kv_head"] = c.n_kv_head, d["d_head"] = c.d_head, d["n_embd"] = c.n_embd;
             d["n_inner"] = c.n_inner, d["vocab_size"] = c.vocab_size, d["n_positions"] = c.n_positions;
-            d["activation"] = activation_name(c.activation);
+            d["activation"] = activation_name(c.layer(0).activation);
+            d["parallel"] = c.layer(0).parallel;
+            d["rotary_dim"] = c.positions == PositionKind::rotary ? c.layer(0).rotary_dim : 0;
             d["norm"] = c.norm == NormKind::rms_norm ? "rms_norm" : "layer_norm";
             d["positions"] = c.positions == PositionKind::rotary ? "rotary" : "learned";
             return d;

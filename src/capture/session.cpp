@@ -229,7 +229,7 @@ CaptureSummary CaptureSession::capture(const std::string& dir) const {
     for (int il = -1; il < cfg.n_layer; ++il)
         for (int ih = 0; ih < kHookCount; ++ih)
             wanted[size_t((il + 1) * kHookCount + ih)] =
-                hook_is_per_layer(Hook(ih)) == (il >= 0) && hook_exists(Hook(ih), cfg) && sp.wants(Hook(ih), il);
+                hook_is_per_layer(Hook(ih)) == (il >= 0) && hook_exists(Hook(ih), cfg, il) && sp.wants(Hook(ih), il);
     auto captured = [&](Hook h, int il) { return wanted[size_t((il + 1) * kHookCount + int(h))] != 0; };
     for (int il = -1; il < cfg.n_layer; ++il)
         for (int ih = 0; ih < kHookCount; ++ih) {

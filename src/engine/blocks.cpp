@@ -58,14 +58,17 @@ void embed(const MatrixView& wte, const float* wpe, BlockContext& ctx) {
     add_inplace(st.x.data(), st.pos.data(), N * D);
 }
 
-void norm(Hook h, int il, const float* in, const float* gamma, const float* beta, BlockContext& ctx) {
+void norm(Hook h, int il, const float* in, const float* gamma, const float* beta, BlockContext& ctx, float* out) {
     const int64_t D = ctx.cfg.n_embd, N = ctx.batch.n_tokens();
-    ctx.state.ln.resize(size_t(N * D));
+    if (!out) {
+        ctx.state.ln.resize(size_t(N * D));
+        out = ctx.state.ln.data();
+    }
     if (ctx.cfg.norm == NormKind::rms_norm)
-        rms_norm(in, gamma, ctx.state.ln.data(), N, D, ctx.cfg.ln_eps);
+        rms_norm(in, gamma, out, N, D, ctx.cfg.ln_eps);
     else
-        layer_norm(in, gamma, beta, ctx.state.ln.data(), N, D, ctx.cfg.ln_eps);
-    offer_rows(h, il, ctx.state.ln.data(), D, ctx);
+        layer_norm(in, gamma, beta, out, N, D, ctx.cfg.ln_eps);
+    offer_rows(h, il, out, D, ctx);
 }
 
 namespace {
@@ -134,8 +137,9 @@ float* thread_scratch(RunState& st, int64_t n) {
 
 } // namespace
 
-void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
+void self_attention(const LayerWeights& w, int il, const float* in, BlockContext& ctx) {
     const ModelConfig& cfg = ctx.cfg;
+    const LayerSpec& spec = cfg.layer(il);
     // H query heads and H_kv key/value heads of width d: query head h reads key/value head
     // h / (H / H_kv), as HF's repeat_kv (grouped-query attention; H_kv = H without it)
     const int64_t H = cfg.n_head, Hkv = cfg.n_kv_head, d = cfg.d_head, N = ctx.batch.n_tokens();
@@ -151,28 +155,52 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
     float* k = q + Q;
     float* v = q + Q + KV;
     if (w.attn_qkv) {
-        linear(st.ln.data(), w.attn_qkv, w.attn_qkv_b, q, ctx);
+        linear(in, w.attn_qkv, w.attn_qkv_b, q, ctx);
+        if (w.qkv_per_head) { // GPT-NeoX: columns [q_h | k_h | v_h] per head -> q | k | v (H = H_kv)
+#pragma omp parallel for schedule(static)
+            for (int64_t t = 0; t < N; ++t) {
+                float* row = q + t * ld;
+                float* tmp = thread_scratch(st, ld);
+                std::copy(row, row + ld, tmp);
+                for (int64_t h = 0; h < H; ++h)
+                    for (int64_t part = 0; part < 3; ++part)
+                        std::copy(tmp + (3 * h + part) * d, tmp + (3 * h + part + 1) * d, row + part * Q + h * d);
+            }
+        }
     } else {
-        linear(st.ln.data(), w.attn_q, w.attn_q_b, q, ctx, ld);
-        linear(st.ln.data(), w.attn_k, w.attn_k_b, k, ctx, ld);
-        linear(st.ln.data(), w.attn_v, w.attn_v_b, v, ctx, ld);
+        linear(in, w.attn_q, w.attn_q_b, q, ctx, ld);
+        linear(in, w.attn_k, w.attn_k_b, k, ctx, ld);
+        linear(in, w.attn_v, w.attn_v_b, v, ctx, ld);
+    }
+    if (spec.clip_qkv > 0) { // OLMo: q, k, v clamped, before anything reads them
+        const float c = spec.clip_qkv;
+        float* p = st.qkv.data();
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < N * ld; ++i)
+            p[i] = std::clamp(p[i], -c, c);
     }
     offer_heads(Hook::q, il, q, ld, H, ctx);
     offer_heads(Hook::k, il, k, ld, Hkv, ctx);
     offer_heads(Hook::v, il, v, ld, Hkv, ctx);
-    if (cfg.qk_norm) // Qwen3: RMSNorm over each head's d values of q and k, before rotary
+    // RMSNorm of q and k before rotary: over each head's d values (Qwen3), or over the whole
+    // projection's H d and H_kv d values (OLMo 2)
+    if (spec.qk_norm != QkNorm::none) {
+        const bool per_head = spec.qk_norm == QkNorm::per_head;
         for (int64_t t = 0; t < N; ++t) {
-            rms_norm(q + t * ld, w.q_norm_w, q + t * ld, H, d, cfg.ln_eps);
-            rms_norm(k + t * ld, w.k_norm_w, k + t * ld, Hkv, d, cfg.ln_eps);
+            rms_norm(q + t * ld, w.q_norm_w, q + t * ld, per_head ? H : 1, per_head ? d : Q, cfg.ln_eps);
+            rms_norm(k + t * ld, w.k_norm_w, k + t * ld, per_head ? Hkv : 1, per_head ? d : KV, cfg.ln_eps);
         }
+    }
     if (cfg.positions == PositionKind::rotary) {
-        // positions count from each sequence's start, as in its own forward
-        const float* cos_t = st.rope_cos.data() + ctx.pos0 * (d / 2);
-        const float* sin_t = st.rope_sin.data() + ctx.pos0 * (d / 2);
+        // positions count from each sequence's start, as in its own forward; the tables are this
+        // layer's (decoder.cpp), spec.rotary_dim / 2 angles per position
+        const int64_t half = spec.rotary_dim / 2;
+        const float* cos_t = st.rope_cos.data() + ctx.pos0 * half;
+        const float* sin_t = st.rope_sin.data() + ctx.pos0 * half;
         for (int64_t s = 0; s < n_seq; ++s) {
             const int64_t T = int64_t(ctx.batch.tokens[size_t(s)].size()), off = ctx.batch.offset(s);
-            rope_apply(q + off * ld, ld, T, H, d, cos_t, sin_t);
-            rope_apply(k + off * ld, ld, T, Hkv, d, cos_t, sin_t);
+            rope_apply(q + off * ld, ld, T, H, d, spec.rotary_dim, spec.rotary_pairs, cos_t, sin_t);
+            rope_apply(k + off * ld, ld, T, Hkv, d, spec.rotary_dim, spec.rotary_pairs, cos_t, sin_t);
         }
         offer_heads(Hook::rot_q, il, q, ld, H, ctx);
         offer_heads(Hook::rot_k, il, k, ld, Hkv, ctx);
@@ -204,7 +232,7 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
     auto n_keys = [&](int64_t i, int64_t T) { return cfg.causal ? past + i + 1 : past + T; };
     // the first key a query sees: with a sliding window (Mistral) keys j > i - window
     auto first_key = [&](int64_t i) {
-        return cfg.sliding_window > 0 ? std::max<int64_t>(0, past + i - cfg.sliding_window + 1) : 0;
+        return spec.sliding_window > 0 ? std::max<int64_t>(0, past + i - spec.sliding_window + 1) : 0;
     };
     // Query rows go in blocks of kQueryBlock; a block sees the keys its last row sees. Within a
     // block, the softmax of row i reads its keys [first_key(i), n_keys(i)) and sets the rest to
@@ -323,26 +351,29 @@ void self_attention(const LayerWeights& w, int il, BlockContext& ctx) {
     }
     offer_heads(Hook::z, il, z, Q, H, ctx);
 
-    // attn_out[N, D] = z @ W_o + b_o
+    // attn_out[N, D] = z @ W_o + b_o, then its norm when the block has one after attention
     st.attn_out.resize(size_t(N * cfg.n_embd));
     linear(z, w.attn_out, w.attn_out_b, st.attn_out.data(), ctx);
+    if (spec.norm_placement != NormPlacement::pre)
+        norm(Hook::ln1_post_normalized, il, st.attn_out.data(), w.ln1_post_w, w.ln1_post_b, ctx, st.attn_out.data());
     offer_rows(Hook::attn_out, il, st.attn_out.data(), cfg.n_embd, ctx);
 }
 
-void mlp(const LayerWeights& w, int il, BlockContext& ctx) {
+void mlp(const LayerWeights& w, int il, const float* in, BlockContext& ctx) {
     const int64_t D = ctx.cfg.n_embd, F = ctx.cfg.n_inner, N = ctx.batch.n_tokens();
+    const LayerSpec& spec = ctx.cfg.layer(il);
     RunState& st = ctx.state;
     st.mlp_h.resize(size_t(N * F));
-    const bool gated = ctx.cfg.mlp == MlpKind::gated;
-    // plain: act(ln W_in + b); gated (Llama): act(ln W_gate) * (ln W_up), hook_pre is the gate
-    linear(st.ln.data(), gated ? w.mlp_gate : w.mlp_in, gated ? nullptr : w.mlp_in_b, st.mlp_h.data(), ctx);
+    const bool gated = spec.mlp == MlpKind::gated;
+    // plain: act(in W_in + b); gated (Llama): act(in W_gate) * (in W_up), hook_pre is the gate
+    linear(in, gated ? w.mlp_gate : w.mlp_in, gated ? nullptr : w.mlp_in_b, st.mlp_h.data(), ctx);
     offer_rows(Hook::mlp_pre, il, st.mlp_h.data(), F, ctx);
     if (gated) {
         st.mlp_up.resize(size_t(N * F));
-        linear(st.ln.data(), w.mlp_in, w.mlp_in_b, st.mlp_up.data(), ctx);
+        linear(in, w.mlp_in, w.mlp_in_b, st.mlp_up.data(), ctx);
         offer_rows(Hook::mlp_pre_linear, il, st.mlp_up.data(), F, ctx);
     }
-    switch (ctx.cfg.activation) {
+    switch (spec.activation) {
     case Activation::gelu_tanh: gelu_tanh(st.mlp_h.data(), N * F); break;
     case Activation::gelu_erf: gelu_erf(st.mlp_h.data(), N * F); break;
     case Activation::relu: relu(st.mlp_h.data(), N * F); break;
@@ -352,6 +383,8 @@ void mlp(const LayerWeights& w, int il, BlockContext& ctx) {
     offer_rows(Hook::mlp_post, il, st.mlp_h.data(), F, ctx);
     st.mlp_out.resize(size_t(N * D));
     linear(st.mlp_h.data(), w.mlp_out, w.mlp_out_b, st.mlp_out.data(), ctx);
+    if (spec.norm_placement != NormPlacement::pre)
+        norm(Hook::ln2_post_normalized, il, st.mlp_out.data(), w.ln2_post_w, w.ln2_post_b, ctx, st.mlp_out.data());
     offer_rows(Hook::mlp_out, il, st.mlp_out.data(), D, ctx);
 }
 
@@ -374,7 +407,8 @@ void final_norm_and_logits(const float* gamma, const float* beta, const MatrixVi
         const int64_t n_seq = ctx.batch.n_seq();
         std::vector<float> last(size_t(n_seq * D));
         for (int64_t s = 0; s < n_seq; ++s) {
-            const float* row = ctx.state.ln.data() + (ctx.batch.offset(s) + int64_t(ctx.batch.tokens[size_t(s)].size()) - 1) * D;
+            const float* row =
+                ctx.state.ln.data() + (ctx.batch.offset(s) + int64_t(ctx.batch.tokens[size_t(s)].size()) - 1) * D;
             std::copy(row, row + D, last.data() + s * D);
         }
         ctx.state.logits.resize(size_t(n_seq * V));

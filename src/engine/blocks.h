@@ -2,9 +2,9 @@
 // (decoder.cpp). Each block reads and writes RunState buffers over the packed batch and offers
 // its values to the hooks by name.
 //
-//   embed(model.tok_embd(), model.pos_embd(), ctx);                           // -> x
-//   norm(Hook::ln1_normalized, il, x, w.ln1_w, w.ln1_b, ctx);     // x -> ln (LayerNorm or RMSNorm)
-//   self_attention(cfg, w, il, ctx);                                          // ln -> attn_out
+//   embed(model.tok_embd(), model.pos_embd(), ctx);                     // -> x
+//   norm(Hook::ln1_normalized, il, x, w.ln1_w, w.ln1_b, ctx);           // x -> ln (LayerNorm or RMSNorm)
+//   self_attention(w, il, state.ln.data(), ctx);                         // ln -> attn_out
 #pragma once
 
 #include "engine/forward.h"
@@ -29,13 +29,16 @@ void offer_rows(Hook h, int il, float* base, int64_t width, BlockContext& ctx);
 // x = wte[token] (+ wpe[position] when wpe is not null), positions counted from each sequence's start;
 // a 16-bit wte's rows are widened as they are looked up.
 void embed(const MatrixView& wte, const float* wpe, BlockContext& ctx);
-// ln = LayerNorm(in) with (gamma, beta), or RMSNorm(in) with gamma; offered as hook h.
-void norm(Hook h, int il, const float* in, const float* gamma, const float* beta, BlockContext& ctx);
-// Multi-head causal self-attention of ln into attn_out (projections, GQA, q/k norms, rotary, window).
-void self_attention(const LayerWeights& w, int il, BlockContext& ctx);
-// Feed-forward block of ln into mlp_out: act(ln @ W_in + b_in) @ W_out + b_out, or gated:
-// (act(ln @ W_gate) * (ln @ W_up)) @ W_down.
-void mlp(const LayerWeights& w, int il, BlockContext& ctx);
+// out = LayerNorm(in) with (gamma, beta) (either may be null: none), or RMSNorm(in) with gamma;
+// offered as hook h. out defaults to state.ln; it may be in.
+void norm(Hook h, int il, const float* in, const float* gamma, const float* beta, BlockContext& ctx,
+          float* out = nullptr);
+// Multi-head causal self-attention of in [N, D] into attn_out, as layer il's LayerSpec says
+// (projections, clipping, GQA, q/k norms, rotary, window, the norm after it).
+void self_attention(const LayerWeights& w, int il, const float* in, BlockContext& ctx);
+// Feed-forward block of in [N, D] into mlp_out: act(in @ W_in + b_in) @ W_out + b_out, or gated:
+// (act(in @ W_gate) * (in @ W_up)) @ W_down; then its norm when the block has one after the MLP.
+void mlp(const LayerWeights& w, int il, const float* in, BlockContext& ctx);
 // x += delta, then offer x as hook h.
 void residual_add(Hook h, int il, const float* delta, BlockContext& ctx);
 // ln_f and the (tied or separate) LM head; logits only when wanted (with

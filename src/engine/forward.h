@@ -84,7 +84,7 @@ struct RunState {
     Buffer pos;                      // F32 [N, D] position embeddings
     Buffer ln;                       // F32 [N, D] layer-norm output
     Buffer qkv;                      // F32 [N, H d + 2 H_kv d]  q | k | v of each token (3D for GPT-2)
-    Buffer rope_cos, rope_sin;       // F32 [T_max, d / 2] rotary tables (rotary models)
+    Buffer rope_cos, rope_sin;       // F32 [T_max, r / 2] the current layer's rotary tables (rotary models)
     Buffer z;                        // F32 [N, H d]  per-head attention outputs, heads side by side
     Buffer attn_out;                 // F32 [N, D]
     Buffer mlp_h;                    // F32 [N, F]  (gated: the gate, then act(gate) * up)

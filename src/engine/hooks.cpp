@@ -29,12 +29,14 @@ constexpr HookInfo kHooks[] = {
     {Hook::attn_scores, "attn.hook_attn_scores", true},
     {Hook::pattern, "attn.hook_pattern", true},
     {Hook::z, "attn.hook_z", true},
+    {Hook::ln1_post_normalized, "ln1_post.hook_normalized", true},
     {Hook::attn_out, "hook_attn_out", true},
     {Hook::resid_mid, "hook_resid_mid", true},
     {Hook::ln2_normalized, "ln2.hook_normalized", true},
     {Hook::mlp_pre, "mlp.hook_pre", true},
     {Hook::mlp_pre_linear, "mlp.hook_pre_linear", true},
     {Hook::mlp_post, "mlp.hook_post", true},
+    {Hook::ln2_post_normalized, "ln2_post.hook_normalized", true},
     {Hook::mlp_out, "hook_mlp_out", true},
     {Hook::resid_post, "hook_resid_post", true},
     {Hook::ln_final_normalized, "ln_final.hook_normalized", false},
@@ -46,14 +48,31 @@ static_assert(sizeof(kHooks) / sizeof(kHooks[0]) == size_t(kHookCount));
 bool hook_is_per_layer(Hook h) {
     return kHooks[int(h)].per_layer;
 }
-bool hook_exists(Hook h, const ModelConfig& cfg) {
+bool hook_exists(Hook h, const ModelConfig& cfg, int il) {
     switch (h) {
     case Hook::pos_embed: return cfg.positions == PositionKind::learned;
     case Hook::rot_q:
     case Hook::rot_k: return cfg.positions == PositionKind::rotary;
-    case Hook::mlp_pre_linear: return cfg.mlp == MlpKind::gated;
+    default: break;
+    }
+    if (!hook_is_per_layer(h)) return true;
+    const LayerSpec& l = cfg.layer(il);
+    switch (h) {
+    case Hook::mlp_pre_linear: return l.mlp == MlpKind::gated;
+    case Hook::resid_mid: return !l.parallel;
+    case Hook::ln1_normalized:
+    case Hook::ln2_normalized: return l.norm_placement != NormPlacement::post;
+    case Hook::ln1_post_normalized:
+    case Hook::ln2_post_normalized: return l.norm_placement != NormPlacement::pre;
     default: return true;
     }
+}
+
+bool hook_exists(Hook h, const ModelConfig& cfg) {
+    if (!hook_is_per_layer(h)) return hook_exists(h, cfg, -1);
+    for (int il = 0; il < cfg.n_layer; ++il)
+        if (hook_exists(h, cfg, il)) return true;
+    return false;
 }
 
 const char* hook_suffix(Hook h) {
@@ -70,7 +89,7 @@ std::vector<std::string> all_hook_names(const ModelConfig& cfg) {
     if (hook_exists(Hook::pos_embed, cfg)) out.push_back(hook_name(Hook::pos_embed, -1));
     for (int il = 0; il < cfg.n_layer; ++il)
         for (const auto& h : kHooks)
-            if (h.per_layer && hook_exists(h.hook, cfg)) out.push_back(hook_name(h.hook, il));
+            if (h.per_layer && hook_exists(h.hook, cfg, il)) out.push_back(hook_name(h.hook, il));
     out.push_back(hook_name(Hook::ln_final_normalized, -1));
     out.push_back(hook_name(Hook::logits, -1));
     return out;

@@ -37,13 +37,15 @@ enum class Hook {
     attn_scores,         // blocks.L.attn.hook_attn_scores [H, T, T] scaled, masked (-inf), pre-softmax
     pattern,             // blocks.L.attn.hook_pattern    [H, T, T] post-softmax
     z,                   // blocks.L.attn.hook_z          [T, H, d] pattern @ V
-    attn_out,            // blocks.L.hook_attn_out        [T, D]  after the output projection
-    resid_mid,           // blocks.L.hook_resid_mid       [T, D]
+    ln1_post_normalized, // blocks.L.ln1_post.hook_normalized [T, D] the norm of attention's output (OLMo 2)
+    attn_out,            // blocks.L.hook_attn_out        [T, D]  after the output projection (and its norm)
+    resid_mid,           // blocks.L.hook_resid_mid       [T, D]  sequential blocks only
     ln2_normalized,      // blocks.L.ln2.hook_normalized  [T, D]
     mlp_pre,             // blocks.L.mlp.hook_pre         [T, F]  before the activation (gated: the gate)
     mlp_pre_linear,      // blocks.L.mlp.hook_pre_linear  [T, F]  gated MLP: the up projection
     mlp_post,            // blocks.L.mlp.hook_post        [T, F]  after the activation
-    mlp_out,             // blocks.L.hook_mlp_out         [T, D]
+    ln2_post_normalized, // blocks.L.ln2_post.hook_normalized [T, D] the norm of the MLP's output (OLMo 2)
+    mlp_out,             // blocks.L.hook_mlp_out         [T, D]  (after its norm)
     resid_post,          // blocks.L.hook_resid_post      [T, D]
     ln_final_normalized, // ln_final.hook_normalized   [T, D]
     logits,              // logits                        [T, V]
@@ -52,8 +54,11 @@ enum class Hook {
 constexpr int kHookCount = int(Hook::count);
 
 bool hook_is_per_layer(Hook h);
-// Whether a model of this config has the hook (no hook_pos_embed with rotary positions, no
-// hook_rot_q / hook_rot_k without them, hook_pre_linear only in a gated MLP).
+// Whether layer il of a model of this config has the hook (no hook_pos_embed with rotary
+// positions, no hook_rot_q / hook_rot_k without them, hook_pre_linear only in a gated MLP, no
+// hook_resid_mid in a parallel block, ln1 only before a sublayer, ln1_post only after one); il is
+// ignored for model-level hooks. Without il: whether any layer has it.
+bool hook_exists(Hook h, const ModelConfig& cfg, int il);
 bool hook_exists(Hook h, const ModelConfig& cfg);
 // "blocks.3.attn.hook_pattern" for (pattern, 3); "logits" for (logits, -1).
 std::string hook_name(Hook h, int il);

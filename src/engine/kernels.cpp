@@ -120,8 +120,8 @@ static void blas_product(const float* x, int64_t ldx, const float* w, int64_t ld
 #endif
 }
 
-static void product(const float* x, int64_t ldx, const float* w, int64_t ldw, GemmB layout, const float* b,
-                    float scale, float* y, int64_t ldy, int64_t N, int64_t K, int64_t M) {
+static void product(const float* x, int64_t ldx, const float* w, int64_t ldw, GemmB layout, const float* b, float scale,
+                    float* y, int64_t ldy, int64_t N, int64_t K, int64_t M) {
     if (N == 0 || M == 0) return;
     if (g_backend == MatmulBackend::openblas)
         blas_product(x, ldx, w, ldw, layout, b, scale, y, ldy, N, K, M);
@@ -133,8 +133,7 @@ void matmul(const float* x, const float* w, const float* b, float* y, int64_t N,
     product(x, K, w, M, GemmB::k_by_m, b, 1.0f, y, ldy < 0 ? M : ldy, N, K, M);
 }
 
-void matmul_nt(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t K, int64_t M,
-               int64_t ldy) {
+void matmul_nt(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t K, int64_t M, int64_t ldy) {
     product(x, K, w, K, GemmB::m_by_k, b, 1.0f, y, ldy < 0 ? M : ldy, N, K, M);
 }
 
@@ -155,9 +154,20 @@ void layer_norm(const float* x, const float* gamma, const float* beta, float* y,
         var /= double(D);
         // in double, rounded once: within half an ulp of (x - mean) / sqrt(var + eps) * g + b
         const double rstd = 1.0 / std::sqrt(var + double(eps));
+        // OLMo's LayerNorm has no weight and no bias; some have a weight alone
+        if (!gamma) {
 #pragma omp simd
-        for (int64_t c = 0; c < D; ++c)
-            yi[c] = float((double(xi[c]) - mean) * rstd * double(gamma[c]) + double(beta[c]));
+            for (int64_t c = 0; c < D; ++c)
+                yi[c] = float((double(xi[c]) - mean) * rstd);
+        } else if (!beta) {
+#pragma omp simd
+            for (int64_t c = 0; c < D; ++c)
+                yi[c] = float((double(xi[c]) - mean) * rstd * double(gamma[c]));
+        } else {
+#pragma omp simd
+            for (int64_t c = 0; c < D; ++c)
+                yi[c] = float((double(xi[c]) - mean) * rstd * double(gamma[c]) + double(beta[c]));
+        }
     }
 }
 
@@ -266,8 +276,14 @@ void rope_tables(const RopeConfig& r, int64_t d, int64_t n_pos, float* cos_t, fl
         }
 }
 
-void rope_apply(float* x, int64_t ld, int64_t T, int64_t n_heads, int64_t d, const float* cos_t, const float* sin_t) {
-    const int64_t half = d / 2;
+void rope_apply(float* x, int64_t ld, int64_t T, int64_t n_heads, int64_t d, int64_t rotary_dim, RotaryPairs pairs,
+                const float* cos_t, const float* sin_t) {
+    // the first rotary_dim values of each head rotate, in rotary_dim / 2 pairs sharing the
+    // tables' angles; the rest pass through (GPT-NeoX's rotary_pct < 1)
+    const int64_t half = rotary_dim / 2;
+    // a pair's two members: (i, i + half) as rotate_half, or (2i, 2i + 1)
+    const int64_t first = pairs == RotaryPairs::half_split ? 1 : 2,
+                  second = pairs == RotaryPairs::half_split ? half : 1;
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < T; ++t)
         for (int64_t h = 0; h < n_heads; ++h) {
@@ -275,10 +291,11 @@ void rope_apply(float* x, int64_t ld, int64_t T, int64_t n_heads, int64_t d, con
             const float* c = cos_t + t * half;
             const float* s = sin_t + t * half;
             for (int64_t i = 0; i < half; ++i) {
-                // rotate_half: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)
-                const float a = v[i], b = v[i + half];
-                v[i] = a * c[i] - b * s[i];
-                v[i + half] = b * c[i] + a * s[i];
+                // (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)
+                float* p = v + i * first;
+                const float a = p[0], b = p[second];
+                p[0] = a * c[i] - b * s[i];
+                p[second] = b * c[i] + a * s[i];
             }
         }
 }

@@ -45,11 +45,13 @@ void rms_norm(const float* x, const float* gamma, float* y, int64_t N, int64_t D
 // silu(x) = x sigmoid(x), in place, vectorised, in double and rounded once; y *= x element-wise.
 void silu(float* x, int64_t n);
 void mul_inplace(float* y, const float* x, int64_t n);
-// Rotary position embedding (HF's rotate-half convention): tables [n_pos, d/2] of cos and sin
-// of pos * inv_freq_i with the config's scaling, then x's heads rotated in place, row t of x
-// (ld floats apart, n_heads heads of d) at position t.
+// Rotary position embedding: tables [n_pos, r/2] of cos and sin of pos * inv_freq_i
+// (inv_freq_i = theta^(-2i/r), r the rotary width) with the config's scaling, then x's heads
+// rotated in place, row t of x (ld floats apart, n_heads heads of d) at position t: the first
+// rotary_dim (= r) values of each head, in pairs (i, i + r/2) (HF's rotate_half) or (2i, 2i + 1).
 void rope_tables(const RopeConfig& rope, int64_t d, int64_t n_pos, float* cos_t, float* sin_t);
-void rope_apply(float* x, int64_t ld, int64_t T, int64_t n_heads, int64_t d, const float* cos_t, const float* sin_t);
+void rope_apply(float* x, int64_t ld, int64_t T, int64_t n_heads, int64_t d, int64_t rotary_dim, RotaryPairs pairs,
+                const float* cos_t, const float* sin_t);
 
 // Layer normalisation over the last dimension (biased variance, as torch.nn.LayerNorm).
 void layer_norm(const float* x, const float* gamma, const float* beta, float* y, int64_t N, int64_t D, float eps);

@@ -30,16 +30,10 @@ ModelConfig parse_gpt2_config(const nlohmann::json& j, const std::string& path) 
     c.ln_eps = float(json_number_or(j, "layer_norm_epsilon", path, 1e-5));
     if (!(c.ln_eps > 0 && c.ln_eps < 1))
         throw Error(cat(path, ": layer_norm_epsilon = ", c.ln_eps, " must be in (0, 1)"));
-    const std::string act = json_string_or(j, "activation_function", path, "gelu_new");
-    if (act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast")
-        c.activation = Activation::gelu_tanh;
-    else if (act == "gelu")
-        c.activation = Activation::gelu_erf;
-    else if (act == "relu")
-        c.activation = Activation::relu;
-    else
-        throw Error(cat(path, ": activation_function '", act, "' is not supported"),
-                    "supported: gelu_new, gelu_pytorch_tanh, gelu_fast, gelu, relu");
+    LayerSpec l; // pre-norm, sequential, global attention, plain MLP
+    l.activation =
+        parse_activation(json_string_or(j, "activation_function", path, "gelu_new"), path, "activation_function");
+    c.layers.assign(size_t(c.n_layer), l);
     c.tie_word_embeddings = json_bool_or(j, "tie_word_embeddings", path, true);
     c.scale_attn_weights = json_bool_or(j, "scale_attn_weights", path, true);
     c.scale_attn_by_inverse_layer_idx = json_bool_or(j, "scale_attn_by_inverse_layer_idx", path, false);
@@ -80,16 +74,8 @@ void bind_gpt2_weights(Model& m, WeightLoader& w) {
     }
     m.ln_f_w_ = w.get(p + "ln_f.weight", {D});
     m.ln_f_b_ = w.get(p + "ln_f.bias", {D});
-    if (c.tie_word_embeddings) {
-        m.lm_head_ = m.tok_embd_;
-    } else {
-        if (!w.has("lm_head.weight"))
-            throw Error(
-                cat(m.dir(),
-                    ": config.json sets tie_word_embeddings = false but the checkpoint has no 'lm_head.weight'"),
-                "save the model with its LM head, or set tie_word_embeddings to true if the head is wte");
-        m.lm_head_ = w.matrix_out_in("lm_head.weight", D, V);
-    }
+    m.lm_head_ = w.lm_head("lm_head.weight",
+                           "save the model with its LM head, or set tie_word_embeddings to true if the head is wte");
 }
 
 } // namespace

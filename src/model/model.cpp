@@ -14,13 +14,14 @@ namespace attnscope {
 
 namespace fs = std::filesystem;
 
-const Architecture& gpt2_architecture();                        // gpt2.cpp
-const std::vector<Architecture>& llama_family_architectures(); // llama.cpp: llama, mistral, qwen2, qwen3
+const Architecture& gpt2_architecture();                       // gpt2.cpp
+const Architecture& gpt_neox_architecture();                   // gpt_neox.cpp
+const std::vector<Architecture>& llama_family_architectures(); // llama.cpp: llama, mistral, qwen2, qwen3, olmo, olmo2
 
 namespace {
 const std::vector<const Architecture*>& registry() {
     static const std::vector<const Architecture*> archs = [] {
-        std::vector<const Architecture*> a = {&gpt2_architecture()};
+        std::vector<const Architecture*> a = {&gpt2_architecture(), &gpt_neox_architecture()};
         for (const Architecture& member : llama_family_architectures())
             a.push_back(&member);
         return a;
@@ -84,6 +85,7 @@ const TensorInfo* WeightLoader::checked(const std::string& name, const std::vect
         model_.weights_dtype_ = dt;
     else if (model_.weights_dtype_ != dt)
         model_.weights_dtype_ = "mixed";
+    if (model_.bound_.insert(name).second) model_.n_params_ += t->numel();
     *file = f;
     return t;
 }
@@ -115,6 +117,16 @@ MatrixView WeightLoader::matrix(const std::string& name, int64_t in, int64_t out
     model_.weight_bytes_ += t->numel() * 2;
     model_.reads_mapping_ = true;
     return {f->raw(*t), t->dtype, in, out, out_major};
+}
+
+MatrixView WeightLoader::lm_head(const std::string& name, const std::string& hint) {
+    const ModelConfig& c = model_.config_;
+    if (c.tie_word_embeddings) return model_.tok_embd_;
+    if (!has(name))
+        throw Error(
+            cat(model_.dir_, ": config.json leaves tie_word_embeddings false but the checkpoint has no '", name, "'"),
+            hint);
+    return matrix_out_in(name, c.n_embd, c.vocab_size);
 }
 
 std::shared_ptr<const Model> Model::load(const std::string& dir, const LoadOptions& options) {
@@ -170,6 +182,34 @@ std::shared_ptr<const Model> Model::load(const std::string& dir, const LoadOptio
     return model;
 }
 
+namespace {
+// One line on a block: its order, norm placement, window and rotary settings (docs/models.md).
+std::string describe_layer(const ModelConfig& c, const LayerSpec& l) {
+    std::string s = l.parallel ? "parallel attention and MLP" : "sequential";
+    s += l.norm_placement == NormPlacement::pre    ? ", pre-norm"
+         : l.norm_placement == NormPlacement::post ? ", post-norm"
+                                                   : ", norms before and after";
+    if (l.sliding_window > 0) s += cat(", sliding window ", l.sliding_window);
+    if (c.positions == PositionKind::rotary) {
+        s += cat(", rotary theta ", l.rope.theta);
+        if (l.rotary_dim != c.d_head) s += cat(" on ", l.rotary_dim, " of ", c.d_head, " dims");
+        if (l.rotary_pairs == RotaryPairs::interleaved) s += " (interleaved pairs)";
+        if (l.rope.scaling == RopeScaling::llama3) s += ", llama3 scaling";
+        if (l.rope.scaling == RopeScaling::linear) s += cat(", linear scaling x", l.rope.factor);
+    }
+    if (l.qk_norm != QkNorm::none) s += l.qk_norm == QkNorm::per_head ? ", q/k norms per head" : ", q/k norms";
+    if (l.clip_qkv > 0) s += cat(", q/k/v clipped at ", l.clip_qkv);
+    s += cat(", MLP ", l.mlp == MlpKind::gated ? "gated " : "", activation_name(l.activation));
+    return s;
+}
+
+bool same_description(const LayerSpec& a, const LayerSpec& b) {
+    return a.sliding_window == b.sliding_window && a.rope == b.rope && a.rotary_dim == b.rotary_dim &&
+           a.rotary_pairs == b.rotary_pairs && a.norm_placement == b.norm_placement && a.parallel == b.parallel &&
+           a.qk_norm == b.qk_norm && a.clip_qkv == b.clip_qkv && a.mlp == b.mlp && a.activation == b.activation;
+}
+} // namespace
+
 std::string Model::summary() const {
     const ModelConfig& c = config_;
     std::ostringstream os;
@@ -177,23 +217,23 @@ std::string Model::summary() const {
        << "architecture: " << c.model_type << (c.architecture.empty() ? "" : " (" + c.architecture + ")") << "\n"
        << "layers:       " << c.n_layer << "\n"
        << "heads:        " << c.n_head << " x " << c.d_head << " (head width)"
-       << (c.n_kv_head != c.n_head ? cat(", ", c.n_kv_head, " key/value heads (grouped-query)") : "")
-       << (c.qk_norm ? ", q/k norms" : "") << "\n"
-       << "width:        " << c.n_embd << " (MLP " << c.n_inner << ", " << (c.mlp == MlpKind::gated ? "gated " : "")
-       << activation_name(c.activation) << ")\n"
+       << (c.n_kv_head != c.n_head ? cat(", ", c.n_kv_head, " key/value heads (grouped-query)") : "") << "\n"
+       << "width:        " << c.n_embd << " (MLP " << c.n_inner << ")\n"
        << "vocabulary:   " << c.vocab_size << "\n"
        << "context:      " << c.n_positions << " positions"
-       << (c.positions == PositionKind::rotary ? cat(" (rotary, theta ", c.rope.theta,
-                                                     c.rope.scaling == RopeScaling::llama3   ? ", llama3 scaling"
-                                                     : c.rope.scaling == RopeScaling::linear ? ", linear scaling"
-                                                                                             : "",
-                                                     ")")
-                                               : "")
-       << (c.sliding_window > 0 ? cat(", sliding window ", c.sliding_window) : "") << "\n"
-       << (c.norm == NormKind::rms_norm ? "RMS norm:     eps " : "layer norm:   eps ") << c.ln_eps << "\n"
-       << "parameters:   "
-       << c.n_params() + (lm_head_tied() || c.positions == PositionKind::rotary ? 0 : int64_t(c.vocab_size) * c.n_embd)
-       << (lm_head_tied() ? " (lm_head tied to wte)" : " (with a separate lm_head)") << "\n"
+       << (c.positions == PositionKind::rotary ? " (rotary)" : " (learned position table)") << "\n";
+    // one line when every block is alike, else one per run of alike blocks
+    for (int il = 0; il < c.n_layer;) {
+        int end = il + 1;
+        while (end < c.n_layer && same_description(c.layer(end), c.layer(il)))
+            ++end;
+        os << (il == 0 && end == c.n_layer ? "blocks:       " : cat("blocks ", il, "-", end - 1, ":   "))
+           << describe_layer(c, c.layer(il)) << "\n";
+        il = end;
+    }
+    os << (c.norm == NormKind::rms_norm ? "RMS norm:     eps " : "layer norm:   eps ") << c.ln_eps << "\n"
+       << "parameters:   " << n_params_
+       << (lm_head_tied() ? " (lm_head tied to the embedding)" : " (with a separate lm_head)") << "\n"
        << "weights:      " << weights_dtype_ << " in " << weight_files_.size() << " file(s), "
        << cat(weight_bytes_ / 1000000, " MB in memory")
        << (load_options_.weights_f32 || weights_dtype_ == "F32" ? "" : " (16-bit matrices as stored, widened per tile)")

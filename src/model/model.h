@@ -17,6 +17,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,22 +44,30 @@ struct LoadOptions {
 };
 
 // One transformer block. Absent weights (biases of Llama, a fused QKV where q, k, v are
-// separate, LayerNorm biases under RMSNorm) are null, never zero arrays.
+// separate, LayerNorm biases under RMSNorm, OLMo's parameter-free LayerNorm) are null, never zero
+// arrays; which norms a block runs is its LayerSpec's business, not these pointers'.
 struct LayerWeights {
-    const float* ln1_w = nullptr;    // F32 [D]
-    const float* ln1_b = nullptr;    // F32 [D]   LayerNorm only
-    MatrixView attn_qkv;             // [D, 3D]   fused Q|K|V (GPT-2), or:
+    const float* ln1_w = nullptr;      // F32 [D]   the norm before attention (NormPlacement pre)
+    const float* ln1_b = nullptr;      // F32 [D]   LayerNorm only
+    const float* ln1_post_w = nullptr; // F32 [D] the norm of attention's output (post, pre_and_post)
+    const float* ln1_post_b = nullptr; // F32 [D]
+    MatrixView attn_qkv;               // [D, 3D]   fused Q|K|V (GPT-2), or:
     MatrixView attn_q, attn_k, attn_v; // [H d, D], [H_kv d, D], [H_kv d, D] (nn.Linear)
     const float* attn_qkv_b = nullptr; // F32 [3D]
+    // The fused product's columns go head by head, [q_h | k_h | v_h] for each head h (GPT-NeoX's
+    // query_key_value), instead of all q, then all k, then all v (GPT-2's c_attn).
+    bool qkv_per_head = false;
     const float* attn_q_b = nullptr;   // F32 [H d]     (Qwen2)
     const float* attn_k_b = nullptr;   // F32 [H_kv d]
     const float* attn_v_b = nullptr;   // F32 [H_kv d]
-    const float* q_norm_w = nullptr;   // F32 [d]       per-head RMSNorm of q (Qwen3)
-    const float* k_norm_w = nullptr;   // F32 [d]
+    const float* q_norm_w = nullptr;   // F32 [d] per-head RMSNorm of q (Qwen3), [H d] whole (OLMo 2)
+    const float* k_norm_w = nullptr;   // F32 [d], or [H_kv d]
     MatrixView attn_out;               // [H d -> D]
     const float* attn_out_b = nullptr; // F32 [D]
-    const float* ln2_w = nullptr;      // F32 [D]
+    const float* ln2_w = nullptr;      // F32 [D]   the norm before the MLP
     const float* ln2_b = nullptr;      // F32 [D]
+    const float* ln2_post_w = nullptr; // F32 [D]   the norm of the MLP's output
+    const float* ln2_post_b = nullptr; // F32 [D]
     MatrixView mlp_gate;               // [D -> F]  gated MLP only
     MatrixView mlp_in;                 // [D -> F]  c_fc / up_proj
     const float* mlp_in_b = nullptr;   // F32 [F]
@@ -78,20 +87,18 @@ class WeightLoader {
     const float* get(const std::string& name, const std::vector<int64_t>& shape);
     // A matrix stored [in, out] (Conv1D) or [out, in] (nn.Linear), shape checked; F16/BF16 kept
     // as stored unless the model loads with weights_f32.
-    MatrixView matrix_in_out(const std::string& name, int64_t in, int64_t out) {
-        return matrix(name, in, out, false);
-    }
-    MatrixView matrix_out_in(const std::string& name, int64_t in, int64_t out) {
-        return matrix(name, in, out, true);
-    }
+    MatrixView matrix_in_out(const std::string& name, int64_t in, int64_t out) { return matrix(name, in, out, false); }
+    MatrixView matrix_out_in(const std::string& name, int64_t in, int64_t out) { return matrix(name, in, out, true); }
     // Names of all tensors in the checkpoint.
     std::vector<std::string> names() const;
+    // The LM head [V, D] as config.json's tie_word_embeddings says: the bound embedding, or the
+    // tensor `name` (nn.Linear), refused with `hint` when the checkpoint lacks it.
+    MatrixView lm_head(const std::string& name, const std::string& hint);
 
   private:
     MatrixView matrix(const std::string& name, int64_t in, int64_t out, bool out_major);
     // The tensor's entry, found and shape-checked (throws naming tensor and file); notes its dtype.
-    const TensorInfo* checked(const std::string& name, const std::vector<int64_t>& shape,
-                              const SafetensorsFile** file);
+    const TensorInfo* checked(const std::string& name, const std::vector<int64_t>& shape, const SafetensorsFile** file);
     const SafetensorsFile* file_of(const std::string& name, const TensorInfo** info) const;
     Model& model_;
     std::vector<std::shared_ptr<SafetensorsFile>> files_;
@@ -113,15 +120,18 @@ class Model {
     static std::shared_ptr<const Model> load(const std::string& dir, const LoadOptions& options = {});
     // Bytes of weights held: mapped as stored plus converted copies.
     int64_t weight_bytes() const { return weight_bytes_; }
+    // Parameters: the elements of every tensor the architecture bound, each counted once (a tied
+    // LM head is the embedding), whatever the family.
+    int64_t n_params() const { return n_params_; }
 
     const ModelConfig& config() const { return config_; }
     const std::string& dir() const { return dir_; }
     const LayerWeights& layer(int il) const { return layers_[size_t(il)]; }
     const MatrixView& tok_embd() const { return tok_embd_; } // [V, D]: row t is token t's embedding
-    const float* pos_embd() const { return pos_embd_; } // F32 [P, D]; null with rotary positions
-    const float* ln_f_w() const { return ln_f_w_; }     // F32 [D]
-    const float* ln_f_b() const { return ln_f_b_; }     // F32 [D]; null under RMSNorm
-    const MatrixView& lm_head() const { return lm_head_; } // [V, D] (the embedding when tied)
+    const float* pos_embd() const { return pos_embd_; }      // F32 [P, D]; null with rotary positions
+    const float* ln_f_w() const { return ln_f_w_; }          // F32 [D]
+    const float* ln_f_b() const { return ln_f_b_; }          // F32 [D]; null under RMSNorm
+    const MatrixView& lm_head() const { return lm_head_; }   // [V, D] (the embedding when tied)
     bool lm_head_tied() const { return lm_head_.data == tok_embd_.data; }
     // Storage dtype of the checkpoint's weights ("F32", "BF16", ...; "mixed" if several).
     const std::string& weights_dtype() const { return weights_dtype_; }
@@ -155,6 +165,8 @@ class Model {
     std::string dir_;
     LoadOptions load_options_;
     int64_t weight_bytes_ = 0;
+    int64_t n_params_ = 0;
+    std::set<std::string> bound_; // names of the tensors counted in n_params_
     std::string weights_dtype_;
     std::vector<std::string> weight_files_;
     std::vector<std::shared_ptr<SafetensorsFile>> files_; // keep the mappings alive

@@ -68,7 +68,7 @@ TEST_F(Stories, ConvertedModelLoadsAsLlama) {
     EXPECT_EQ(c.n_positions, 512);
     EXPECT_EQ(c.bos_token_id, 1);
     EXPECT_TRUE(model_->lm_head_tied());
-    EXPECT_EQ(c.n_params(), 260032);
+    EXPECT_EQ(model_->n_params(), 260032);
     EXPECT_TRUE(std::filesystem::exists(dir_.file("model/tokenizer.model")));
 }
 

@@ -66,6 +66,20 @@ TEST(ForwardReference, Qwen3QkNormsAndOwnHeadWidth) {
 TEST(ForwardReference, MistralSlidingWindowShorterThanTheText) {
     compare_to_reference("mistral-window");
 }
+// GPT-NeoX (tools/reference/neox_reference.py) and OLMo / OLMo 2 (llama_reference.py), from
+// tools/reference/make_family_fixtures.py: the cases a random differential run may not draw.
+TEST(ForwardReference, GptNeoxParallelResidualQuarterRotary) {
+    compare_to_reference("neox-parallel");
+}
+TEST(ForwardReference, GptNeoxSequentialWholeRotaryNoBiasBf16) {
+    compare_to_reference("neox-sequential");
+}
+TEST(ForwardReference, OlmoParameterFreeNormsClippedQkv) {
+    compare_to_reference("olmo-clip");
+}
+TEST(ForwardReference, Olmo2PostNormsWholeProjectionQkNorms) {
+    compare_to_reference("olmo2");
+}
 TEST(ForwardReference, LlamaBf16LinearRopeScaling) {
     compare_to_reference("llama-bf16");
 }

@@ -1,8 +1,8 @@
 // Hook names, globs, index lists and the ask-step plan.
 #include "engine/hooks.h"
 
-#include <algorithm>
 #include "test_util.h"
+#include <algorithm>
 
 using namespace attnscope;
 using namespace attnscope::test;
@@ -15,18 +15,35 @@ TEST(Hooks, NamesAreTransformerLens) {
     EXPECT_EQ(hook_name(Hook::logits, -1), "logits");
     ModelConfig gpt2;
     gpt2.n_layer = 2;
+    gpt2.layers.assign(2, LayerSpec{});
     const auto all = all_hook_names(gpt2);
     EXPECT_EQ(all.front(), "hook_embed");
     EXPECT_EQ(all.back(), "logits");
     EXPECT_EQ(all.size(), size_t(4 + 2 * 15));
     // a Llama-shaped model: rotary q and k, the gated MLP's up projection, no position table
     ModelConfig llama = gpt2;
-    llama.positions = PositionKind::rotary, llama.mlp = MlpKind::gated, llama.norm = NormKind::rms_norm;
+    llama.positions = PositionKind::rotary, llama.norm = NormKind::rms_norm;
+    for (LayerSpec& l : llama.layers)
+        l.mlp = MlpKind::gated;
     const auto names = all_hook_names(llama);
     EXPECT_EQ(names.size(), size_t(3 + 2 * 18));
     EXPECT_EQ(std::count(names.begin(), names.end(), "hook_pos_embed"), 0);
     EXPECT_EQ(std::count(names.begin(), names.end(), "blocks.1.attn.hook_rot_k"), 1);
     EXPECT_EQ(std::count(names.begin(), names.end(), "blocks.0.mlp.hook_pre_linear"), 1);
+    // per layer: a parallel block has no hook_resid_mid; a post-norm block has ln1_post and
+    // ln2_post instead of ln1 and ln2
+    ModelConfig mixed = llama;
+    mixed.layers[0].parallel = true;
+    mixed.layers[1].norm_placement = NormPlacement::post;
+    const auto m = all_hook_names(mixed);
+    EXPECT_EQ(m.size(), names.size() - 1);
+    EXPECT_EQ(std::count(m.begin(), m.end(), "blocks.0.hook_resid_mid"), 0);
+    EXPECT_EQ(std::count(m.begin(), m.end(), "blocks.1.hook_resid_mid"), 1);
+    EXPECT_EQ(std::count(m.begin(), m.end(), "blocks.0.ln1.hook_normalized"), 1);
+    EXPECT_EQ(std::count(m.begin(), m.end(), "blocks.1.ln1.hook_normalized"), 0);
+    EXPECT_EQ(std::count(m.begin(), m.end(), "blocks.1.ln2_post.hook_normalized"), 1);
+    EXPECT_TRUE(hook_exists(Hook::resid_mid, mixed));
+    EXPECT_FALSE(hook_exists(Hook::resid_mid, mixed, 0));
 }
 
 TEST(Hooks, Glob) {

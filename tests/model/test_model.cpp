@@ -1,11 +1,11 @@
 // Loading GPT-2 checkpoints: config fields, both naming schemes, tied and separate LM heads,
 // and a clear Error for every way a checkpoint can disagree with its config.
-#include "model/model.h"
 #include "core/error.h"
+#include "model/model.h"
 
+#include "test_util.h"
 #include <filesystem>
 #include <functional>
-#include "test_util.h"
 
 #include <nlohmann/json.hpp>
 
@@ -72,7 +72,7 @@ TEST(Model, LoadsFixtureWithPrefixAndTiedHead) {
     EXPECT_EQ(c.n_head, 4);
     EXPECT_EQ(c.d_head, 16);
     EXPECT_EQ(c.n_inner, 256);
-    EXPECT_EQ(c.activation, Activation::gelu_tanh);
+    EXPECT_EQ(c.layer(0).activation, Activation::gelu_tanh);
     EXPECT_TRUE(m->lm_head_tied());
     EXPECT_EQ(m->weights_dtype(), "F32");
     EXPECT_NE(m->summary().find("layers:       2"), std::string::npos);
@@ -82,7 +82,7 @@ TEST(Model, LoadsWithoutPrefixAndOptionalFields) {
     auto m = Model::load(fixture("gpt2-odd"));
     const ModelConfig& c = m->config();
     EXPECT_EQ(c.n_inner, 100);
-    EXPECT_EQ(c.activation, Activation::gelu_erf);
+    EXPECT_EQ(c.layer(0).activation, Activation::gelu_erf);
     EXPECT_FLOAT_EQ(c.ln_eps, 1e-6f);
     EXPECT_TRUE(c.scale_attn_by_inverse_layer_idx);
 }
@@ -93,7 +93,7 @@ TEST(Model, SeparateLmHeadAndBf16) {
     EXPECT_EQ(m->weights_dtype(), "BF16");
     auto h = Model::load(fixture("gpt2-f16"));
     EXPECT_EQ(h->weights_dtype(), "F16");
-    EXPECT_EQ(h->config().activation, Activation::relu);
+    EXPECT_EQ(h->config().layer(0).activation, Activation::relu);
 }
 
 TEST(Model, ZeroCheckpointsLoadBothWays) {
@@ -142,9 +142,9 @@ TEST(ModelBad, ConfigValuesOutOfRangeOrWrongType) {
     write_file(dir.file("config.json"), cfg.dump());
     expect_error([&] { Model::load(dir.str()); }, {"config.json", "'n_embd' must be an integer"});
     cfg = small_config();
-    cfg["activation_function"] = "swish";
+    cfg["activation_function"] = "quick_gelu";
     write_file(dir.file("config.json"), cfg.dump());
-    expect_error([&] { Model::load(dir.str()); }, {"config.json", "'swish'", "not supported"});
+    expect_error([&] { Model::load(dir.str()); }, {"config.json", "'quick_gelu'", "not supported"});
     cfg = small_config();
     cfg["model_type"] = "t5";
     write_file(dir.file("config.json"), cfg.dump());
@@ -165,7 +165,7 @@ TEST(ModelBad, UntiedHeadMissing) {
     json cfg = small_config();
     cfg["tie_word_embeddings"] = false; // promises an lm_head.weight the checkpoint does not have
     write_checkpoint(dir, cfg);
-    expect_error([&] { Model::load(dir.str()); }, {"tie_word_embeddings = false", "'lm_head.weight'"});
+    expect_error([&] { Model::load(dir.str()); }, {"tie_word_embeddings false", "'lm_head.weight'"});
     cfg["tie_word_embeddings"] = "no";
     write_checkpoint(dir, cfg);
     expect_error([&] { Model::load(dir.str()); }, {"tie_word_embeddings"});
@@ -219,9 +219,9 @@ TEST(ModelBad, LlamaFamilyConfigAndTensors) {
         std::string header = "{", data;
         for (const auto& t : st.tensors()) {
             if (t.name == "model.layers.1.self_attn.k_proj.weight") continue;
-            header += cat(header.size() > 1 ? "," : "", "\"", t.name, "\":{\"dtype\":\"F32\",\"shape\":[",
-                          t.shape[0], t.shape.size() > 1 ? cat(",", t.shape[1]) : "", "],\"data_offsets\":[",
-                          data.size(), ",", data.size() + (t.end - t.begin), "]}");
+            header += cat(header.size() > 1 ? "," : "", "\"", t.name, "\":{\"dtype\":\"F32\",\"shape\":[", t.shape[0],
+                          t.shape.size() > 1 ? cat(",", t.shape[1]) : "", "],\"data_offsets\":[", data.size(), ",",
+                          data.size() + (t.end - t.begin), "]}");
             data.append(reinterpret_cast<const char*>(st.raw(t)), t.end - t.begin);
         }
         write_file(dir.file("model.safetensors"), safetensors_bytes(header + "}", data));
@@ -239,12 +239,15 @@ TEST(ModelBad, LlamaFamilyConfigAndTensors) {
     }
     {
         TempDir dir;
-        with(dir, [](json& c) { c["hidden_act"] = "gelu"; });
-        expect_error([&] { Model::load(dir.str()); }, {"hidden_act 'gelu'", "silu"});
+        with(dir, [](json& c) { c["hidden_act"] = "quick_gelu"; });
+        expect_error([&] { Model::load(dir.str()); }, {"hidden_act 'quick_gelu'", "silu"});
     }
     {
         TempDir dir;
-        with(dir, [](json& c) { c["model_type"] = "qwen2"; c["use_sliding_window"] = true; });
+        with(dir, [](json& c) {
+            c["model_type"] = "qwen2";
+            c["use_sliding_window"] = true;
+        });
         expect_error([&] { Model::load(dir.str()); }, {"use_sliding_window", "qwen2"});
     }
     {
@@ -254,7 +257,8 @@ TEST(ModelBad, LlamaFamilyConfigAndTensors) {
     }
     {
         TempDir dir;
-        with(dir, [](json&) {}, /*drop_k=*/true);
+        with(
+            dir, [](json&) {}, /*drop_k=*/true);
         expect_error([&] { Model::load(dir.str()); }, {"model.layers.1.self_attn.k_proj.weight"});
     }
     {
@@ -270,4 +274,99 @@ TEST(ModelBad, LlamaFamilyConfigAndTensors) {
     EXPECT_EQ(model->pos_embd(), nullptr);
     EXPECT_FALSE(model->layer(0).attn_qkv);
     EXPECT_EQ(model->layer(0).attn_q_b, nullptr); // absent biases are null, never zeros
+}
+
+// GPT-NeoX, OLMo and OLMo 2: what the description says, and bad configs and tensors, on copies of
+// the reference fixtures (tools/reference/make_family_fixtures.py).
+namespace {
+// Copy fixture `src` into dir with config.json edited, and model.safetensors with the tensor
+// `replace` (if given) holding the bytes and shape of `by` instead of its own.
+void copy_fixture(const TempDir& dir, const std::string& src, const std::function<void(json&)>& edit,
+                  const std::string& replace = "", const std::string& by = "") {
+    json cfg = json::parse(read_file(src + "/config.json"));
+    edit(cfg);
+    write_file(dir.file("config.json"), cfg.dump());
+    SafetensorsFile st(src + "/model.safetensors");
+    std::string header = "{", data;
+    for (const auto& t : st.tensors()) {
+        const TensorInfo& from = t.name == replace ? *st.find(by) : t;
+        std::string shape;
+        for (int64_t n : from.shape)
+            shape += cat(shape.empty() ? "" : ",", n);
+        header += cat(header.size() > 1 ? "," : "", "\"", t.name, "\":{\"dtype\":\"", dtype_name(from.dtype),
+                      "\",\"shape\":[", shape, "],\"data_offsets\":[", data.size(), ",",
+                      data.size() + (from.end - from.begin), "]}");
+        data.append(reinterpret_cast<const char*>(st.raw(from)), from.end - from.begin);
+    }
+    write_file(dir.file("model.safetensors"), safetensors_bytes(header + "}", data));
+}
+} // namespace
+
+TEST(Model, GptNeoxAndOlmoDescriptions) {
+    auto neox = Model::load(fixture("neox-parallel"));
+    const ModelConfig& c = neox->config();
+    EXPECT_EQ(c.model_type, "gpt_neox");
+    EXPECT_TRUE(c.layer(0).parallel);
+    EXPECT_EQ(c.layer(0).rotary_dim, 4); // 0.25 of 16
+    EXPECT_EQ(c.layer(0).activation, Activation::gelu_erf);
+    EXPECT_FALSE(neox->lm_head_tied());
+    EXPECT_NE(neox->summary().find("parallel attention and MLP, pre-norm, rotary theta 10000 on 4 of 16 dims"),
+              std::string::npos)
+        << neox->summary();
+    // parameters: every bound tensor once, here all of the checkpoint's
+    SafetensorsFile st(fixture("neox-parallel") + "/model.safetensors");
+    int64_t all = 0;
+    for (const auto& t : st.tensors())
+        all += t.numel();
+    EXPECT_EQ(neox->n_params(), all);
+    EXPECT_FALSE(Model::load(fixture("neox-sequential"))->config().layer(1).parallel);
+    auto olmo = Model::load(fixture("olmo-clip"));
+    EXPECT_FLOAT_EQ(olmo->config().layer(0).clip_qkv, 1.5f);
+    EXPECT_EQ(olmo->layer(0).ln1_w, nullptr); // parameter-free LayerNorm
+    EXPECT_EQ(olmo->config().norm, NormKind::layer_norm);
+    auto olmo2 = Model::load(fixture("olmo2"));
+    EXPECT_EQ(olmo2->config().layer(0).norm_placement, NormPlacement::post);
+    EXPECT_EQ(olmo2->config().layer(0).qk_norm, QkNorm::whole);
+    EXPECT_NE(olmo2->layer(1).ln2_post_w, nullptr);
+}
+
+TEST(ModelBad, GptNeoxAndOlmoConfigsAndTensors) {
+    const std::string neox = fixture("neox-parallel");
+    const std::string qkv = "gpt_neox.layers.0.attention.query_key_value.weight";
+    {
+        TempDir dir; // a fused QKV of the wrong size
+        copy_fixture(
+            dir, neox, [](json&) {}, qkv, "gpt_neox.layers.0.attention.dense.weight");
+        expect_error([&] { Model::load(dir.str()); }, {qkv, "has shape [32, 32]", "expected [96, 32]"});
+    }
+    for (double pct : {0.0, 1.5, -0.25}) {
+        TempDir dir;
+        copy_fixture(dir, neox, [&](json& c) { c["rotary_pct"] = pct; });
+        expect_error([&] { Model::load(dir.str()); }, {"config.json", "rotary_pct = ", "must be in (0, 1]"});
+    }
+    {
+        TempDir dir; // 0.1 of 16 dimensions: 1, not a pair
+        copy_fixture(dir, neox, [](json& c) { c["partial_rotary_factor"] = 0.1; });
+        expect_error([&] { Model::load(dir.str()); }, {"config.json", "partial_rotary_factor", "rotates 1", "even"});
+    }
+    {
+        TempDir dir;
+        copy_fixture(dir, neox, [](json& c) { c["hidden_act"] = "quick_gelu"; });
+        expect_error([&] { Model::load(dir.str()); }, {"config.json", "hidden_act 'quick_gelu'", "supported:"});
+    }
+    {
+        TempDir dir;
+        copy_fixture(dir, neox, [](json& c) { c["rope_scaling"] = {{"type", "dynamic"}, {"factor", 2.0}}; });
+        expect_error([&] { Model::load(dir.str()); }, {"config.json", "rope_scaling type 'dynamic'", "linear, llama3"});
+    }
+    {
+        TempDir dir;
+        copy_fixture(dir, fixture("olmo2"), [](json& c) { c["clip_qkv"] = 4.0; });
+        expect_error([&] { Model::load(dir.str()); }, {"config.json", "clip_qkv", "OLMo 2 does not clip"});
+    }
+    {
+        TempDir dir;
+        copy_fixture(dir, fixture("olmo-clip"), [](json& c) { c["clip_qkv"] = -1.0; });
+        expect_error([&] { Model::load(dir.str()); }, {"config.json", "clip_qkv = -1", "above 0"});
+    }
 }

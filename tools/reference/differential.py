@@ -23,6 +23,11 @@ What varies (per family, within what its config can say):
         head_dim), MLP width, rope_theta, rope_scaling (none, linear, llama3), RMS eps, tied or
         not, attention_bias (llama), Mistral's sliding window (often shorter than the texts),
         f32 / bf16 storage
+  gpt_neox: layers, heads, head width, MLP width, activation, rotary share (rotary_pct or
+        partial_rotary_factor: 0.25 to 1) and base (rotary_emb_base or rope_theta), parallel or
+        sequential residual, attention_bias, tied or not, f32 / bf16 / f16 storage
+  olmo: as llama, plus clip_qkv (none or 0.5 to 4); olmo2: as llama (post-norms and whole q/k
+        norms are what it is); both with texts of up to 100 tokens
   every family: how peaked attention is (the scale of the q/k weights), sequence count and lengths
 
 A family added to the registry without a generator here fails the C++ test, which checks that
@@ -43,6 +48,7 @@ import gpt2_reference  # noqa: E402
 import llama_reference  # noqa: E402
 import make_fixtures  # noqa: E402
 import make_llama_fixtures  # noqa: E402
+import neox_reference  # noqa: E402
 import safetensors_io  # noqa: E402
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -84,8 +90,9 @@ def llama_model(model_type):
         d = r.choice([2, 4, 8, 16, 32])
         D = H * d if model_type != "qwen3" or r.random() < 0.5 else r.choice([8, 16, 24, 48])
         cfg = dict(model_type=model_type, architectures=[{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
-                                                          "qwen2": "Qwen2ForCausalLM",
-                                                          "qwen3": "Qwen3ForCausalLM"}[model_type]],
+                                                          "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
+                                                          "olmo": "OlmoForCausalLM",
+                                                          "olmo2": "Olmo2ForCausalLM"}[model_type]],
                    hidden_size=D, intermediate_size=r.randint(1, 3 * D + 8), num_hidden_layers=r.randint(1, 3),
                    num_attention_heads=H, num_key_value_heads=Hkv, vocab_size=r.randint(8, 300),
                    max_position_embeddings=r.randint(8, 80), hidden_act="silu",
@@ -99,8 +106,12 @@ def llama_model(model_type):
         elif r.random() < 0.2:
             cfg["rope_scaling"] = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                                    "high_freq_factor": 4.0, "original_max_position_embeddings": r.choice([4, 16, 64])}
-        if model_type == "llama" and r.random() < 0.3:
+        if model_type in ("llama", "olmo") and r.random() < 0.3:
             cfg["attention_bias"] = True
+        if model_type == "olmo":
+            cfg["clip_qkv"] = r.choice([None, r.uniform(0.5, 4.0)])
+        if model_type in ("olmo", "olmo2"):  # texts of up to 100 tokens
+            cfg["max_position_embeddings"] = r.randint(8, 100)
         if model_type == "mistral":
             cfg["sliding_window"] = r.choice([None, r.randint(1, 20)])
         if model_type == "qwen2":
@@ -123,8 +134,42 @@ def llama_model(model_type):
     return make
 
 
+def neox_model(r, gen):
+    H = r.choice([1, 2, 3, 4, 6])
+    d = r.choice([4, 8, 16, 32])
+    pct = r.choice([p for p in (0.25, 0.5, 0.75, 1.0) if int(d * p) >= 2 and int(d * p) % 2 == 0])
+    cfg = {"model_type": "gpt_neox", "architectures": ["GPTNeoXForCausalLM"], "hidden_size": H * d,
+           "num_attention_heads": H, "num_hidden_layers": r.randint(1, 3), "intermediate_size": r.randint(1, 4 * H * d + 16),
+           "vocab_size": r.randint(8, 300), "max_position_embeddings": r.randint(8, 100),
+           "layer_norm_eps": r.choice([1e-5, 1e-6, 1e-3]), "use_parallel_residual": r.random() < 0.7,
+           "hidden_act": r.choice(["gelu", "gelu", "gelu_new", "relu", "silu"]),
+           "tie_word_embeddings": r.random() < 0.2, "attention_bias": r.random() < 0.8}
+    base = r.choice([10000, 10000, 100, 500000])
+    if r.random() < 0.3:  # the newer keys
+        cfg["partial_rotary_factor"], cfg["rope_theta"] = pct, base
+    else:
+        cfg["rotary_pct"], cfg["rotary_emb_base"] = pct, base
+    dtype = r.choice(["float32", "float32", "bfloat16", "float16"])
+    cfg["torch_dtype"] = dtype
+    w = neox_reference.make_weights(cfg, gen)
+    sharp = r.uniform(0.5, 2.0)
+    scale_qk(w, cfg, sharp)
+    return cfg, w, dtype, neox_reference
+
+
+def scale_qk(w, cfg, factor):
+    """GPT-NeoX: scale the q and k rows of each head's [q_h | k_h | v_h] in query_key_value."""
+    H = cfg["num_attention_heads"]
+    d = cfg["hidden_size"] // H
+    for k in w:
+        if "query_key_value" in k:
+            v = w[k].view(H, 3, d, -1) if k.endswith("weight") else w[k].view(H, 3, d)
+            v[:, :2] *= factor
+
+
 GENERATORS = {"gpt2": gpt2_model, "llama": llama_model("llama"), "mistral": llama_model("mistral"),
-              "qwen2": llama_model("qwen2"), "qwen3": llama_model("qwen3")}
+              "qwen2": llama_model("qwen2"), "qwen3": llama_model("qwen3"), "gpt_neox": neox_model,
+              "olmo": llama_model("olmo"), "olmo2": llama_model("olmo2")}
 
 
 # A configuration is kept only where float32 arithmetic can meet the bounds: the error float32
@@ -148,6 +193,9 @@ def is_qk(name):
 
 
 def temper(w, family, cfg):
+    if family == "gpt_neox":
+        scale_qk(w, cfg, 0.7)
+        return
     for k in w:
         if family == "gpt2" and k.endswith("attn.c_attn.weight"):
             w[k][:, :2 * cfg["n_embd"]] *= 0.7
@@ -188,14 +236,21 @@ def fp32_error(reference, stored, cfg, expected, seqs, gen):
 
 def write_one(out, r, gen, family):
     cfg, w, dtype, reference = GENERATORS[family](r, gen)
+    n_pos = cfg.get("n_positions", cfg.get("max_position_embeddings"))
+    lengths = [r.randint(1, n_pos) for _ in range(r.randint(2, 4))]
+    seqs = [torch.randint(0, cfg["vocab_size"], (T,), generator=gen).tolist() for T in lengths]
+    tempered, pattern = write_checkpoint(out, cfg, w, dtype, reference, seqs, family, gen)
+    return cfg, lengths, dtype, tempered, pattern
+
+
+def write_checkpoint(out, cfg, w, dtype, reference, seqs, family, gen, generator="tools/reference/differential.py"):
+    """Write out/config.json, out/model.safetensors (w stored as dtype) and out/expected.safetensors
+    (the float64 reference's hooks of each sequence), tempering q and k until float32 can meet the
+    bounds (FP32_MARGIN). Returns (times tempered, the float32 pattern error estimate)."""
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
-    n_pos = cfg.get("n_positions", cfg.get("max_position_embeddings"))
-    V = cfg["vocab_size"]
-    lengths = [r.randint(1, n_pos) for _ in range(r.randint(2, 4))]
-    seqs = [torch.randint(0, V, (T,), generator=gen).tolist() for T in lengths]
     for tempered in range(8):
         safetensors_io.save(os.path.join(out, "model.safetensors"), {k: v.to(DTYPES[dtype]) for k, v in w.items()},
                             {"format": "pt"})
@@ -215,9 +270,9 @@ def write_one(out, r, gen, family):
             break
         temper(w, family, cfg)
     safetensors_io.save(os.path.join(out, "expected.safetensors"), expected,
-                        {"generator": "tools/reference/differential.py", "torch": torch.__version__,
+                        {"generator": generator, "torch": torch.__version__,
                          "fp32_pattern_error_estimate": repr(pattern), "fp32_other_error_estimate": repr(other)})
-    return cfg, lengths, dtype, tempered, pattern
+    return tempered, pattern
 
 
 def main():

@@ -1,8 +1,14 @@
 """An independent PyTorch implementation of Hugging Face's Llama-family forward (LlamaForCausalLM,
-MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM; eval mode, fp32, eager attention), written
-out step by step so every hook value can be read.
+MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, OlmoForCausalLM, Olmo2ForCausalLM; eval
+mode, fp32, eager attention), written out step by step so every hook value can be read.
 
-It follows transformers/models/{llama,mistral,qwen2,qwen3}/modeling_*.py operation for operation:
+It follows transformers/models/{llama,mistral,qwen2,qwen3,olmo,olmo2}/modeling_*.py operation for
+operation:
+  - OLMo: every norm is F.layer_norm without weight or bias, eps 1e-5; q, k, v clamped to
+    [-clip_qkv, clip_qkv] right after their projections when clip_qkv is set
+  - OLMo 2: no norm before attention or the MLP; RMSNorms of their outputs
+    (post_attention_layernorm, post_feedforward_layernorm) before the residual adds; q_norm and
+    k_norm RMSNorms over the whole q and k projections (H d and H_kv d values), before rotary
   - RMSNorm: x * rsqrt(mean(x^2) + eps) in float32, then weight * x
   - q, k, v, o projections are nn.Linear (weights [out, in]); Qwen2 adds q/k/v biases
   - Qwen3: per-head RMSNorm of q and k (q_norm, k_norm over head_dim) before rotary
@@ -78,7 +84,14 @@ def forward(w, cfg, ids, edit=None):
     D, H = cfg["hidden_size"], cfg["num_attention_heads"]
     Hkv = cfg.get("num_key_value_heads", H)
     d = cfg.get("head_dim", D // H)
-    eps = cfg.get("rms_norm_eps", 1e-6)
+    eps = cfg.get("rms_norm_eps", 1e-5 if kind == "olmo2" else 1e-6)
+    post = kind == "olmo2"
+    clip = cfg.get("clip_qkv") if kind == "olmo" else None
+
+    def norm(t, name):
+        if kind == "olmo":
+            return F.layer_norm(t, (t.shape[-1],), None, None, 1e-5)
+        return rms_norm(t, w[name], eps)
     T = len(ids)
     cache = {}
     x = w["model.embed_tokens.weight"][torch.tensor(ids)]
@@ -100,11 +113,15 @@ def forward(w, cfg, ids, edit=None):
     for il in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{il}."
         x = put(f"blocks.{il}.hook_resid_pre", x)
-        h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
-        cache[f"blocks.{il}.ln1.hook_normalized"] = h.clone()
+        if post:
+            h = x
+        else:
+            h = norm(x, p + "input_layernorm.weight")
+            cache[f"blocks.{il}.ln1.hook_normalized"] = h.clone()
 
         def proj(name, bias):
-            return F.linear(h, w[p + f"self_attn.{name}.weight"], w[p + f"self_attn.{name}.bias"] if bias else None)
+            out = F.linear(h, w[p + f"self_attn.{name}.weight"], w[p + f"self_attn.{name}.bias"] if bias else None)
+            return out.clamp(-clip, clip) if clip else out
 
         q = proj("q_proj", qkv_bias).view(T, H, d)
         k = proj("k_proj", qkv_bias).view(T, Hkv, d)
@@ -115,6 +132,9 @@ def forward(w, cfg, ids, edit=None):
         if kind == "qwen3":
             q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
             k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
+        if kind == "olmo2":  # over the whole projection, before the view into heads
+            q = rms_norm(q.reshape(T, H * d), w[p + "self_attn.q_norm.weight"], eps).view(T, H, d)
+            k = rms_norm(k.reshape(T, Hkv * d), w[p + "self_attn.k_norm.weight"], eps).view(T, Hkv, d)
         q = q * cos[:, None, :] + rotate_half(q) * sin[:, None, :]
         k = k * cos[:, None, :] + rotate_half(k) * sin[:, None, :]
         cache[f"blocks.{il}.attn.hook_rot_q"] = q.clone()
@@ -132,11 +152,17 @@ def forward(w, cfg, ids, edit=None):
         o_bias = kind != "qwen2" and cfg.get("attention_bias", False)
         attn_out = F.linear(z.reshape(T, H * d), w[p + "self_attn.o_proj.weight"],
                             w[p + "self_attn.o_proj.bias"] if o_bias else None)
+        if post:
+            attn_out = rms_norm(attn_out, w[p + "post_attention_layernorm.weight"], eps)
+            cache[f"blocks.{il}.ln1_post.hook_normalized"] = attn_out.clone()
         attn_out = put(f"blocks.{il}.hook_attn_out", attn_out)
         x = x + attn_out
         cache[f"blocks.{il}.hook_resid_mid"] = x.clone()
-        h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
-        cache[f"blocks.{il}.ln2.hook_normalized"] = h.clone()
+        if post:
+            h = x
+        else:
+            h = norm(x, p + "post_attention_layernorm.weight")
+            cache[f"blocks.{il}.ln2.hook_normalized"] = h.clone()
         gate = F.linear(h, w[p + "mlp.gate_proj.weight"])
         up = F.linear(h, w[p + "mlp.up_proj.weight"])
         cache[f"blocks.{il}.mlp.hook_pre"] = gate.clone()
@@ -144,10 +170,13 @@ def forward(w, cfg, ids, edit=None):
         act = F.silu(gate) * up
         cache[f"blocks.{il}.mlp.hook_post"] = act.clone()
         out = F.linear(act, w[p + "mlp.down_proj.weight"])
+        if post:
+            out = rms_norm(out, w[p + "post_feedforward_layernorm.weight"], eps)
+            cache[f"blocks.{il}.ln2_post.hook_normalized"] = out.clone()
         cache[f"blocks.{il}.hook_mlp_out"] = out.clone()
         x = x + out
         cache[f"blocks.{il}.hook_resid_post"] = x.clone()
-    h = rms_norm(x, w["model.norm.weight"], eps)
+    h = norm(x, "model.norm.weight")
     cache["ln_final.hook_normalized"] = h.clone()
     head = w["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings", False) else w["lm_head.weight"]
     cache["logits"] = h @ head.T

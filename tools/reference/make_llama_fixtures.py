@@ -84,7 +84,14 @@ def make_weights(cfg, gen):
         w[p + "mlp.gate_proj.weight"] = randn(Fi, D, std=1.0 / D ** 0.5)
         w[p + "mlp.up_proj.weight"] = randn(Fi, D, std=1.0 / D ** 0.5)
         w[p + "mlp.down_proj.weight"] = randn(D, Fi, std=1.0 / Fi ** 0.5)
+        if cfg["model_type"] == "olmo2":  # norms after each sublayer, q/k norms over the whole projection
+            del w[p + "input_layernorm.weight"]
+            w[p + "post_feedforward_layernorm.weight"] = 1.0 + randn(D, std=0.2)
+            w[p + "self_attn.q_norm.weight"] = 1.0 + randn(H * d, std=0.3)
+            w[p + "self_attn.k_norm.weight"] = 1.0 + randn(Hkv * d, std=0.3)
     w["model.norm.weight"] = 1.0 + randn(D, std=0.2)
+    if cfg["model_type"] == "olmo":  # LayerNorms without parameters
+        w = {k: v for k, v in w.items() if not k.endswith("layernorm.weight") and k != "model.norm.weight"}
     if not cfg.get("tie_word_embeddings", False):
         w["lm_head.weight"] = randn(V, D, std=1.0 / D ** 0.5)
     return w
