@@ -86,7 +86,22 @@ std::vector<Option> join(const std::vector<std::vector<Option>>& parts) {
 
 Option model_option() {
     return {"--model", "M", "",
-            "the model: a Hugging Face directory, \"tiny\" (built in), or a name in the Hugging Face cache"};
+            "the model: a Hugging Face directory, \"tiny\" (built in), or a name in the Hugging Face cache, "
+            "NAME@REV for one of its revisions (a branch such as step1000, a tag, or a commit hash prefix)"};
+}
+
+Option revision_option() {
+    return {"--revision", "REV", "", "the cached revision of --model (the same as --model NAME@REV)"};
+}
+
+std::string model_arg(const Args& args) {
+    const std::string rev = args.get("--revision"), model = args.require("--model");
+    if (rev.empty()) return model;
+    if (const size_t at = model.rfind('@'); at != std::string::npos && model.substr(at + 1) != rev)
+        throw Error(cat("--model ", model, " names revision '", model.substr(at + 1), "' but --revision says '", rev,
+                        "'"),
+                    "give the revision once");
+    return model.find('@') == std::string::npos ? model + "@" + rev : model;
 }
 
 std::vector<Option> text_options() {

@@ -73,6 +73,9 @@ std::string cli_markdown();
 // Options several verbs share, each written once; join() puts lists together into one record's.
 std::vector<Option> join(const std::vector<std::vector<Option>>& parts);
 Option model_option();
+Option revision_option();
+// --model, with --revision appended as "@REV" when given.
+std::string model_arg(const Args& args);
 std::vector<Option> text_options();    // --text T ..., --input FILE
 std::vector<Option> capture_option_list(); // run, generate --output: what to capture and how
 Option weights_option();

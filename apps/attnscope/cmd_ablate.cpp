@@ -10,7 +10,7 @@ int cmd_ablate(const Args& args) {
     RunnerOptions ro;
     ro.weights_f32 = weights_f32(args);
     ro.on_warning = [](const std::string& w) { std::fprintf(stderr, "attnscope: warning: %s\n", w.c_str()); };
-    Runner runner(args.require("--model"), ro);
+    Runner runner(model_arg(args), ro);
     const PreparedData data =
         runner.prepare_data(texts_of(args, "ablate"), args.integer("--max-length", 2, 100000000, 0));
     AblateOptions ao;
@@ -49,7 +49,7 @@ extern const Verb verb_ablate{
     "Replaces each head's (or group's) output hook_z and measures the next-token loss on the texts against the "
     "clean loss (token-weighted mean, nats/token). OUT gets head_importance.json (which analyze and report read), "
     "ablation_report.txt and a layer x head figure.",
-    join({{model_option()},
+    join({{model_option(), revision_option()},
           text_options(),
           {{"--heads", "SPEC", "all", "what to ablate: all, heads (L1H0,2.3), or groups ablated together (L0H1+L2H3)"},
            {"--method", "zero|mean|resample", "zero",

@@ -12,10 +12,10 @@ int cmd_generate(const Args& args) {
     const Tokenizer* tok = nullptr;
     std::string tok_error;
     if (!output.empty()) {
-        runner.emplace(args.require("--model"), capture_options(args));
+        runner.emplace(model_arg(args), capture_options(args));
         tok = &runner->tokenizer();
     } else {
-        const ResolvedModel rm = resolve_model(args.require("--model"));
+        const ResolvedModel rm = resolve_model(model_arg(args));
         LoadOptions lo;
         lo.weights_f32 = weights_f32(args);
         model = Model::load(rm.path, lo);
@@ -103,7 +103,7 @@ extern const Verb verb_generate{
     "model's BOS, and stops at its EOS; prints the text as it comes (the ids when the tokenizer is not readable). "
     "--output DIR captures the prompt and its continuation in one forward pass: the manifest records "
     "prompt_length and the viewer marks where the prompt ends.",
-    join({{model_option(),
+    join({{model_option(), revision_option(),
            {"--ids", "LIST", "", "the prompt as token ids, comma-separated"},
            {"--prompt", "T", "", "the prompt as text"},
            {"--max-new-tokens", "N", "64", "the most tokens to generate"},

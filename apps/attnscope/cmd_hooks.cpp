@@ -4,7 +4,7 @@
 namespace attnscope::cli {
 
 int cmd_hooks(const Args& args) {
-    auto model = Model::load(resolve_model(args.require("--model")).path);
+    auto model = Model::load(resolve_model(model_arg(args)).path);
     const ModelConfig& c = model->config();
     for (int ih = 0; ih < kHookCount; ++ih) {
         const Hook h = Hook(ih);
@@ -21,7 +21,7 @@ extern const Verb verb_hooks{"hooks",
                              "every hook point of a model, with its shape",
                              "Lists every hook point of the model (TransformerLens's names: blocks.{L}.attn.hook_pattern, "
                              "...) with the shape of its value for one sequence of T tokens.",
-                             {model_option()},
+                             {model_option(), revision_option()},
                              cmd_hooks};
 
 } // namespace attnscope::cli

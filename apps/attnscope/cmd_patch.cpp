@@ -13,7 +13,7 @@ int cmd_patch(const Args& args) {
         throw Error("patch: --metric loss takes no --answer or --wrong", "give one or the other");
     RunnerOptions ro;
     ro.weights_f32 = weights_f32(args);
-    Runner runner(args.require("--model"), ro);
+    Runner runner(model_arg(args), ro);
     const std::string clean = args.require("--clean"), corrupt = args.require("--corrupt");
     const auto t0 = std::chrono::steady_clock::now();
     const PatchResult r = runner.patch(clean, corrupt, by_loss ? "" : args.require("--answer"),
@@ -52,7 +52,7 @@ extern const Verb verb_patch{
     "run, scored by the normalised logit difference between the answer and the wrong token at the last "
     "position (or, --metric loss, the share of the clean text's next-token loss it recovers). OUT gets "
     "patching.json and a figure.",
-    {model_option(),
+    {model_option(), revision_option(),
      {"--clean", "TEXT", "", "the clean text"},
      {"--corrupt", "TEXT", "", "the corrupted text, of the same length in tokens"},
      {"--answer", "TOK", "", "the clean text's answer token (logit_diff)"},

@@ -16,7 +16,7 @@ int cmd_run(const Args& args) {
         const int64_t last = shard.end();
         texts = std::vector<std::string>(texts.begin() + shard.first, texts.begin() + last);
     }
-    Runner runner(args.require("--model"), opt);
+    Runner runner(model_arg(args), opt);
     PreparedData data = runner.prepare_data(std::move(texts), args.integer("--max-length", 1, 100000000, 0));
     data.shard = shard;
     std::signal(SIGINT, on_sigint);
@@ -47,7 +47,7 @@ extern const Verb verb_run{
     "(manifest.json and safetensors files; docs/capture-format.md). With --stats-only nothing is stored but the "
     "statistics, computed while the forward pass runs. Progress goes to stderr; Ctrl-C stops between batches and "
     "--resume continues.",
-    join({{model_option()},
+    join({{model_option(), revision_option()},
           text_options(),
           {{"--output", "DIR", "", "the capture directory (made when missing; must be empty unless --force)"},
            {"--max-length", "N", "", "truncate texts to N tokens; default the model's context"},

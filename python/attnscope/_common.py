@@ -39,3 +39,13 @@ class Figure(str):
                 return f.read()
         return None
 
+
+
+def with_revision(model_name, revision):
+    """model_name with "@revision" appended (the engine's NAME@REV), or as it is without one."""
+    if revision is None or revision == "":
+        return model_name
+    name = str(model_name)
+    if "@" in name and name.rsplit("@", 1)[1] != str(revision):
+        raise Error(f"model {name!r} names revision {name.rsplit('@', 1)[1]!r} but revision={revision!r}")
+    return name if "@" in name else f"{name}@{revision}"

@@ -4,7 +4,7 @@ Hook functions and the cache both see batch-shaped values, batch first."""
 import dataclasses
 
 from . import _common
-from ._common import Error, _native
+from ._common import Error, _native, with_revision
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,8 +107,15 @@ class HookedModel:
         self.cfg = HookedConfig.of(runner)
 
     @classmethod
-    def from_pretrained(cls, model_name, **kwargs):
-        return cls(_native.Runner(model_name, **kwargs))
+    def from_pretrained(cls, model_name, revision=None, checkpoint_value=None, **kwargs):
+        """The model by name, directory or "tiny"; revision= picks a cached revision (a branch such
+        as Pythia's "step1000", a tag or a commit prefix), and TransformerLens's checkpoint_value=N
+        means revision "stepN"."""
+        if checkpoint_value is not None:
+            if revision is not None and revision != f"step{checkpoint_value}":
+                raise Error(f"from_pretrained: revision={revision!r} and checkpoint_value={checkpoint_value!r} disagree")
+            revision = f"step{int(checkpoint_value)}"
+        return cls(_native.Runner(with_revision(model_name, revision), **kwargs))
 
     def hook_names(self):
         return self._runner.hook_names()

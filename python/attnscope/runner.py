@@ -5,7 +5,7 @@ import os
 import warnings
 
 from . import _common
-from ._common import Error, Figure, _native, progress_bar
+from ._common import Error, Figure, _native, progress_bar, with_revision
 from .hooked import HookedConfig
 
 _warned_devices = set()
@@ -31,11 +31,11 @@ class TransformerRunner:
     on texts, capturing what every attention block does into a directory."""
 
     def __init__(self, model_name="gpt2", device="cpu", capture="", layers="", heads="", batch_size=8,
-                 progress=None):
+                 progress=None, revision=None):
         self.model_name = model_name
         self.device = _cpu_device(device)
         callback = progress if progress is not None else progress_bar("attnscope")
-        self._runner = _native.Runner(model_name, capture=capture, layers=layers, heads=heads,
+        self._runner = _native.Runner(with_revision(model_name, revision), capture=capture, layers=layers, heads=heads,
                                       batch_size=batch_size, on_progress=callback)
 
     @property

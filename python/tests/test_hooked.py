@@ -167,3 +167,25 @@ def test_hooks_see_the_batch_as_the_cache_does():
     model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.attn.hook_pattern", lambda p, h: patterns.append((p.shape, h.seq)))])
     T = tokens.shape[1]
     assert patterns == [((1, 4, T, T), 0), ((1, 4, T, T), 1)]
+
+
+def test_revisions_of_a_cached_model(tmp_path, monkeypatch):
+    # a Hugging Face cache entry with two revisions of the built-in model's files (as symlinks, like
+    # the hub's blobs): refs/main and refs/step1000
+    tiny = attnscope.TransformerRunner("tiny")._runner.model_path
+    repo = tmp_path / "hub" / "models--org--tiny"
+    for commit in ("aaaa1111", "bbbb2222"):
+        snap = repo / "snapshots" / commit
+        snap.mkdir(parents=True)
+        for f in os.listdir(tiny):
+            (snap / f).symlink_to(os.path.join(tiny, f))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("aaaa1111")
+    (repo / "refs" / "step1000").write_text("bbbb2222")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert HookedModel.from_pretrained("org/tiny")._runner.model_path.endswith("aaaa1111")
+    assert HookedModel.from_pretrained("org/tiny", checkpoint_value=1000)._runner.model_path.endswith("bbbb2222")
+    runner = attnscope.TransformerRunner("org/tiny", revision="step1000")
+    assert runner._runner.model_path.endswith("bbbb2222")
+    with pytest.raises(attnscope.Error, match="no revision 'step7'.*present: main"):
+        HookedModel.from_pretrained("org/tiny", revision="step7")

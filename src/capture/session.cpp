@@ -429,6 +429,8 @@ ojson CaptureSession::manifest(const std::vector<std::pair<std::string, std::vec
     m["model"] = {{"name", resolved.name},
                   {"path", fs::absolute(resolved.path).string()},
                   {"source", resolved.source},
+                  {"revision", resolved.revision.empty() ? ojson() : ojson(resolved.revision)},
+                  {"commit", resolved.commit.empty() ? ojson() : ojson(resolved.commit)},
                   {"model_type", c.model_type},
                   {"architecture", c.architecture},
                   {"dims", manifest_dims(c)},

@@ -154,6 +154,46 @@ TEST(CaptureE2E, RunFromHfCacheMatchesReference) {
                                         "attention_data_weights.safetensors", "manifest.json"}));
 }
 
+// Revisions of a cached model (issue #33): refs/main and refs/step1000 name two snapshots; the
+// manifest records the revision asked for and the commit it resolved to.
+TEST(CaptureE2E, RevisionsOfACachedModel) {
+    TempDir dir;
+    const std::string cache = fake_cache(dir);
+    const fs::path repo = fs::path(cache) / "models--test-org--tiny-gpt2";
+    fs::copy(repo / "snapshots" / "0123abcd", repo / "snapshots" / "89efcdab", fs::copy_options::recursive);
+    write_file((repo / "refs" / "step1000").string(), "89efcdab\n");
+    const std::string env = "HF_HUB_CACHE=" + cache;
+    auto manifest_of = [&](const std::string& model_args, const std::string& out) {
+        const Result r = cli("run " + model_args + " --output " + dir.file(out) + " --text 'one two'", env);
+        EXPECT_EQ(r.code, 0) << r.output;
+        return CaptureReader(dir.file(out)).manifest()["model"];
+    };
+    auto m = manifest_of("--model test-org/tiny-gpt2", "a");
+    EXPECT_EQ(m["revision"], "main");
+    EXPECT_EQ(m["commit"], "0123abcd");
+    m = manifest_of("--model test-org/tiny-gpt2@step1000", "b");
+    EXPECT_EQ(m["revision"], "step1000");
+    EXPECT_EQ(m["commit"], "89efcdab");
+    EXPECT_NE(m["path"].get<std::string>().find("snapshots/89efcdab"), std::string::npos);
+    m = manifest_of("--model test-org/tiny-gpt2 --revision step1000", "c");
+    EXPECT_EQ(m["commit"], "89efcdab");
+    m = manifest_of("--model test-org/tiny-gpt2@89efc", "d"); // a commit prefix, named by its ref
+    EXPECT_EQ(m["revision"], "step1000");
+    EXPECT_EQ(m["commit"], "89efcdab");
+    const Result bad = cli("run --model test-org/tiny-gpt2@step5 --output " + dir.file("e") + " --text x", env);
+    EXPECT_NE(bad.code, 0);
+    for (const char* part : {"has no revision 'step5'", "present: main (0123abc), step1000 (89efcda)"})
+        EXPECT_NE(bad.output.find(part), std::string::npos) << part << " in: " << bad.output;
+    EXPECT_EQ(std::count(bad.output.begin(), bad.output.end(), '\n'), 1) << bad.output;
+    const Result both = cli("run --model test-org/tiny-gpt2@main --revision step1000 --output " + dir.file("f") +
+                                " --text x",
+                            env);
+    EXPECT_NE(both.output.find("but --revision says 'step1000'"), std::string::npos) << both.output;
+    const Result models = cli("models", env);
+    EXPECT_NE(models.output.find("revisions (2): main=0123abc, step1000=89efcda"), std::string::npos)
+        << models.output;
+}
+
 TEST(CaptureE2E, SameInputsSameBytes) {
     TempDir dir;
     const std::string a = dir.file("a"), b = dir.file("b");
