@@ -252,6 +252,7 @@ RunnerOptions capture_options(const Args& args) {
     opt.force = args.has("--force");
     opt.durable = !args.has("--no-sync");
     opt.covariance = args.has("--covariance");
+    opt.loss = args.has("--loss");
     opt.weights_f32 = weights_f32(args);
     const std::string dtype = args.get("--dtype");
     if (dtype == "f16")

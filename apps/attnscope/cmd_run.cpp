@@ -32,6 +32,8 @@ int cmd_run(const Args& args) {
     if (args.has("--covariance"))
         throw Error("run: --covariance goes with --stats-only",
                     "a capture keeps the hidden states themselves; analyze computes their covariances");
+    if (args.has("--loss"))
+        throw Error("run: --loss goes with --stats-only", "capture logits (--capture logits) to compute it from a capture");
     const CaptureSummary s = runner.run_with_hooks(data, output);
     std::fprintf(stderr, "attnscope: wrote %s: %lld texts, %lld tokens, %lld tensors, %.1f MB in %.1f s\n",
                  s.dir.c_str(), (long long)s.n_sequences, (long long)s.n_tokens, (long long)s.n_tensors,
@@ -65,7 +67,10 @@ extern const Verb verb_run{
             "sums: shards merge with analyze); --resume continues from the last checkpoint of the sums"},
            {"--covariance", "", "",
             "with --stats-only: also keep the hidden states' covariances, for the effective dimensionality (3 x "
-            "layers x width^2 numbers: 85 MB for GPT-2 small)"}}}),
+            "layers x width^2 numbers: 85 MB for GPT-2 small)"},
+           {"--loss", "", "",
+            "with --stats-only: also measure the model's next-token loss on the texts (mean cross-entropy per "
+            "predicted token, in the report and the summary; computes every row's logits)"}}}),
     cmd_run};
 
 } // namespace attnscope::cli

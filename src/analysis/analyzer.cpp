@@ -571,6 +571,16 @@ void Analyzer::merge(const Analyzer& o) {
     rows_only_ = rows_only_ || o.rows_only_;
     n_sequences_ += o.n_sequences_;
     n_tokens_ += o.n_tokens_;
+    loss_fixed_ += o.loss_fixed_;
+    loss_predictions_ += o.loss_predictions_;
+}
+
+void Analyzer::add_prediction_loss(double nats) {
+    if (!(nats >= 0 && nats < 1e6))
+        throw Error(cat("analysis: a prediction's loss of ", nats, " nats is not a cross-entropy"),
+                    "the logits hold a non-finite value: is the checkpoint damaged?");
+    loss_fixed_ += __int128(std::llround(std::ldexp(nats, 32)));
+    loss_predictions_ += 1;
 }
 
 static HiddenResult hidden_result(const HiddenAccum& h) {
@@ -592,6 +602,10 @@ AnalysisResult Analyzer::finish() const {
     r.options = opt_;
     r.n_sequences = n_sequences_;
     r.n_tokens = n_tokens_;
+    if (loss_predictions_ > 0) {
+        r.loss = std::ldexp(double(loss_fixed_), -32) / double(loss_predictions_);
+        r.loss_predictions = loss_predictions_;
+    }
     bool any_rollout = false;
     for (size_t il = 0; il < layers_.size(); ++il) {
         const Layer& L = layers_[il];

@@ -204,6 +204,10 @@ struct AnalysisResult {
     ImportanceEvidence importance;  // see attach_importance
     std::vector<std::string> notes; // what could not be computed, and why
     bool stats_only = false;
+    // The model's mean next-token loss on the texts (nats per prediction, token-weighted), when the
+    // run measured it (run --stats-only --loss); loss_predictions = 0 otherwise.
+    double loss = 0;
+    int64_t loss_predictions = 0;
 };
 
 class Analyzer {
@@ -220,6 +224,10 @@ class Analyzer {
     HeadAccum& head(int il, int h);
     void mark_layer(int il, const std::vector<int>& heads); // record which heads a layer has
     void count_sequence(int64_t n_tokens) { n_sequences_ += 1, n_tokens_ += n_tokens; }
+    // One prediction's next-token cross-entropy (nats), for the loss on the texts. Summed in
+    // fixed point (units of 2^-32 nats, each prediction rounded once), so the sum is exact and
+    // shards merge to the bits of one run in any order.
+    void add_prediction_loss(double nats);
 
     // Hidden states of one sequence at layer il: [T, D] each; pass empty views for missing ones.
     void add_hidden(int il, const TensorView& input, const TensorView& output, const TensorView& resid_pre);
@@ -259,6 +267,8 @@ class Analyzer {
     AnalysisOptions opt_;
     std::vector<Layer> layers_;
     int64_t n_sequences_ = 0, n_tokens_ = 0;
+    __int128 loss_fixed_ = 0;    // sum of the predictions' losses, in units of 2^-32 nats
+    int64_t loss_predictions_ = 0;
     bool rollout_broken_ = false;
     bool rows_only_ = false;
     std::string model_;

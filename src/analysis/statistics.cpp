@@ -200,8 +200,15 @@ struct StatisticsAccess {
         json rollout = json::array();
         for (const auto& r : an.rollout_rows_)
             rollout.push_back({{"sequence", r.sequence}, {"tokens", r.tokens}, {"last_row", r.last_row}});
+        // the exact loss sum as a decimal string (it may exceed 64 bits)
+        std::string fixed;
+        for (unsigned __int128 v = an.loss_fixed_ < 0 ? 0 : (unsigned __int128)an.loss_fixed_; v > 0 || fixed.empty();
+             v /= 10)
+            fixed.insert(fixed.begin(), char('0' + int(v % 10)));
         return {{"n_sequences", an.n_sequences_},
                 {"n_tokens", an.n_tokens_},
+                {"loss_fixed", fixed},
+                {"loss_predictions", an.loss_predictions_},
                 {"max_offset", an.opt_.max_offset},
                 {"covariance", an.opt_.covariance},
                 {"rows_only", an.rows_only_},
@@ -215,7 +222,13 @@ struct StatisticsAccess {
         const json& layers = d.at("layers");
         an.n_sequences_ = d.at("n_sequences").get<int64_t>();
         an.n_tokens_ = d.at("n_tokens").get<int64_t>();
-        an.rows_only_ = json_bool_or(d, "rows_only", path, false);
+        an.loss_predictions_ = json_int_or(d, "loss_predictions", path, 0, int64_t(1) << 50, 0);
+        const std::string fixed = json_string_or(d, "loss_fixed", path, "0");
+        if (fixed.empty() || fixed.size() > 36 || fixed.find_first_not_of("0123456789") != std::string::npos)
+            throw Error(cat(path, ": statistics.loss_fixed = '", fixed, "' is not a decimal integer"));
+        an.loss_fixed_ = 0;
+        for (char c : fixed)
+            an.loss_fixed_ = an.loss_fixed_ * 10 + (c - '0');
         an.rollout_broken_ = json_bool_or(d, "rollout_broken", path, false);
         for (size_t il = 0; il < layers.size(); ++il)
             if (!layers[il].is_null()) an.mark_layer(int(il), layers[il].get<std::vector<int>>());

@@ -6,6 +6,7 @@
 #include "api/runner.h"
 
 #include "report/report.h"
+#include "engine/kernels.h"
 
 #include "core/error.h"
 
@@ -194,14 +195,16 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
     m["capture"]["patterns"] = {"blocks.*.attn.hook_pattern", "blocks.*.hook_resid_pre", "blocks.*.ln1.hook_normalized",
                                 "blocks.*.hook_attn_out"};
     m["capture"]["dtype"] = dtype_name(DType::f32);
-    m["capture"]["statistics"] = {{"covariance", ao.covariance}, {"max_offset", ao.max_offset}};
+    m["capture"]["statistics"] = {{"covariance", ao.covariance}, {"max_offset", ao.max_offset},
+                                  {"loss", options_.loss}};
     const nlohmann::json manifest_json = nlohmann::json::parse(m.dump());
 
     // Resume: the sums of the batches done so far are kept in a checkpoint (a whole statistics
     // file), and the progress file names how many batches it holds.
     const std::string resume_path = dir.empty() ? "" : progress_file(dir);
     const std::string checkpoint = dir.empty() ? "" : (fs::path(dir) / kStatisticsCheckpoint).string();
-    const std::string fingerprint = session.fingerprint(cat("stats-only covariance=", ao.covariance));
+    const std::string fingerprint =
+        session.fingerprint(cat("stats-only covariance=", ao.covariance, options_.loss ? " loss" : ""));
     int64_t start_batch = 0;
     if (!dir.empty()) {
         start_batch = session.resume_point(dir, fingerprint);
@@ -225,6 +228,7 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
     std::vector<HeadAccum> acc;
     const Batch* batch = nullptr;
     ForwardOptions fo;
+    fo.logits = options_.loss; // the loss needs every row's logits [N, V]
     fo.attention_rows = [&](int il, int s, int h, int64_t i, const float* row, int64_t n) {
         if (!layer_on[size_t(il)] || !head_on[size_t(h)]) return;
         acc[size_t(s) * per_seq + size_t(il) * size_t(H) + size_t(h)].add_row(row, i, n,
@@ -259,6 +263,20 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
         ln1.assign(size_t(b.n_seq()), {});
         resid.assign(size_t(b.n_seq()), {});
         forward(*model_, b, hooks, state, fo);
+        if (options_.loss) { // each prediction's cross-entropy, added in order (the sum is exact anyway)
+            const int64_t V = cfg.vocab_size;
+            std::vector<std::vector<double>> ce(size_t(b.n_seq()));
+#pragma omp parallel for schedule(dynamic, 1)
+            for (int64_t s = 0; s < b.n_seq(); ++s) {
+                const auto& ids = b.tokens[size_t(s)];
+                const TensorView lg = state.logits_of(b, s, V);
+                for (int64_t t = 0; t + 1 < int64_t(ids.size()); ++t)
+                    ce[size_t(s)].push_back(log_sum_exp(lg.data + t * V, V) - double(lg.data[t * V + ids[size_t(t) + 1]]));
+            }
+            for (const auto& row : ce)
+                for (double nats : row)
+                    an.add_prediction_loss(nats);
+        }
         // merge in sequence order, so the sums do not depend on thread timing
         for (int64_t s = 0; s < b.n_seq(); ++s) {
             for (int il : layers)

@@ -45,6 +45,7 @@ struct RunnerOptions {
     bool durable = true;      // wait for the data to reach the disk before naming files (false: --no-sync)
     bool weights_f32 = false; // widen 16-bit weights at load (--weights f32) instead of per tile in use
     bool covariance = false;  // --stats-only: keep the hidden states' covariances (effective dimensionality)
+    bool loss = false;        // --stats-only: also measure the model's next-token loss on the texts
     std::function<void(const Progress&)> on_progress; // after each batch
     std::function<void(const std::string&)> on_warning;
     const std::atomic<bool>* cancel = nullptr; // checked between batches (SIGINT)

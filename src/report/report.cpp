@@ -124,6 +124,9 @@ std::string report_text(const AnalysisResult& r) {
     }
     out += "\n";
     if (r.stats_only) out += "mode: statistics computed during the forward pass (--stats-only)\n";
+    if (r.loss_predictions > 0)
+        out += cat("loss: ", num(r.loss, 4), " nats per predicted token (mean next-token cross-entropy over ",
+                   r.loss_predictions, " predictions)\n");
     for (const auto& n : r.notes)
         out += "note: " + n + "\n";
 
@@ -380,6 +383,7 @@ nlohmann::ordered_json summary_json(const AnalysisResult& r) {
     j["n_sequences"] = r.n_sequences;
     j["n_tokens"] = r.n_tokens;
     j["stats_only"] = r.stats_only;
+    if (r.loss_predictions > 0) j["loss"] = {{"mean_nats", r.loss}, {"predictions", r.loss_predictions}};
     const AnalysisOptions& o = r.options;
     j["options"] = {{"redundant_js", o.redundant_js},       {"max_offset", o.max_offset},
                     {"uniform_entropy", o.uniform_entropy}, {"sink_only", o.sink_only},
@@ -577,6 +581,10 @@ AnalysisResult analysis_from_summary(const json& j, const ModelConfig& cfg) {
         r.n_sequences = integer(j.at("n_sequences"));
         r.n_tokens = integer(j.at("n_tokens"));
         r.stats_only = j.at("stats_only").get<bool>();
+        if (auto l = j.find("loss"); l != j.end()) {
+            r.loss = l->at("mean_nats").get<double>();
+            r.loss_predictions = integer(l->at("predictions"));
+        }
         const json& o = j.at("options");
         r.options.redundant_js = o.at("redundant_js").get<double>();
         r.options.max_offset = int(integer(o.at("max_offset")));

@@ -121,6 +121,41 @@ TEST(StatisticsShards, RandomShardingsAndMixesMergeToTheWholeRun) {
                             [](const std::string& n) { return n.find("--covariance") != std::string::npos; }));
 }
 
+// run --stats-only --loss (issue #33's evolve): the loss is the one the ablation reports as clean
+// (the same definition, another path), and shards merge to its exact bits (a fixed-point sum).
+TEST(StatisticsShards, LossIsTheCleanLossAndShardsMergeToItsBits) {
+    TempDir dir;
+    std::mt19937 rng(77);
+    const std::vector<std::string> corpus = random_corpus(rng, 11);
+    RunnerOptions o;
+    o.batch_size = 4;
+    o.loss = true;
+    Runner runner(tiny(), o);
+    const AnalysisResult whole = runner.run_stats_only(runner.prepare_data(corpus), dir.file("whole"));
+    AblateOptions ao;
+    ao.targets = parse_ablation_targets("L0H0", runner.model().config());
+    const HeadImportance clean = runner.ablate(runner.prepare_data(corpus), ao);
+    ASSERT_GT(whole.loss_predictions, 0);
+    EXPECT_EQ(whole.loss_predictions, clean.tokens);
+    EXPECT_NEAR(whole.loss, clean.clean_loss, 1e-9 * clean.clean_loss);
+    std::vector<std::string> parts;
+    for (int i = 0; i < 3; ++i) {
+        Runner part(tiny(), o);
+        const ShardInfo sh = shard_of(i, 3, int64_t(corpus.size()));
+        PreparedData d = part.prepare_data(
+            std::vector<std::string>(corpus.begin() + sh.first, corpus.begin() + sh.end()));
+        d.shard = sh;
+        parts.push_back(dir.file(cat("part", i)));
+        part.run_stats_only(d, parts.back());
+    }
+    const AnalysisResult merged = analyze_dirs(parts);
+    EXPECT_EQ(merged.loss, whole.loss); // the same bits
+    EXPECT_EQ(merged.loss_predictions, whole.loss_predictions);
+    EXPECT_EQ(analyze_dirs({dir.file("whole")}).loss, whole.loss); // read back from the statistics file
+    std::printf("[ LOSS ] stats-only %.6f nats over %lld predictions; ablation's clean loss %.6f\n", whole.loss,
+                (long long)whole.loss_predictions, clean.clean_loss);
+}
+
 TEST(StatisticsShards, MismatchedShardsAreRefusedByName) {
     TempDir dir;
     std::mt19937 rng(5);
