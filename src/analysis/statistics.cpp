@@ -229,6 +229,7 @@ struct StatisticsAccess {
         an.loss_fixed_ = 0;
         for (char c : fixed)
             an.loss_fixed_ = an.loss_fixed_ * 10 + (c - '0');
+        an.rows_only_ = json_bool_or(d, "rows_only", path, false);
         an.rollout_broken_ = json_bool_or(d, "rollout_broken", path, false);
         for (size_t il = 0; il < layers.size(); ++il)
             if (!layers[il].is_null()) an.mark_layer(int(il), layers[il].get<std::vector<int>>());
