@@ -4,6 +4,8 @@
 #include "core/error.h"
 
 #include <cstdint>
+#include <cstdio>
+#include <sys/wait.h>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
@@ -65,6 +67,32 @@ template <typename Fn> void expect_error(Fn&& fn, std::initializer_list<std::str
         for (const auto& p : parts)
             EXPECT_NE(msg.find(p), std::string::npos) << "message: " << msg << "\nmissing: " << p;
     }
+}
+
+// A shell command's exit code and its output (stdout and stderr together).
+struct ShellResult {
+    int code;
+    std::string output;
+};
+inline ShellResult run_shell(const std::string& cmd) {
+    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+    ShellResult r{-1, ""};
+    if (!p) return r;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+        r.output.append(buf, n);
+    const int status = ::pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return r;
+}
+
+// Single-quoted for the shell.
+inline std::string quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s)
+        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
 }
 
 inline std::string fixture(const std::string& name) {

@@ -139,7 +139,7 @@ RunnerOptions capture_options(const Args& args);
 
 // The verbs (one file each: the function and its record).
 extern const Verb verb_run, verb_analyze, verb_report, verb_plot, verb_view, verb_serve, verb_heads, verb_ablate,
-    verb_patch, verb_compare, verb_generate, verb_convert, verb_tokenize, verb_models, verb_info, verb_hooks, verb_demo,
+    verb_patch, verb_compare, verb_evolve, verb_generate, verb_convert, verb_tokenize, verb_models, verb_info, verb_hooks, verb_demo,
     verb_help;
 
 } // namespace attnscope::cli

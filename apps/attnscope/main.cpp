@@ -13,7 +13,7 @@ namespace attnscope::cli {
 const std::vector<const Verb*>& verbs() {
     static const std::vector<const Verb*> list = {
         &verb_run,     &verb_analyze, &verb_report,   &verb_plot,     &verb_view,     &verb_serve,
-        &verb_heads,   &verb_ablate,  &verb_patch,    &verb_compare,  &verb_generate, &verb_convert,
+        &verb_heads,   &verb_ablate,  &verb_patch,    &verb_compare,  &verb_evolve,  &verb_generate, &verb_convert,
         &verb_tokenize, &verb_models, &verb_info,     &verb_hooks,    &verb_demo,     &verb_help};
     return list;
 }

@@ -23,6 +23,7 @@
 #include "capture/capture.h"
 #include "analysis/analyzer.h"
 #include "analysis/compare.h"
+#include "analysis/evolve.h"
 #include "api/analyzer_api.h"
 #include "api/runner.h"
 #include "report/report.h"

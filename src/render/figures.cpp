@@ -69,10 +69,15 @@ std::vector<double> ticks(double lo, double hi, int target = 5) {
     return out;
 }
 
+// The decimals that show every tick exactly: the step's (0.25 needs 2, 2.5 one, 0.2 one).
 int tick_digits(const std::vector<double>& t) {
     if (t.size() < 2) return 2;
     const double step = t[1] - t[0];
-    return step >= 1 ? 0 : step >= 0.1 ? 1 : step >= 0.01 ? 2 : 3;
+    for (int k = 0; k < 4; ++k) {
+        const double scaled = step * std::pow(10.0, k);
+        if (std::fabs(scaled - std::round(scaled)) < 1e-6 * std::max(1.0, scaled)) return k;
+    }
+    return 4;
 }
 
 struct Rect {
@@ -157,9 +162,11 @@ struct Series {
     Color color;
 };
 
-// A line plot over x = 0..n-1 (layers) with axes, ticks, a title and a legend.
+// A line plot over x = 0..n-1 (layers) with axes, ticks, a title and a legend; or over the
+// positions `x` (one per point, increasing), each point's tick labelled `x_ticks[i]`.
 void line_panel(Canvas& c, Rect r, const std::string& title, const std::string& xlabel,
-                const std::vector<Series>& series, bool from_zero = false) {
+                const std::vector<Series>& series, bool from_zero = false, const std::vector<double>& x = {},
+                const std::vector<std::string>& x_ticks = {}) {
     panel_title(c, r, title);
     const Rect plot{r.x + 48, r.y + 26, r.w - 60, r.h - 26 - 40};
     double lo = std::numeric_limits<double>::infinity(), hi = -lo;
@@ -181,16 +188,30 @@ void line_panel(Canvas& c, Rect r, const std::string& title, const std::string& 
     lo -= from_zero && lo == 0 ? 0 : pad, hi += pad;
     const auto yt = ticks(lo, hi, 5);
     const int dg = tick_digits(yt);
-    auto X = [&](double i) { return plot.x + (n > 1 ? plot.w * i / double(n - 1) : plot.w / 2); };
+    auto X = [&](double i) {
+        if (!x.empty() && x.size() >= n && n > 1) // the given positions, first to last across the plot
+            return plot.x + plot.w * (x[size_t(i)] - x[0]) / std::max(1e-12, x[n - 1] - x[0]);
+        return plot.x + (n > 1 ? plot.w * i / double(n - 1) : plot.w / 2);
+    };
     auto Y = [&](double v) { return plot.y + plot.h * (1 - (v - lo) / (hi - lo)); };
     for (double v : yt) {
         if (v < lo || v > hi) continue;
         c.line(plot.x, Y(v), plot.x + plot.w, Y(v), kLight, 0.6);
         c.text(plot.x - 5, Y(v) - 6, fmt(v, dg), {.size = 9, .align = Align::right});
     }
-    const size_t every = std::max<size_t>(1, n / 12 + (n % 12 ? 1 : 0));
-    for (size_t i = 0; i < n; i += every)
-        c.text(X(double(i)), plot.y + plot.h + 4, std::to_string(i), {.size = 9, .align = Align::center});
+    if (x_ticks.size() >= n) { // labelled ticks, skipping those that would overlap the last drawn
+        double last = -1e9;
+        for (size_t i = 0; i < n; ++i) {
+            const double w = c.measure(x_ticks[i], {.size = 9}).first;
+            if (X(double(i)) - w / 2 < last + 4) continue;
+            c.line(X(double(i)), plot.y + plot.h, X(double(i)), plot.y + plot.h + 3, kGrey, 0.8);
+            last = c.text(X(double(i)), plot.y + plot.h + 4, x_ticks[i], {.size = 9, .align = Align::center}).x1;
+        }
+    } else {
+        const size_t every = std::max<size_t>(1, n / 12 + (n % 12 ? 1 : 0));
+        for (size_t i = 0; i < n; i += every)
+            c.text(X(double(i)), plot.y + plot.h + 4, std::to_string(i), {.size = 9, .align = Align::center});
+    }
     c.text(plot.x + plot.w / 2, plot.y + plot.h + 20, xlabel, {.size = 10, .align = Align::center, .color = kGrey});
     double lx = plot.x + 6;
     for (const auto& s : series) {
@@ -726,6 +747,51 @@ int render_trajectories(const Comparison& cmp, const std::string& path) {
                    metric == 5 ? "Induction score (the 8 heads that move most)" : "Previous-token score (the 8 that move most)",
                    "checkpoint", series, true);
     }
+    c.save(path);
+    return c.labels_outside();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training dynamics (evolve)
+
+int render_evolution(const Evolution& e, const std::string& path) {
+    Canvas c(1300, 560, format_of(path));
+    c.fill_rect(0, 0, c.width(), c.height(), {1, 1, 1, 1});
+    c.text(c.width() / 2.0, 12, "Head formation over training", {.size = 16, .align = Align::center, .bold = true});
+    std::string sub = cat(e.points.size(), " checkpoints, steps on a log axis (log(1 + step))");
+    if (e.formation)
+        sub += cat("; L", e.formation->layer, "H", e.formation->head, " becomes an induction head at step ",
+                   e.points[size_t(e.formation->point)].step);
+    if (e.loss_drop)
+        sub += cat("; the loss falls fastest between steps ", e.points[size_t(e.loss_drop->from)].step, " and ",
+                   e.points[size_t(e.loss_drop->to)].step);
+    c.text(c.width() / 2.0, 36, sub, {.size = 11, .align = Align::center, .color = kGrey, .max_width = c.width() - 40.0});
+    std::vector<double> x;
+    std::vector<std::string> ticks;
+    for (const auto& p : e.points)
+        x.push_back(std::log1p(double(std::max<int64_t>(0, p.step)))), ticks.push_back(std::to_string(p.step));
+    // the heads whose induction score moves most, at most 8 (colours stay distinguishable)
+    std::vector<size_t> order(e.heads.size());
+    for (size_t k = 0; k < order.size(); ++k)
+        order[k] = k;
+    auto range = [&](size_t k) {
+        double lo = 1e9, hi = -1e9;
+        for (const auto& s : e.heads[k].scores)
+            if (std::isfinite(s[1])) lo = std::min(lo, s[1]), hi = std::max(hi, s[1]);
+        return hi - lo;
+    };
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return range(a) > range(b); });
+    std::vector<Series> series;
+    for (size_t i = 0; i < std::min<size_t>(8, order.size()); ++i) {
+        std::vector<double> y;
+        for (const auto& s : e.heads[order[i]].scores)
+            y.push_back(s[1]);
+        series.push_back({e.heads[order[i]].name(), y, category(int(i))});
+    }
+    line_panel(c, {20, 64, 620, 480}, "Induction score per head (the 8 that move most)", "training step", series, true,
+               x, ticks);
+    line_panel(c, {660, 64, 620, 480}, "Loss on the texts (nats per predicted token)", "training step",
+               {{"loss", e.loss, category(0)}}, false, x, ticks);
     c.save(path);
     return c.labels_outside();
 }

@@ -14,6 +14,7 @@
 
 #include "analysis/analyzer.h"
 #include "analysis/compare.h"
+#include "analysis/evolve.h"
 #include "intervene/ablate.h"
 #include "intervene/patch.h"
 #include "capture/capture.h"
@@ -68,5 +69,7 @@ int render_comparison(const Comparison& c, size_t pair, const std::string& path)
 // Three captures or more: the induction and previous-token scores of the heads that move most,
 // along the checkpoints.
 int render_trajectories(const Comparison& c, const std::string& path);
+// evolve: induction score per head against the step (log axis) beside the loss on the texts.
+int render_evolution(const Evolution& e, const std::string& path);
 
 } // namespace attnscope

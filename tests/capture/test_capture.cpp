@@ -32,29 +32,10 @@ const std::vector<std::string> kTexts = {
     "token: each has its job, and a capture shows all of them at once.",
 };
 
-struct Result {
-    int code;
-    std::string output; // stdout and stderr
-};
-
-std::string quote(const std::string& s) {
-    std::string q = "'";
-    for (char c : s)
-        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
+using Result = ShellResult;
 
 Result cli(const std::string& args, const std::string& env = "") {
-    const std::string cmd = env + " " + std::string(ATTNSCOPE_CLI) + " " + args + " 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    Result r{-1, ""};
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
-        r.output.append(buf, n);
-    const int status = ::pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return r;
+    return run_shell(env + " " + std::string(ATTNSCOPE_CLI) + " " + args);
 }
 
 // A fake HF cache holding the gpt2-tiny fixture as "test-org/tiny-gpt2".
@@ -327,16 +308,10 @@ TEST(CaptureFaults, WriteErrorLeavesNothingThatLooksComplete) {
     std::string args = "run --model " + fixture("gpt2-tiny") + " --output " + dir.file("out") + " --text";
     for (int i = 0; i < 4; ++i)
         args += " " + quote(kTexts[2]);
-    const std::string cmd =
-        "bash -c " + quote("trap '' XFSZ; ulimit -f 40; exec " + std::string(ATTNSCOPE_CLI) + " " + args) + " 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
-        out.append(buf, n);
-    const int status = ::pclose(p);
-    EXPECT_EQ(WEXITSTATUS(status), 1) << out;
+    const ShellResult r =
+        run_shell("bash -c " + quote("trap '' XFSZ; ulimit -f 40; exec " + std::string(ATTNSCOPE_CLI) + " " + args));
+    const std::string& out = r.output;
+    EXPECT_EQ(r.code, 1) << out;
     EXPECT_NE(out.find("write failed"), std::string::npos) << out;
     EXPECT_TRUE(final_files(dir.file("out")).empty()) << "a file with a final name was left behind";
     EXPECT_TRUE(temp_files(dir.file("out")).empty()) << "temporaries were not removed";
