@@ -135,6 +135,7 @@ extern const Verb verb_evolve{
      {"--capture", "LIST", "", "capture these hooks per checkpoint instead of the default stats-only runs"},
      {"--shard", "I/N", "", "run only the I-th of N slices of the revisions (one Slurm array task each)"},
      weights_option(),
+     {"--no-sync", "", "", "do not wait for each run's files to reach the disk (fsync) before naming them"},
      {"--output", "OUT", "evolution", "the folder to write into (the runs go to OUT/runs/REV)"}},
     cmd_evolve};
 

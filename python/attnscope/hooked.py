@@ -23,6 +23,8 @@ class HookedConfig:
     normalization_type: str          # "LN" (LayerNorm) or "RMS"
     positional_embedding_type: str   # "standard" (learned) or "rotary"
     model_type: str = ""             # the Hugging Face model_type
+    parallel_attn_mlp: bool = False  # attention and MLP read the same input (GPT-NeoX)
+    rotary_dim: int = 0              # the rotated dimensions of each head (rotary models)
 
     @classmethod
     def of(cls, runner):
@@ -32,7 +34,8 @@ class HookedConfig:
                    d_mlp=c["n_inner"], n_ctx=c["n_positions"], d_vocab=c["vocab_size"], act_fn=c["activation"],
                    normalization_type="RMS" if c["norm"] == "rms_norm" else "LN",
                    positional_embedding_type="rotary" if c["positions"] == "rotary" else "standard",
-                   model_type=c["model_type"])
+                   model_type=c["model_type"], parallel_attn_mlp=bool(c["parallel"]),
+                   rotary_dim=int(c["rotary_dim"]))
 
 
 class HookPoint:
