@@ -177,20 +177,22 @@ PYBIND11_MODULE(_attnscope, m) {
                  out["n_tensors"] = s.n_tensors, out["bytes"] = s.bytes, out["seconds"] = s.seconds;
                  return out;
              })
-        // run --stats-only [--shard I/N] [--covariance]: the summary as a dict; statistics.safetensors,
+        // run --stats-only [--shard I/N] [--covariance] [--loss]: the summary as a dict; statistics.safetensors,
         // the report and the summary written into dir
         .def("run_stats_to_dir",
-             [](const Runner& r, PreparedData d, const std::string& dir, const std::string& shard, bool covariance) {
+             [](const Runner& r, PreparedData d, const std::string& dir, const std::string& shard, bool covariance,
+                bool loss) {
                  // shard: "I/N" (parsed in capture/, as for the CLI), or "" for all the texts
                  if (!shard.empty()) d = take_shard(std::move(d), shard);
                  AnalysisResult a;
                  {
                      py::gil_scoped_release nogil;
-                     a = r.run_stats_only(d, dir, covariance);
+                     a = r.run_stats_only(d, dir, covariance, loss);
                  }
                  return to_python(summary_json(a));
              },
-             py::arg("data"), py::arg("dir"), py::arg("shard") = "", py::arg("covariance") = false)
+             py::arg("data"), py::arg("dir"), py::arg("shard") = "", py::arg("covariance") = false,
+             py::arg("loss") = false)
         .def("analyze_summary",
              [](const Runner& r, const std::string& dir) {
                  AnalysisResult a;

@@ -17,6 +17,7 @@ packages=(
   libbenchmark-dev                    # kernel benchmarks (bench/bench_kernels)
   python3 python3-numpy               # the test of docs/capture-format.md's numpy reader
   python3-torch                       # the PyTorch reference of the forward differential test
+  python3-regex                       # tools/train (the built-in model's and the training runs' BPE)
   python3-dev pybind11-dev            # the Python package (python/)
   python3-pytest                      # its tests
   python3-setuptools python3-wheel python3-pip python3-venv  # pip install . (setup.py, no network)

@@ -10,7 +10,7 @@ int cmd_hooks(const Args& args) {
         const Hook h = Hook(ih);
         if (!hook_exists(h, c)) continue;
         const std::string name = hook_is_per_layer(h) ? std::string("blocks.{L}.") + hook_suffix(h) : hook_suffix(h);
-        std::printf("%-34s %s\n", name.c_str(), hook_shape(c, h).c_str());
+        std::printf("%-36s %s\n", name.c_str(), hook_shape(c, h).c_str());
     }
     std::printf("(L = 0..%d, T = tokens of the sequence)\n", c.n_layer - 1);
     return 0;

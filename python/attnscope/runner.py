@@ -105,12 +105,13 @@ class TransformerRunner:
         return out
 
     def run_stats_only(self, input_ids, attention_mask=None, save_dir="attention_stats", shard=None,
-                       covariance=False):
+                       covariance=False, loss=False):
         """Statistics without storing tensors (attnscope run --stats-only): the per-head and layer
         statistics computed while the forward pass runs, written to save_dir with their sums
         (statistics.safetensors). shard="I/N" (or (I, N)) runs only the I-th of N slices of the
         texts; AttentionDataAnalyzer([dir0, dir1, ...]) merges the shards exactly. covariance=True
-        keeps what effective dimensionality needs (3 x layers x width^2 sums). Returns the summary."""
+        keeps what effective dimensionality needs (3 x layers x width^2 sums); loss=True measures the
+        next-token loss on the texts (the summary's "loss"). Returns the summary."""
         seqs = self._sequences(input_ids, attention_mask)
         data = self._runner.prepare_tokens(seqs)
         if shard is None:
@@ -120,7 +121,7 @@ class TransformerRunner:
         else:  # (I, N): the engine parses "I/N", as for attnscope run --shard
             index, count = shard
             spec = f"{int(index)}/{int(count)}"
-        return self._runner.run_stats_to_dir(data, os.fspath(save_dir), spec, bool(covariance))
+        return self._runner.run_stats_to_dir(data, os.fspath(save_dir), spec, bool(covariance), bool(loss))
 
     def ablate_heads(self, texts, heads="all", method="zero", max_length=0):
         """Each head's (or group's, "L0H1+L2H3") output replaced — method zero, mean or resample —

@@ -69,6 +69,17 @@ def test_cuda_runs_on_the_cpu_and_bad_inputs_are_clear_errors(tmp_path):
     assert issubclass(attnscope.Error, ValueError)
 
 
+def test_stats_only_loss_is_the_ablation_clean_loss(tmp_path):
+    runner = attnscope.TransformerRunner("tiny", progress=lambda *a: None)
+    texts = ["the cat sat on the mat. the cat sat on the mat.", "Once upon a time there was a king."]
+    ids, mask = runner.prepare_data(texts, max_length=64)
+    summary = runner.run_stats_only(ids, mask, save_dir=tmp_path / "s", loss=True)
+    assert summary["loss"]["predictions"] == sum(int(m.sum()) - 1 for m in mask)
+    clean = runner.ablate_heads(texts, heads="0.0")["clean_loss"]
+    assert abs(summary["loss"]["mean_nats"] - clean) <= 1e-9 * clean
+    assert "loss" not in runner.run_stats_only(ids, mask, save_dir=tmp_path / "t")
+
+
 def test_stats_only_shards_merge_to_the_whole_run(tmp_path):
     """run_stats_only over 3 shards, merged by AttentionDataAnalyzer in any order, gives the
     summary of one stats-only run over the texts (every number within 1e-9 relative)."""

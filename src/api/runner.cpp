@@ -158,7 +158,8 @@ ActivationCache Runner::run_with_hooks(const PreparedData& data) const {
     return session(data).capture();
 }
 
-AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::string& dir, bool covariance) const {
+AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::string& dir, bool covariance,
+                                      bool loss) const {
     const CaptureSession session = this->session(data);
     const CaptureSpec& sp = session.spec();
     const ModelConfig& cfg = model_->config();
@@ -196,7 +197,7 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
                                 "blocks.*.hook_attn_out"};
     m["capture"]["dtype"] = dtype_name(DType::f32);
     m["capture"]["statistics"] = {{"covariance", ao.covariance}, {"max_offset", ao.max_offset},
-                                  {"loss", options_.loss}};
+                                  {"loss", loss}};
     const nlohmann::json manifest_json = nlohmann::json::parse(m.dump());
 
     // Resume: the sums of the batches done so far are kept in a checkpoint (a whole statistics
@@ -204,7 +205,7 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
     const std::string resume_path = dir.empty() ? "" : progress_file(dir);
     const std::string checkpoint = dir.empty() ? "" : (fs::path(dir) / kStatisticsCheckpoint).string();
     const std::string fingerprint =
-        session.fingerprint(cat("stats-only covariance=", ao.covariance, options_.loss ? " loss" : ""));
+        session.fingerprint(cat("stats-only covariance=", ao.covariance, loss ? " loss" : ""));
     int64_t start_batch = 0;
     if (!dir.empty()) {
         start_batch = session.resume_point(dir, fingerprint);
@@ -228,7 +229,7 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
     std::vector<HeadAccum> acc;
     const Batch* batch = nullptr;
     ForwardOptions fo;
-    fo.logits = options_.loss; // the loss needs every row's logits [N, V]
+    fo.logits = loss; // the loss needs every row's logits [N, V]
     fo.attention_rows = [&](int il, int s, int h, int64_t i, const float* row, int64_t n) {
         if (!layer_on[size_t(il)] || !head_on[size_t(h)]) return;
         acc[size_t(s) * per_seq + size_t(il) * size_t(H) + size_t(h)].add_row(row, i, n,
@@ -263,7 +264,7 @@ AnalysisResult Runner::run_stats_only(const PreparedData& data, const std::strin
         ln1.assign(size_t(b.n_seq()), {});
         resid.assign(size_t(b.n_seq()), {});
         forward(*model_, b, hooks, state, fo);
-        if (options_.loss) { // each prediction's cross-entropy, added in order (the sum is exact anyway)
+        if (loss) { // each prediction's cross-entropy, added in order (the sum is exact anyway)
             const int64_t V = cfg.vocab_size;
             std::vector<std::vector<double>> ce(size_t(b.n_seq()));
 #pragma omp parallel for schedule(dynamic, 1)

@@ -94,12 +94,13 @@ class Runner {
     // options.layers / options.heads. Unless dir is empty, writes statistics.safetensors (the
     // sums: shards merge with analyze, analysis/statistics.h), the report and the summary; the
     // sums so far are checkpointed, so an interrupted run continues with options.resume.
-    // `covariance`: keep the hidden states' covariances (effective dimensionality) whatever
-    // options.covariance says (the Python package passes it per call).
+    // `covariance`: keep the hidden states' covariances (effective dimensionality), and `loss`:
+    // measure the next-token loss on the texts, whatever options.covariance and options.loss say
+    // (the Python package passes them per call).
     AnalysisResult run_stats_only(const PreparedData& data, const std::string& dir = "") const {
-        return run_stats_only(data, dir, options_.covariance);
+        return run_stats_only(data, dir, options_.covariance, options_.loss);
     }
-    AnalysisResult run_stats_only(const PreparedData& data, const std::string& dir, bool covariance) const;
+    AnalysisResult run_stats_only(const PreparedData& data, const std::string& dir, bool covariance, bool loss) const;
     // Analyse a capture directory (AttentionDataAnalyzer(dir).analyze()); writes nothing.
     AnalysisResult analyze_attention_patterns(const std::string& dir) const;
     // Run this model on repeated random-token blocks and analyse its heads (attnscope heads --model).
