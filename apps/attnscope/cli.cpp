@@ -143,9 +143,11 @@ std::string hook_shape(const ModelConfig& c, Hook h) {
     switch (h) {
     case Hook::q:
     case Hook::rot_q:
+    case Hook::q_normalized:
     case Hook::z: return "[T, " + H + ", " + d + "]";
     case Hook::k:
     case Hook::rot_k:
+    case Hook::k_normalized:
     case Hook::v: return "[T, " + std::to_string(c.n_kv_head) + ", " + d + "]";
     case Hook::attn_scores:
     case Hook::pattern: return "[" + H + ", T, T]";

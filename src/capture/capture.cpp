@@ -45,13 +45,14 @@ const std::vector<Alias>& aliases() {
 
 // Hooks with a head dimension, and how many heads: query heads, or key/value heads for k and v.
 int64_t n_heads_of(Hook h, const ModelConfig& cfg) {
-    return h == Hook::k || h == Hook::rot_k || h == Hook::v ? cfg.n_kv_head : cfg.n_head;
+    return h == Hook::k || h == Hook::rot_k || h == Hook::v || h == Hook::k_normalized ? cfg.n_kv_head : cfg.n_head;
 }
 // Whether --heads (query heads) selects in this hook: every per-head hook, but k and v only when
 // each query head has its own (no grouped-query attention); grouped k and v are kept whole.
 bool head_indexed(Hook h, const ModelConfig& cfg) {
     const bool per_head = h == Hook::pattern || h == Hook::attn_scores || h == Hook::q || h == Hook::rot_q ||
-                          h == Hook::k || h == Hook::rot_k || h == Hook::v || h == Hook::z;
+                          h == Hook::k || h == Hook::rot_k || h == Hook::v || h == Hook::z ||
+                          h == Hook::q_normalized || h == Hook::k_normalized;
     return per_head && n_heads_of(h, cfg) == cfg.n_head;
 }
 
@@ -127,8 +128,10 @@ std::vector<int64_t> captured_shape(Hook h, int64_t T, const ModelConfig& cfg, c
     case Hook::attn_scores: return {H, T, T};
     case Hook::q:
     case Hook::rot_q:
+    case Hook::q_normalized:
     case Hook::k:
     case Hook::rot_k:
+    case Hook::k_normalized:
     case Hook::v:
     case Hook::z: return {T, H, cfg.d_head};
     case Hook::mlp_pre:

@@ -190,6 +190,8 @@ void self_attention(const LayerWeights& w, int il, const float* in, BlockContext
             rms_norm(q + t * ld, w.q_norm_w, q + t * ld, per_head ? H : 1, per_head ? d : Q, cfg.ln_eps);
             rms_norm(k + t * ld, w.k_norm_w, k + t * ld, per_head ? Hkv : 1, per_head ? d : KV, cfg.ln_eps);
         }
+        offer_heads(Hook::q_normalized, il, q, ld, H, ctx);
+        offer_heads(Hook::k_normalized, il, k, ld, Hkv, ctx);
     }
     if (cfg.positions == PositionKind::rotary) {
         // positions count from each sequence's start, as in its own forward; the tables are this

@@ -24,6 +24,8 @@ constexpr HookInfo kHooks[] = {
     {Hook::q, "attn.hook_q", true},
     {Hook::k, "attn.hook_k", true},
     {Hook::v, "attn.hook_v", true},
+    {Hook::q_normalized, "attn.q_norm.hook_normalized", true},
+    {Hook::k_normalized, "attn.k_norm.hook_normalized", true},
     {Hook::rot_q, "attn.hook_rot_q", true},
     {Hook::rot_k, "attn.hook_rot_k", true},
     {Hook::attn_scores, "attn.hook_attn_scores", true},
@@ -64,6 +66,8 @@ bool hook_exists(Hook h, const ModelConfig& cfg, int il) {
     case Hook::ln2_normalized: return l.norm_placement != NormPlacement::post;
     case Hook::ln1_post_normalized:
     case Hook::ln2_post_normalized: return l.norm_placement != NormPlacement::pre;
+    case Hook::q_normalized:
+    case Hook::k_normalized: return l.qk_norm != QkNorm::none;
     default: return true;
     }
 }

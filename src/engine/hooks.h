@@ -32,6 +32,8 @@ enum class Hook {
     q,                   // blocks.L.attn.hook_q          [T, H, d]
     k,                   // blocks.L.attn.hook_k          [T, H_kv, d]
     v,                   // blocks.L.attn.hook_v          [T, H_kv, d]
+    q_normalized,        // blocks.L.attn.q_norm.hook_normalized [T, H, d]  after the q norm (Qwen3, OLMo 2)
+    k_normalized,        // blocks.L.attn.k_norm.hook_normalized [T, H_kv, d]
     rot_q,               // blocks.L.attn.hook_rot_q      [T, H, d]     after rotary (rotary models)
     rot_k,               // blocks.L.attn.hook_rot_k      [T, H_kv, d]
     attn_scores,         // blocks.L.attn.hook_attn_scores [H, T, T] scaled, masked (-inf), pre-softmax
@@ -56,7 +58,8 @@ constexpr int kHookCount = int(Hook::count);
 bool hook_is_per_layer(Hook h);
 // Whether layer il of a model of this config has the hook (no hook_pos_embed with rotary
 // positions, no hook_rot_q / hook_rot_k without them, hook_pre_linear only in a gated MLP, no
-// hook_resid_mid in a parallel block, ln1 only before a sublayer, ln1_post only after one); il is
+// hook_resid_mid in a parallel block, ln1 only before a sublayer, ln1_post only after one, the
+// q/k norms' hooks only under a q/k norm); il is
 // ignored for model-level hooks. Without il: whether any layer has it.
 bool hook_exists(Hook h, const ModelConfig& cfg, int il);
 bool hook_exists(Hook h, const ModelConfig& cfg);

@@ -22,7 +22,8 @@ operation:
   - final norm, then logits = h @ lm_head^T (lm_head is embed_tokens when tie_word_embeddings)
 
 Hook names are TransformerLens's (docs/design.md §3), as attnscope names them: hook_q / hook_k /
-hook_v are the projections (before q/k norms and rotary), hook_rot_q / hook_rot_k after rotary,
+hook_v are the projections (before q/k norms and rotary), attn.q_norm.hook_normalized /
+attn.k_norm.hook_normalized after the q/k norms (Qwen3, OLMo 2), hook_rot_q / hook_rot_k after rotary,
 hook_k / hook_v with num_key_value_heads heads, mlp.hook_pre the gate projection,
 mlp.hook_pre_linear the up projection, mlp.hook_post silu(gate) * up. hook_attn_scores has -inf
 in masked cells.
@@ -135,6 +136,9 @@ def forward(w, cfg, ids, edit=None):
         if kind == "olmo2":  # over the whole projection, before the view into heads
             q = rms_norm(q.reshape(T, H * d), w[p + "self_attn.q_norm.weight"], eps).view(T, H, d)
             k = rms_norm(k.reshape(T, Hkv * d), w[p + "self_attn.k_norm.weight"], eps).view(T, Hkv, d)
+        if kind in ("qwen3", "olmo2"):
+            cache[f"blocks.{il}.attn.q_norm.hook_normalized"] = q.clone()
+            cache[f"blocks.{il}.attn.k_norm.hook_normalized"] = k.clone()
         q = q * cos[:, None, :] + rotate_half(q) * sin[:, None, :]
         k = k * cos[:, None, :] + rotate_half(k) * sin[:, None, :]
         cache[f"blocks.{il}.attn.hook_rot_q"] = q.clone()
