@@ -186,6 +186,9 @@ void self_attention(const LayerWeights& w, int il, const float* in, BlockContext
     // projection's H d and H_kv d values (OLMo 2)
     if (spec.qk_norm != QkNorm::none) {
         const bool per_head = spec.qk_norm == QkNorm::per_head;
+        // tokens in parallel (the kernel's own loop over a token's few rows then runs serially);
+        // each row's value does not depend on which thread computes it
+#pragma omp parallel for schedule(static)
         for (int64_t t = 0; t < N; ++t) {
             rms_norm(q + t * ld, w.q_norm_w, q + t * ld, per_head ? H : 1, per_head ? d : Q, cfg.ln_eps);
             rms_norm(k + t * ld, w.k_norm_w, k + t * ld, per_head ? Hkv : 1, per_head ? d : KV, cfg.ln_eps);

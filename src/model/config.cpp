@@ -18,12 +18,6 @@ const char* activation_name(Activation a) {
     return "?";
 }
 
-bool ModelConfig::any_layer(bool (*test)(const LayerSpec&)) const {
-    for (const LayerSpec& l : layers)
-        if (test(l)) return true;
-    return false;
-}
-
 Activation parse_activation(const std::string& act, const std::string& path, const char* key) {
     // Hugging Face's ACT2FN names: gelu_new, gelu_pytorch_tanh and gelu_fast are the tanh
     // approximation (in float32 the same function), gelu the exact erf form

@@ -58,6 +58,7 @@ struct LayerSpec {
     float clip_qkv = 0.0f;         // > 0: q, k, v clamped to [-clip_qkv, clip_qkv] (OLMo)
     MlpKind mlp = MlpKind::plain;
     Activation activation = Activation::gelu_tanh;
+    bool operator==(const LayerSpec&) const = default;
 };
 
 struct ModelConfig {
@@ -85,8 +86,6 @@ struct ModelConfig {
     std::vector<int32_t> eos_token_ids; // config.json's eos_token_id (one id or a list)
 
     const LayerSpec& layer(int il) const { return layers[size_t(il)]; }
-    // Whether any layer has the property (hooks that exist in some layers, the summary).
-    bool any_layer(bool (*test)(const LayerSpec&)) const;
     int q_width() const { return n_head * d_head; }     // H d
     int kv_width() const { return n_kv_head * d_head; } // H_kv d
 };

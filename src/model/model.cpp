@@ -203,11 +203,6 @@ std::string describe_layer(const ModelConfig& c, const LayerSpec& l) {
     return s;
 }
 
-bool same_description(const LayerSpec& a, const LayerSpec& b) {
-    return a.sliding_window == b.sliding_window && a.rope == b.rope && a.rotary_dim == b.rotary_dim &&
-           a.rotary_pairs == b.rotary_pairs && a.norm_placement == b.norm_placement && a.parallel == b.parallel &&
-           a.qk_norm == b.qk_norm && a.clip_qkv == b.clip_qkv && a.mlp == b.mlp && a.activation == b.activation;
-}
 } // namespace
 
 std::string Model::summary() const {
@@ -225,7 +220,7 @@ std::string Model::summary() const {
     // one line when every block is alike, else one per run of alike blocks
     for (int il = 0; il < c.n_layer;) {
         int end = il + 1;
-        while (end < c.n_layer && same_description(c.layer(end), c.layer(il)))
+        while (end < c.n_layer && c.layer(end) == c.layer(il))
             ++end;
         os << (il == 0 && end == c.n_layer ? "blocks:       " : cat("blocks ", il, "-", end - 1, ":   "))
            << describe_layer(c, c.layer(il)) << "\n";

@@ -19,6 +19,43 @@ using namespace attnscope;
 
 using test::random_vector;
 
+// Rotary on the first r of d dimensions (GPT-NeoX's rotary_pct), in half-split pairs (i, i + r/2)
+// or interleaved pairs (2i, 2i + 1): each pair turned by its angle, the rest untouched. The two
+// layouts are the same rotation of the same pairs (one expression in one loop), so interleaving a
+// head's rotated part, rotating, and de-interleaving gives the half-split result bit for bit.
+TEST(Kernels, RotaryPartialAndInterleaved) {
+    const int64_t T = 5, H = 3, d = 12, r = 8, half = r / 2;
+    RopeConfig rope;
+    std::vector<float> cos_t(size_t(T * half)), sin_t(size_t(T * half));
+    rope_tables(rope, r, T, cos_t.data(), sin_t.data());
+    const std::vector<float> x = random_vector(size_t(T * H * d), 7);
+    std::vector<float> split = x, inter = x;
+    for (int64_t row = 0; row < T * H; ++row) // inter: head's rotated part laid out (a0 b0 a1 b1 ...)
+        for (int64_t i = 0; i < half; ++i) {
+            inter[size_t(row * d + 2 * i)] = x[size_t(row * d + i)];
+            inter[size_t(row * d + 2 * i + 1)] = x[size_t(row * d + half + i)];
+        }
+    rope_apply(split.data(), H * d, T, H, d, r, RotaryPairs::half_split, cos_t.data(), sin_t.data());
+    rope_apply(inter.data(), H * d, T, H, d, r, RotaryPairs::interleaved, cos_t.data(), sin_t.data());
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t h = 0; h < H; ++h) {
+            const int64_t row = (t * H + h) * d;
+            for (int64_t i = 0; i < half; ++i) {
+                const float a = x[size_t(row + i)], b = x[size_t(row + half + i)];
+                const float c = cos_t[size_t(t * half + i)], s = sin_t[size_t(t * half + i)];
+                EXPECT_NEAR(split[size_t(row + i)], double(a) * c - double(b) * s, 1e-6);
+                EXPECT_NEAR(split[size_t(row + half + i)], double(b) * c + double(a) * s, 1e-6);
+                EXPECT_EQ(inter[size_t(row + 2 * i)], split[size_t(row + i)]);
+                EXPECT_EQ(inter[size_t(row + 2 * i + 1)], split[size_t(row + half + i)]);
+            }
+            for (int64_t i = r; i < d; ++i) { // the unrotated rest
+                EXPECT_EQ(split[size_t(row + i)], x[size_t(row + i)]);
+                EXPECT_EQ(inter[size_t(row + i)], x[size_t(row + i)]);
+            }
+        }
+    EXPECT_NE(split[size_t(H * d)], x[size_t(H * d)]); // position 1 turns
+}
+
 TEST(Kernels, MatmulMatchesDefinition) {
     const int64_t N = 7, K = 33, M = 19;
     auto x = random_vector(size_t(N * K), 1), w = random_vector(size_t(K * M), 2), b = random_vector(size_t(M), 3);
