@@ -91,8 +91,8 @@ Evolution evolve(std::vector<EvolutionPoint> points) {
     for (auto& [key, he] : heads) {
         for (int k = 0; k < n; ++k) {
             const std::string& l = he.labels[size_t(k)];
-            if (!l.empty() && std::none_of(he.settled.begin(), he.settled.end(), [&](const auto& s) { return s.first == l; }))
-                he.settled.emplace_back(l, k);
+            if (!l.empty() && std::none_of(he.first_point.begin(), he.first_point.end(), [&](const auto& s) { return s.first == l; }))
+                he.first_point.emplace_back(l, k);
         }
         e.heads.push_back(he);
     }
@@ -160,7 +160,7 @@ nlohmann::ordered_json evolution_json(const Evolution& e) {
             scores[kEvolutionScoreNames[m]] = series;
         }
         ojson first = ojson::object();
-        for (const auto& [label, k] : he.settled)
+        for (const auto& [label, k] : he.first_point)
             first[label] = e.points[size_t(k)].step;
         hs.push_back({{"head", he.name()},
                       {"layer", he.layer},
@@ -241,7 +241,7 @@ std::string evolution_report(const Evolution& e) {
     out += "\nlabels by head (the step each first holds):\n";
     for (const HeadEvolution& he : e.heads) {
         std::string firsts;
-        for (const auto& [label, k] : he.settled)
+        for (const auto& [label, k] : he.first_point)
             firsts += cat(firsts.empty() ? "" : ", ", label, " ", step(k));
         out += cat("  ", he.name(), ": ", firsts.empty() ? "-" : firsts, "\n");
     }

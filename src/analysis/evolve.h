@@ -38,7 +38,7 @@ struct HeadEvolution {
     std::vector<std::array<double, kEvolutionScores>> scores; // per point; NaN when not analysed there
     std::vector<std::string> labels;                          // per point ("" when not analysed)
     // each label the head takes, with the first point at which it holds, in order of arrival
-    std::vector<std::pair<std::string, int>> settled;
+    std::vector<std::pair<std::string, int>> first_point;
     std::string name() const; // "L1H2"
 };
 

@@ -64,10 +64,10 @@ TEST(Evolve, FormationAndLossDropCoincide) {
     EXPECT_TRUE(e.coincide);
     // the first step of each label
     const HeadEvolution& h1 = e.heads[1];
-    ASSERT_EQ(h1.settled.size(), 3u);
-    EXPECT_EQ(h1.settled[0], (std::pair<std::string, int>{"broad", 0}));
-    EXPECT_EQ(h1.settled[1], (std::pair<std::string, int>{"induction", 2}));
-    EXPECT_EQ(h1.settled[2], (std::pair<std::string, int>{"mixed", 3}));
+    ASSERT_EQ(h1.first_point.size(), 3u);
+    EXPECT_EQ(h1.first_point[0], (std::pair<std::string, int>{"broad", 0}));
+    EXPECT_EQ(h1.first_point[1], (std::pair<std::string, int>{"induction", 2}));
+    EXPECT_EQ(h1.first_point[2], (std::pair<std::string, int>{"mixed", 3}));
     const nlohmann::ordered_json j = evolution_json(e);
     EXPECT_EQ(j["formation"]["head"], "L0H1");
     EXPECT_EQ(j["formation"]["step"], 300);
