@@ -11,7 +11,6 @@
 #include "io/json.h"
 #include "model/model.h"
 
-#include <cmath>
 
 namespace attnscope {
 
